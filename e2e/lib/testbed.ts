@@ -757,6 +757,23 @@ export class Testbed {
 
   // ---------------------------------------------------------------- Jobs
 
+  /** A Job container's environment as the kubelet builds it (untranslated; holds generated secrets). */
+  jobEnv(name: string): Record<string, string> {
+    const job = this.m.get('Job', name);
+    const c = job.spec.template.spec.containers[0] as Container;
+    const identity: PodIdentity = {
+      name: `${name}-run`,
+      namespace: this.m.ns(job),
+      ip: `127.0.${ROLE_NET.psql}.1`,
+      labels: job.spec.template.metadata?.labels ?? {},
+      annotations: {},
+      serviceAccountName: job.spec.template.spec.serviceAccountName ?? 'default',
+      nodeName: 'e2e-node',
+      hostIP: HOST_IP,
+    };
+    return resolveEnv(c, identity, this.m, this.secrets);
+  }
+
   /** Run a Job's pod once to completion on the host; returns the exit code and output. */
   async runJob(name: string, timeoutMs = 120000): Promise<{ code: number | null; output: string; ms: number }> {
     const job = this.m.get('Job', name);

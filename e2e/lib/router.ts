@@ -1,0 +1,125 @@
+/*
+ * What the router's haproxy.cfg (from the ConfigMap) says: which bind port
+ * is the write port (health check on /primary, /master, /leader,
+ * /read-write or bare OPTIONS /), which is the read port (/replica,
+ * /read-only, /async, /sync ...), whether the read side falls back to the
+ * leader (a `backup` server, or /read-only), and the stats and metrics
+ * endpoints. Then the Services that expose those ports.
+ */
+import { Testbed } from './testbed';
+import { ServiceRt } from './cluster';
+import { Container } from './manifests';
+
+export interface RouterPlan {
+  writePort: number;
+  readPort: number;
+  readFallsBackToLeader: boolean;
+  stats?: { port: number; uri: string };
+  metrics?: { port: number; path: string };
+  writeService: { name: string; host: string; port: number };
+  readService: { name: string; host: string; port: number };
+  statsService?: { name: string; host: string; port: number };
+  metricsService?: { name: string; host: string; port: number };
+  checkPaths: Record<number, string>;
+}
+
+interface Section {
+  kind: string;
+  name: string;
+  lines: string[];
+}
+
+function sections(cfg: string): Section[] {
+  const out: Section[] = [];
+  let cur: Section | undefined;
+  for (const raw of cfg.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) continue;
+    const m = /^(global|defaults|frontend|backend|listen|resolvers|peers|userlist|program|http-errors|ring|mailers|cache)\b\s*(\S*)/.exec(line);
+    if (m) {
+      cur = { kind: m[1], name: m[2], lines: [] };
+      out.push(cur);
+    } else cur?.lines.push(line);
+  }
+  return out;
+}
+
+function checkPath(s: Section): string | undefined {
+  let p: string | undefined;
+  for (const l of s.lines) {
+    const m = /^option\s+httpchk(?:\s+(\S+))?(?:\s+(\S+))?/.exec(l);
+    if (m) p = m[2] ?? (m[1] && m[1].startsWith('/') ? m[1] : '/');
+    const s2 = /^http-check\s+send\s+.*\buri\s+(\S+)/.exec(l);
+    if (s2) p = s2[1];
+  }
+  return p;
+}
+
+const WRITE_PATHS = /^\/(primary|master|leader|read-write)?(\?|$)/;
+const READ_PATHS = /^\/(replica|read-only|async|asynchronous|sync|synchronous|standby)/;
+
+export function routerPlan(tb: Testbed): RouterPlan {
+  const pod = tb.routerPods[0];
+  if (!pod) throw new Error('no router pods (no HAProxy workload in the manifests)');
+  const c = pod.containers.find((x) => x.role === 'haproxy')!;
+  const vols = (pod.spec.volumes ?? []) as Array<{ name: string; configMap?: { name: string } }>;
+  const mount = (c.spec as Container).volumeMounts?.find((vm) => vols.find((v) => v.name === vm.name)?.configMap);
+  const cm = tb.m.get('ConfigMap', vols.find((v) => v.name === mount?.name)!.configMap!.name);
+  const cfg = Object.values(cm.data as Record<string, string>).find((v) => /\bbind\b/.test(v))!;
+  const secs = sections(cfg);
+  const defaults = secs.filter((s) => s.kind === 'defaults');
+  const backends = new Map(secs.filter((s) => s.kind === 'backend' || s.kind === 'listen').map((s) => [s.name, s]));
+  const checkPaths: Record<number, string> = {};
+  let writePort: number | undefined;
+  let readPort: number | undefined;
+  let readFallsBackToLeader = false;
+  let stats: RouterPlan['stats'];
+  let metrics: RouterPlan['metrics'];
+  for (const s of secs) {
+    if (s.kind !== 'frontend' && s.kind !== 'listen') continue;
+    const ports = s.lines.filter((l) => l.startsWith('bind ')).map((l) => Number(/:(\d+)(\s|$)/.exec(l)?.[1]));
+    if (s.lines.some((l) => /^stats\s+enable/.test(l) || /^stats\s+uri/.test(l))) {
+      const uri = s.lines.map((l) => /^stats\s+uri\s+(\S+)/.exec(l)?.[1]).find(Boolean) ?? '/';
+      stats = { port: ports[0], uri };
+    }
+    const promex = s.lines.map((l) => /use-service\s+prometheus-exporter(?:\s+if\s+\{\s*path\s+(\S+)\s*\})?/.exec(l)).find(Boolean);
+    if (promex) metrics = { port: ports[0], path: promex[1] ?? '/metrics' };
+    let be: Section | undefined = s.kind === 'listen' ? s : undefined;
+    const ub = s.lines.map((l) => /^default_backend\s+(\S+)/.exec(l)?.[1]).find(Boolean);
+    if (ub) be = backends.get(ub);
+    if (!be || !be.lines.some((l) => l.startsWith('server ') || l.startsWith('server-template '))) continue;
+    const cp = checkPath(be) ?? defaults.map(checkPath).find(Boolean);
+    if (!cp) continue;
+    for (const p of ports) checkPaths[p] = cp;
+    if (WRITE_PATHS.test(cp)) writePort ??= ports[0];
+    else if (READ_PATHS.test(cp)) {
+      readPort ??= ports[0];
+      readFallsBackToLeader = /^\/read-only/.test(cp) || be.lines.some((l) => /^server\s.*\sbackup(\s|$)/.test(l));
+    }
+  }
+  if (writePort === undefined || readPort === undefined) throw new Error(`router config: cannot tell the write and read ports apart (health checks: ${JSON.stringify(checkPaths)})`);
+  const svcFor = (port: number): { name: string; host: string; port: number } | undefined => {
+    for (const s of tb.cluster.services as ServiceRt[]) {
+      if (!s.clusterIP || !tb.cluster.selects(s.obj, pod)) continue;
+      for (const sp of s.obj.spec.ports ?? []) {
+        if (c.port(sp.targetPort ?? sp.port) === port) return { name: s.name, host: s.clusterIP, port: sp.port };
+      }
+    }
+    return undefined;
+  };
+  const writeService = svcFor(writePort);
+  const readService = svcFor(readPort);
+  if (!writeService || !readService) throw new Error('no Service exposes the router write/read ports');
+  return {
+    writePort,
+    readPort,
+    readFallsBackToLeader,
+    stats,
+    metrics,
+    writeService,
+    readService,
+    statsService: stats && svcFor(stats.port),
+    metricsService: metrics && svcFor(metrics.port),
+    checkPaths,
+  };
+}
