@@ -189,7 +189,6 @@ export class ContainerRt {
 
 export class PodRt {
   containers: ContainerRt[] = [];
-  readonly paths: PathMap;
   deleted = false;
 
   constructor(
@@ -200,13 +199,8 @@ export class PodRt {
     readonly ip: string,
     readonly dir: string,
     readonly identity: PodIdentity,
-    mounts: Array<{ mountPath: string; hostPath: string; container: string }>,
-  ) {
-    this.mountsByContainer = mounts;
-    this.paths = new PathMap([], path.join(dir, 'rootfs'));
-  }
-
-  readonly mountsByContainer: Array<{ mountPath: string; hostPath: string; container: string }>;
+    readonly mountsByContainer: Array<{ mountPath: string; hostPath: string; container: string }>,
+  ) {}
 
   pathsFor(container: string): PathMap {
     return new PathMap(

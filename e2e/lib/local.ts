@@ -74,6 +74,6 @@ export function programVersions(): Record<string, string> {
     patroni: v('/usr/bin/patroni', ['--version'], /patroni (\S+)/),
     postgresql: v(`/usr/lib/postgresql/${pg}/bin/postgres`, ['--version'], /\(PostgreSQL\) (\S+)/),
     haproxy: v('/usr/sbin/haproxy', ['-v'], /version (\S+)/),
-    'postgres-exporter': v('/usr/bin/prometheus-postgres-exporter', ['--version'], /version (\S+)/),
+    'postgres-exporter': v('/usr/bin/prometheus-postgres-exporter', ['--version'], /version (\d\S*)/),
   };
 }

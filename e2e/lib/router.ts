@@ -94,7 +94,10 @@ export function routerPlan(tb: Testbed): RouterPlan {
     if (WRITE_PATHS.test(cp)) writePort ??= ports[0];
     else if (READ_PATHS.test(cp)) {
       readPort ??= ports[0];
-      readFallsBackToLeader = /^\/read-only/.test(cp) || be.lines.some((l) => /^server\s.*\sbackup(\s|$)/.test(l));
+      // fallback: /read-only admits the leader; `backup` servers; or a use_backend taken when the replicas are gone
+      const beName = be.name;
+      const viaNbsrv = s.lines.some((l) => new RegExp(`^use_backend\\s+\\S+\\s+(if|unless)\\s.*nbsrv\\(${beName}\\)`).test(l));
+      readFallsBackToLeader = /^\/read-only/.test(cp) || be.lines.some((l) => /^server\s.*\sbackup(\s|$)/.test(l)) || viaNbsrv;
     }
   }
   if (writePort === undefined || readPort === undefined) throw new Error(`router config: cannot tell the write and read ports apart (health checks: ${JSON.stringify(checkPaths)})`);

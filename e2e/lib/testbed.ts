@@ -356,6 +356,20 @@ export class Testbed {
         delete env[k];
       }
     }
+    // etcd 3.4 serves /health and /metrics only; /livez and /readyz came with 3.5/3.6
+    const probePaths: Record<string, string> = { '/livez': '/metrics', '/readyz': '/health' };
+    for (const ps of c.probes) {
+      const p0 = ps.spec.httpGet?.path as string | undefined;
+      const base = p0?.split('?')[0];
+      if (base && probePaths[base]) {
+        ps.spec = { ...ps.spec, httpGet: { ...ps.spec.httpGet, path: probePaths[base] } };
+        this.t(
+          `${c.scope} ${ps.kind} probe path`,
+          p0!,
+          `${probePaths[base]} (etcd 3.4 has no ${base}; ${base === '/livez' ? 'process serves HTTP' : '/health needs a raft leader, like /readyz needs quorum'})`,
+        );
+      }
+    }
     const cmd = c.spec.command ?? ['/usr/local/bin/etcd'];
     const args = this.translateArgs(pod, c, [...cmd.slice(1), ...(c.spec.args ?? [])], env, paths);
     const dataDir = env.ETCD_DATA_DIR ?? path.join(paths.host('/var/lib/etcd'), `${pod.name}.etcd`);
