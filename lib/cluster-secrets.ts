@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { ComponentIdentity, imageVersion, standardLabels } from './labels';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
+import { restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkDnsLabel } from './validation';
 import { ClusterContext, fieldEnv, plainEnv, readAsset } from './workload';
 
@@ -29,6 +30,11 @@ export interface ClusterSecretsProps {
   readonly existingSecret?: string;
   /** Image whose python3 runs the generator (the Spilo image: no extra image to pull or trust). */
   readonly generatorImage: string;
+  /**
+   * Node selection and priority of the generator Job's pod.
+   * @default - any node
+   */
+  readonly scheduling?: SchedulingProps;
 }
 
 /**
@@ -44,6 +50,8 @@ export class ClusterSecrets extends Construct {
   public readonly secretName: string;
   /** True when the chart generates the Secret itself. */
   public readonly generated: boolean;
+  /** Labels selecting the generator Job's pod (when `generated`). */
+  public generatorSelector?: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
     super(scope, id);
@@ -52,7 +60,7 @@ export class ClusterSecrets extends Construct {
     this.secretName = this.generated
       ? `${cluster.name}-credentials`
       : checkDnsLabel('existingSecret', props.existingSecret!, 253);
-    if (this.generated) this.addGenerator(cluster, props.generatorImage);
+    if (this.generated) this.addGenerator(cluster, props.generatorImage, props.scheduling);
   }
 
   /** The env var that reads `credential`'s password from the Secret. */
@@ -60,10 +68,11 @@ export class ClusterSecrets extends Construct {
     return { name, valueFrom: { secretKeyRef: { name: this.secretName, key: CREDENTIAL_KEYS[credential] } } };
   }
 
-  private addGenerator(cluster: ClusterContext, image: string): void {
+  private addGenerator(cluster: ClusterContext, image: string, scheduling?: SchedulingProps): void {
     const name = `${cluster.name}-secrets`;
     const id: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets', version: imageVersion(image) };
     const labels = standardLabels(id);
+    this.generatorSelector = selectorLabels(id);
     const metadata = { name, labels };
 
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
@@ -97,6 +106,7 @@ export class ClusterSecrets extends Construct {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
+            ...schedulingSpec('scheduling', {}, { ...scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: 65534,
@@ -120,11 +130,7 @@ export class ClusterSecrets extends Construct {
                 requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
                 limits: { memory: k8s.Quantity.fromString('128Mi') },
               },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: restrictedContainerSecurityContext(),
             }],
             volumes: [{ name: 'script', configMap: { name } }],
           },

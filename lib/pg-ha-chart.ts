@@ -8,6 +8,10 @@ import { InitJob, InitJobProps } from './init-job';
 import { PgRouter, PgRouterProps } from './pg-router';
 import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
 import { StatsIngress, StatsIngressProps } from './stats-ingress';
+import { DisruptionBudgets } from './disruption-budgets';
+import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
+import { mergeScheduling, SchedulingProps } from './pod-hardening';
+import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
 import { checkDnsLabel, checkDnsSubdomain } from './validation';
 import { ClusterContext } from './workload';
 
@@ -65,6 +69,19 @@ export interface PgHaSettings {
   readonly init?: Omit<InitJobProps, 'cluster' | 'router' | 'postgres' | 'secrets' | 'appUser' | 'appDb'>;
   /** @default - an Ingress for `pg-haproxy.<domain>` with class `traefik` */
   readonly statsIngress?: Omit<StatsIngressProps, 'cluster' | 'router' | 'host'> & { readonly host?: string };
+  /**
+   * Scheduling of every component (anti-affinity, zone spread, nodeSelector, tolerations,
+   * priorityClassName); a component's own `scheduling` wins field by field.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * A PodDisruptionBudget per component (etcd and Postgres: at most 1 unavailable; router: at least 1 available).
+   * @default true
+   */
+  readonly disruptionBudgets?: boolean;
+  /** @default - see NetworkPolicySettings (on, clients from the same namespace) */
+  readonly networkPolicies?: NetworkPolicySettings;
 }
 
 /** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, init Job, stats Ingress. */
@@ -97,12 +114,16 @@ export class PgHaChart extends Chart {
       cluster,
       existingSecret: settings.existingSecret,
       generatorImage: postgresProps.image ?? DEFAULT_IMAGES.spilo,
+      scheduling: settings.scheduling,
     });
-    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd });
+    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(settings.scheduling, settings.etcd?.scheduling) });
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
+      scheduling: mergeScheduling(settings.scheduling, postgresProps.scheduling),
     });
-    this.router = new PgRouter(this, 'Router', { cluster, postgres: this.postgres, ...settings.router });
+    this.router = new PgRouter(this, 'Router', {
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(settings.scheduling, settings.router?.scheduling),
+    });
     this.init = new InitJob(this, 'Init', {
       cluster,
       router: this.router,
@@ -111,6 +132,7 @@ export class PgHaChart extends Chart {
       appUser: settings.postgresUser,
       appDb: settings.postgresDb,
       ...settings.init,
+      scheduling: mergeScheduling(settings.scheduling, settings.init?.scheduling),
     });
     new StatsIngress(this, 'StatsIngress', {
       cluster,
@@ -118,5 +140,40 @@ export class PgHaChart extends Chart {
       host: `pg-haproxy.${domain}`,
       ...settings.statsIngress,
     });
+    this.addHardening(settings);
+  }
+
+  /** Disruption budgets, NetworkPolicies and the optional cert-manager Certificate (lib/disruption-budgets.ts, ...). */
+  private addHardening(settings: PgHaSettings): void {
+    const cluster = this.cluster;
+    const partOf = { 'app.kubernetes.io/instance': cluster.name, 'app.kubernetes.io/part-of': 'pg-ha' };
+    if (settings.disruptionBudgets ?? true) {
+      new DisruptionBudgets(this, 'DisruptionBudgets', { cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: partOf });
+    }
+    const networkPolicies = settings.networkPolicies ?? {};
+    if (networkPolicies.enabled ?? true) {
+      new NetworkPolicies(this, 'NetworkPolicies', {
+        ...networkPolicies,
+        cluster,
+        clusterPodLabels: partOf,
+        etcd: this.etcd,
+        postgres: this.postgres,
+        router: this.router,
+        init: this.init,
+        secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
+        statsExposed: (settings.statsIngress?.kind ?? 'ingress') !== 'none',
+        labels: partOf,
+      });
+    }
+    const tls = this.postgres.tls;
+    if (tls.issuerName !== undefined && this.postgres.tlsSecretName) {
+      new PostgresCertificate(this, 'PostgresTls', {
+        cluster,
+        secretName: this.postgres.tlsSecretName,
+        issuerName: tls.issuerName,
+        issuerKind: tls.issuerKind,
+        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+      });
+    }
   }
 }
