@@ -10,7 +10,7 @@ import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgr
 import { StatsIngress, StatsIngressProps } from './stats-ingress';
 import { DisruptionBudgets } from './disruption-budgets';
 import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
-import { mergeScheduling, SchedulingProps } from './pod-hardening';
+import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
 import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
 import { checkDnsLabel, checkDnsSubdomain } from './validation';
 import { ClusterContext } from './workload';
@@ -104,7 +104,7 @@ export class PgHaChart extends Chart {
     const cluster = this.cluster;
 
     if (settings.createNamespace ?? true) {
-      const ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
+      const ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
       // Namespaces are cluster-scoped: drop the namespace the chart gives every object.
       ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }

@@ -205,6 +205,18 @@ export function quantityValue(quantity: string): number {
 // ---------------------------------------------------------------------------------------------
 // Security contexts
 
+/**
+ * Pod Security Admission labels of the chart's Namespace: enforce "baseline" (the Spilo pods need
+ * root at start) and audit at "restricted" (the API server's audit log records every pod below it).
+ * No "warn" at restricted: every `kubectl apply` would print the known Spilo exception.
+ */
+export const POD_SECURITY_NAMESPACE_LABELS: Record<string, string> = {
+  'pod-security.kubernetes.io/enforce': 'baseline',
+  'pod-security.kubernetes.io/enforce-version': 'v1.28',
+  'pod-security.kubernetes.io/audit': 'restricted',
+  'pod-security.kubernetes.io/audit-version': 'v1.28',
+};
+
 /** The container fields of the Pod Security Standards "restricted" profile. */
 export function restrictedContainerSecurityContext(extra: Partial<k8s.SecurityContext> = {}): k8s.SecurityContext {
   return {
