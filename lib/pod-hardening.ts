@@ -155,7 +155,12 @@ export function parseLabelMap(setting: string, text: string): Record<string, str
  * requests), then checked: every container has a memory limit (a container without one can take the
  * node's memory and get other pods OOM-killed), and no request exceeds its limit.
  */
-export function resolveResources(setting: string, defaults: k8s.ResourceRequirements, override?: k8s.ResourceRequirements): k8s.ResourceRequirements {
+export function resolveResources(
+  setting: string,
+  defaults: k8s.ResourceRequirements,
+  override?: k8s.ResourceRequirements,
+  memoryLimitReason = 'a container without a memory limit can use all of the node\'s memory',
+): k8s.ResourceRequirements {
   const requests = { ...defaults.requests, ...override?.requests };
   const limits = { ...defaults.limits, ...override?.limits };
   for (const [kind, values] of [['requests', requests], ['limits', limits]] as const) {
@@ -165,7 +170,7 @@ export function resolveResources(setting: string, defaults: k8s.ResourceRequirem
     }
   }
   if (!limits.memory) {
-    throw new ConfigError(`${setting}.limits.memory`, undefined, 'set: a container without a memory limit can use all of the node\'s memory');
+    throw new ConfigError(`${setting}.limits.memory`, undefined, `set: ${memoryLimitReason}`);
   }
   for (const name of ['cpu', 'memory']) {
     const request = requests[name];

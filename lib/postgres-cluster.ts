@@ -164,7 +164,8 @@ export class PostgresCluster extends Construct {
       throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${POSTGRES_PORTS.postgresql}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
     }
     this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? 'postgres_exporter');
-    const resources = resolveResources('postgres.resources', POSTGRES_DEFAULT_RESOURCES, props.resources);
+    const resources = resolveResources('postgres.resources', POSTGRES_DEFAULT_RESOURCES, props.resources,
+      'Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
     if (!resources.limits?.memory) {
       throw new ConfigError('postgres.resources.limits.memory', undefined, 'set: Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
     }
