@@ -51,7 +51,7 @@ describe('compose-style variables', () => {
 });
 
 describe('the synth command', () => {
-  const run = (env: Record<string, string>, outdir: string) => spawnSync(process.execPath, ['--import', 'tsx', 'main.ts'], {
+  const run = (env: Record<string, string>, outdir: string) => spawnSync(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], {
     cwd: root, encoding: 'utf8', env: { ...process.env, ...env, CDK8S_OUTDIR: outdir },
   });
 
@@ -88,10 +88,10 @@ describe('the synth command', () => {
 
   test('is deterministic and the committed dist/ equals a fresh synth', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'pg-ha-dist-'));
-    execFileSync(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: root, env: { ...process.env, CDK8S_OUTDIR: outdir } });
+    execFileSync(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], { cwd: root, env: { ...process.env, CDK8S_OUTDIR: outdir } });
     const fresh = readFileSync(join(outdir, 'pg-ha.k8s.yaml'), 'utf8');
     const again = mkdtempSync(join(tmpdir(), 'pg-ha-dist-'));
-    execFileSync(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: root, env: { ...process.env, CDK8S_OUTDIR: again } });
+    execFileSync(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], { cwd: root, env: { ...process.env, CDK8S_OUTDIR: again } });
     expect(readFileSync(join(again, 'pg-ha.k8s.yaml'), 'utf8')).toBe(fresh);
     expect(readFileSync(join(root, 'dist', 'pg-ha.k8s.yaml'), 'utf8')).toBe(fresh);
   });
