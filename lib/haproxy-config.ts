@@ -37,7 +37,7 @@ export interface HaproxyConfigOptions {
 }
 
 /** The environment variables `statsAuth` reads. */
-export const STATS_AUTH_ENV = { user: 'STATS_USER', password: 'STATS_PASSWORD' } as const;
+export const STATS_AUTH_ENV = { user: 'STATS_USER', secret: 'STATS_PASSWORD' } as const;
 
 export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
   const servers = (check: string) => o.backends
@@ -84,7 +84,7 @@ frontend stats
     stats uri /
     stats refresh 10s
 ${o.statsAuth ? `    stats realm "pg-ha router"
-    stats auth "\${${STATS_AUTH_ENV.user}}:\${${STATS_AUTH_ENV.password}}"
+    stats auth "\${${STATS_AUTH_ENV.user}}:\${${STATS_AUTH_ENV.secret}}"
 ` : ''}
 frontend metrics
     mode http

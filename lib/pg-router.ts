@@ -159,7 +159,7 @@ export class PgRouter extends Construct {
               ...(statsAuthSecret ? {
                 env: [
                   { name: STATS_AUTH_ENV.user, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'username' } } },
-                  { name: STATS_AUTH_ENV.password, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'password' } } },
+                  { name: STATS_AUTH_ENV.secret, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'password' } } },
                 ],
               } : {}),
               ports: [
@@ -172,7 +172,7 @@ export class PgRouter extends Construct {
               livenessProbe: httpProbe('/metrics', 'metrics', { initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
               resources,
               // HAProxy binds ports >= 1024 and writes nothing: no capabilities, read-only root.
-              securityContext: restrictedContainerSecurityContext(),
+              securityContext: restrictedContainerSecurityContext({ runAsNonRoot: true, runAsUser: HAPROXY_UID, runAsGroup: HAPROXY_UID }),
               volumeMounts: [{ name: 'config', mountPath: '/usr/local/etc/haproxy', readOnly: true }],
             }],
             volumes: [{ name: 'config', configMap: { name } }],
