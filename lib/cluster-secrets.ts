@@ -51,7 +51,7 @@ export class ClusterSecrets extends Construct {
   /** True when the chart generates the Secret itself. */
   public readonly generated: boolean;
   /** Labels selecting the generator Job's pod (when `generated`). */
-  public generatorSelector?: Record<string, string>;
+  public readonly generatorSelector?: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
     super(scope, id);
@@ -60,7 +60,10 @@ export class ClusterSecrets extends Construct {
     this.secretName = this.generated
       ? `${cluster.name}-credentials`
       : checkDnsLabel('existingSecret', props.existingSecret!, 253);
-    if (this.generated) this.addGenerator(cluster, props.generatorImage, props.scheduling);
+    if (this.generated) {
+      this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
+      this.addGenerator(cluster, props.generatorImage, props.scheduling);
+    }
   }
 
   /** The env var that reads `credential`'s password from the Secret. */
@@ -72,7 +75,6 @@ export class ClusterSecrets extends Construct {
     const name = `${cluster.name}-secrets`;
     const id: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets', version: imageVersion(image) };
     const labels = standardLabels(id);
-    this.generatorSelector = selectorLabels(id);
     const metadata = { name, labels };
 
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
