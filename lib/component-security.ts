@@ -17,7 +17,7 @@ export const EXPORTER_UID = 65534;
 export const POSTGRES_ALPINE_UID = 70;
 
 /** Default requests/limits (no CPU limits: throttling stalls heartbeats and health checks; see README). */
-export const ETCD_DEFAULT_RESOURCES = resources('100m', '256Mi', '512Mi');
+export const ETCD_DEFAULT_RESOURCES = resources('100m', '128Mi', '512Mi');
 export const POSTGRES_DEFAULT_RESOURCES = resources('500m', '1Gi', '1Gi');
 export const EXPORTER_DEFAULT_RESOURCES = resources('20m', '32Mi', '128Mi');
 export const ROUTER_DEFAULT_RESOURCES = resources('50m', '64Mi', '256Mi');

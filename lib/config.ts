@@ -11,7 +11,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { parseLabelMap, parseTolerations } from './pod-hardening';
 import { checkQuantity, ConfigError } from './validation';
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
 
 /** One user-facing setting: its variable, where it goes in PgHaSettings, and its documented default. */
 export interface SettingSpec {
@@ -38,7 +38,7 @@ const HARDENING_SETTINGS: readonly SettingSpec[] = [
   s('POSTGRES_MEMORY_LIMIT', 'postgres.resources.limits.memory', 'quantity', '1Gi', 'Memory limit of the Spilo container (sizes shared_buffers and max_connections)'),
   s('POSTGRES_CPU_LIMIT', 'postgres.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of the Spilo container'),
   s('ETCD_CPU_REQUEST', 'etcd.resources.requests.cpu', 'quantity', '100m', 'CPU request of an etcd member'),
-  s('ETCD_MEMORY_REQUEST', 'etcd.resources.requests.memory', 'quantity', '256Mi', 'Memory request of an etcd member'),
+  s('ETCD_MEMORY_REQUEST', 'etcd.resources.requests.memory', 'quantity', '128Mi', 'Memory request of an etcd member'),
   s('ETCD_MEMORY_LIMIT', 'etcd.resources.limits.memory', 'quantity', '512Mi', 'Memory limit of an etcd member'),
   s('ETCD_CPU_LIMIT', 'etcd.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of an etcd member'),
   s('ROUTER_CPU_REQUEST', 'router.resources.requests.cpu', 'quantity', '50m', 'CPU request of a router pod'),
@@ -52,6 +52,7 @@ const HARDENING_SETTINGS: readonly SettingSpec[] = [
   s('NETWORK_POLICY_PROMETHEUS_POD_LABELS', 'networkPolicies.prometheusPodLabels', 'labels', '(any pod)', 'Labels of the Prometheus pods (key=value,...)'),
   s('NETWORK_POLICY_INGRESS_NAMESPACES', 'networkPolicies.ingressNamespaces', 'list', 'kube-system,traefik', 'Namespaces of the ingress controller that serves the stats page'),
   s('NETWORK_POLICY_INGRESS_POD_LABELS', 'networkPolicies.ingressPodLabels', 'labels', 'app.kubernetes.io/name=traefik', 'Labels of the ingress controller pods'),
+  s('NETWORK_POLICY_OBJECT_STORAGE_PORTS', 'networkPolicies.objectStoragePorts', 'ports', '443', 'Ports the Postgres pods may reach on any address for backups (e.g. 443,9000 for MinIO)'),
   s('NETWORK_POLICY_DNS', 'networkPolicies.dns', 'string', 'kube-dns', 'DNS egress: kube-dns (CoreDNS pods in kube-system) or any (port 53 anywhere, e.g. NodeLocal DNSCache)'),
   s('POSTGRES_TLS_SECRET', 'postgres.tls.secretName', 'string', '(Spilo self-signed)', 'Secret with tls.crt, tls.key, ca.crt: PostgreSQL\'s serving certificate'),
   s('POSTGRES_TLS_ISSUER', 'postgres.tls.issuerName', 'string', '(none)', 'cert-manager issuer: the chart adds a Certificate writing POSTGRES_TLS_SECRET (default <SCOPE>-tls)'),
@@ -159,6 +160,11 @@ function convert(spec: SettingSpec, raw: string, readFile: (path: string) => str
       return raw.toLowerCase() === 'true';
     case 'list':
       return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    case 'ports':
+      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
+        if (!/^\d+$/.test(item)) throw new ConfigError(spec.env, raw, 'port numbers separated by commas, e.g. "443,9000"');
+        return Number(item);
+      });
     case 'quantity':
       return k8s.Quantity.fromString(checkQuantity(spec.env, raw));
     case 'labels':

@@ -30,7 +30,7 @@ export interface EtcdClusterProps {
   /**
    * CPU and memory of the etcd container, merged over the defaults key by key. No CPU limit by
    * default: throttling delays etcd's heartbeats and triggers needless leader elections.
-   * @default - requests 100m CPU / 256Mi, limit 512Mi memory
+   * @default - requests 100m CPU / 128Mi, limit 512Mi memory
    */
   readonly resources?: k8s.ResourceRequirements;
   /**

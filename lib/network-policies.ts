@@ -70,6 +70,13 @@ export interface NetworkPolicySettings {
    * @default [443, 6443]
    */
   readonly apiServerPorts?: number[];
+  /**
+   * Ports on which the Postgres pods may reach any address for backups (WAL-G/WAL-E to S3, GCS,
+   * Azure or MinIO; object storage is outside the cluster or not selectable). 443 is open anyway
+   * for the API server; add e.g. 9000 for a MinIO endpoint.
+   * @default [443]
+   */
+  readonly objectStoragePorts?: number[];
 }
 
 /** A component the policies connect: its pod labels (and, for servers, ports). */
@@ -119,6 +126,9 @@ export class NetworkPolicies extends Construct {
     const ingressPodLabels = labelMap('networkPolicies.ingressPodLabels', props.ingressPodLabels ?? { 'app.kubernetes.io/name': 'traefik' });
     const dns = checkOneOf('networkPolicies.dns', props.dns ?? 'kube-dns', DNS_EGRESS_MODES);
     const apiServerPorts = (props.apiServerPorts ?? [443, 6443]).map((p, i) => checkInt(`networkPolicies.apiServerPorts[${i}]`, p, 1, 65535));
+    const objectStoragePorts = (props.objectStoragePorts ?? [443]).map((p, i) => checkInt(`networkPolicies.objectStoragePorts[${i}]`, p, 1, 65535));
+    // Spilo calls the API and, with backups on, object storage: neither address is selectable.
+    const postgresAnywherePorts = [...new Set([...apiServerPorts, ...objectStoragePorts])];
 
     const pods = (selector: Record<string, string>): k8s.NetworkPolicyPeer => ({ podSelector: { matchLabels: selector } });
     const inNamespaces = (namespaces: string[], podLabels: Record<string, string>): k8s.NetworkPolicyPeer => ({
@@ -168,8 +178,8 @@ export class NetworkPolicies extends Construct {
       { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
       // Patroni talks to every etcd member by its advertised client URL.
       { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client) },
-      // Spilo's role callback PATCHes its own pod's label.
-      apiServerRule,
+      // Spilo's role callback PATCHes its own pod's label; WAL-G/WAL-E ship backups to object storage.
+      { ports: portsOf(...postgresAnywherePorts) },
       dnsRule,
     ]);
 

@@ -149,6 +149,8 @@ describe('hardening settings (pg-ha.env names)', () => {
     expect(() => settingsFromVariables({ NETWORK_POLICY_CLIENT_POD_LABELS: 'app=my app' })).toThrow(/NETWORK_POLICY_CLIENT_POD_LABELS\["app"\] must be a label value/);
     expect(() => settingsFromVariables({ TOLERATIONS: 'dedicated=db:Never' })).toThrow(/TOLERATIONS.effect must be one of/);
     expect(() => settingsFromVariables({ NETWORK_POLICIES: 'yes' })).toThrow(/NETWORK_POLICIES must be "true" or "false"/);
+    expect(() => settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443,minio' })).toThrow(/NETWORK_POLICY_OBJECT_STORAGE_PORTS must be port numbers separated by commas/);
+    expect(settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443, 9000' }).networkPolicies).toEqual({ objectStoragePorts: [443, 9000] });
     expect(() => parseTolerations('TOLERATIONS', 'a:b:c')).toThrow(/TOLERATIONS must be a toleration "key=value:Effect"/);
   });
 });

@@ -123,6 +123,16 @@ describe('NetworkPolicy reachability matrix', () => {
     expect(compareMatrix(open, expected)).toEqual({ missing: [], unexpected: [] });
   });
 
+  test('object storage on another port (MinIO): only the Postgres pods may reach it', () => {
+    // GIVEN a MinIO endpoint for WAL-G backups, a pod of another namespace on port 9000
+    const minio: Endpoint = { name: 'minio', namespace: 'apps', labels: { app: 'minio' }, ports: [{ port: 9000, protocol: 'TCP' }] };
+    const manifests = synth({ networkPolicies: { objectStoragePorts: [443, 9000] } });
+    const pods = clusterEndpoints(manifests);
+    const open = reachability(ofKind(manifests, 'NetworkPolicy'), NAMESPACES, [...pods, ...OUTSIDE, minio], pods.map((p) => p.name));
+    // THEN Postgres reaches it and nothing else of the cluster does
+    expect(compareMatrix(open, neededPaths(pods.map((p) => p.name), [['postgres', 'minio', [9000]]]))).toEqual({ missing: [], unexpected: [] });
+  });
+
   test('no stats Ingress: the ingress controller gets no path to the router', () => {
     const { open, pods } = matrix({ statsIngress: { kind: 'none' } });
     expect(compareMatrix(open, neededPaths(pods, [], ['traefik -> router']))).toEqual({ missing: [], unexpected: [] });
@@ -165,5 +175,6 @@ describe('NetworkPolicy objects', () => {
     expect(() => synth({ networkPolicies: { clientNamespaces: ['Apps'] } })).toThrow(/networkPolicies.clientNamespaces\[0\] must be a DNS-1123 label/);
     expect(() => synth({ networkPolicies: { prometheusPodLabels: { 'bad key!': 'x' } } })).toThrow(/networkPolicies.prometheusPodLabels must be a label key/);
     expect(() => synth({ networkPolicies: { apiServerPorts: [0] } })).toThrow(/networkPolicies.apiServerPorts\[0\] must be an integer from 1 to 65535/);
+    expect(() => synth({ networkPolicies: { objectStoragePorts: [70000] } })).toThrow(/networkPolicies.objectStoragePorts\[0\] must be an integer from 1 to 65535/);
   });
 });
