@@ -259,9 +259,10 @@ export class PostgresCluster extends Construct {
                   secrets.env('PGPASSWORD_SUPERUSER', 'superuser'),
                   { name: 'PGUSER_STANDBY', value: REPLICATION_USER },
                   secrets.env('PGPASSWORD_STANDBY', 'replication'),
+                  // PostgreSQL's serving certificate, when one is configured (postgres.tls).
+                  ...tlsEnv(this.tlsSecretName),
                   // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
                   { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
-                  ...tlsEnv(this.tlsSecretName),
                 ],
                 readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
                 livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
