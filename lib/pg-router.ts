@@ -138,7 +138,7 @@ export class PgRouter extends Construct {
       spec: {
         replicas,
         selector: { matchLabels: this.selector },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdateFor(props.scheduling) },
         template: {
           metadata: {
             labels,
@@ -192,4 +192,15 @@ export class PgRouter extends Construct {
     this.readService = service('ReadService', `${cluster.name}-ro`, [['read', this.readPort]]);
     this.statsService = service('StatsService', name, [['stats', this.statsPort], ['metrics', this.metricsPort]]);
   }
+}
+
+/**
+ * Surge a new router before stopping an old one; but with required anti-affinity and one router per
+ * node, the surge pod would find no node and the rollout would hang, so replace one at a time
+ * instead (the disruption budget's "at least one" still holds with two or more routers).
+ */
+function rollingUpdateFor(scheduling?: SchedulingProps): k8s.RollingUpdateDeployment {
+  return scheduling?.antiAffinity === 'required'
+    ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
+    : { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) };
 }

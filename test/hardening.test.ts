@@ -44,6 +44,12 @@ describe('scheduling', () => {
     expect(podOf(manifests, 'init').template.spec.affinity).toBeUndefined();
   });
 
+  test('required anti-affinity: routers roll one at a time (a surge pod would find no free node)', () => {
+    const strategy = (settings: object) => synth(settings).find((m) => m.kind === 'Deployment')!.spec.strategy.rollingUpdate;
+    expect(strategy({})).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    expect(strategy({ scheduling: { antiAffinity: 'required' } })).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+  });
+
   test('a component setting wins over the chart-wide one', () => {
     const manifests = synth({ scheduling: { antiAffinity: 'required' }, router: { scheduling: { antiAffinity: 'none' } } });
     expect(podOf(manifests, 'router').template.spec.affinity).toBeUndefined();
