@@ -166,9 +166,6 @@ export class PostgresCluster extends Construct {
     this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? 'postgres_exporter');
     const resources = resolveResources('postgres.resources', POSTGRES_DEFAULT_RESOURCES, props.resources,
       'Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
-    if (!resources.limits?.memory) {
-      throw new ConfigError('postgres.resources.limits.memory', undefined, 'set: Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
-    }
     const exporterResources = resolveResources('postgres.exporterResources', EXPORTER_DEFAULT_RESOURCES, props.exporterResources);
     this.replicas = replicas;
     this.tls = props.tls ?? {};
