@@ -1,0 +1,152 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { ClusterSecrets } from './cluster-secrets';
+import { componentServiceAccount, INIT_DEFAULT_RESOURCES, POSTGRES_ALPINE_UID } from './component-security';
+import { DEFAULT_IMAGES } from './defaults';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
+import { PgRouter } from './pg-router';
+import { checkRoleName, PostgresCluster, SUPERUSER } from './postgres-cluster';
+import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
+import { checkImage, checkInt } from './validation';
+import { ClusterContext, contentHash, plainEnv, readAsset } from './workload';
+
+export interface InitJobProps {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /** The Job reaches the leader through the router's write Service. */
+  readonly router: PgRouter;
+  readonly postgres: PostgresCluster;
+  readonly secrets: ClusterSecrets;
+  /**
+   * Application role to create (POSTGRES_USER).
+   * @default 'app'
+   */
+  readonly appUser?: string;
+  /**
+   * Application database to create, owned by appUser (POSTGRES_DB).
+   * @default 'app'
+   */
+  readonly appDb?: string;
+  /**
+   * Extra SQL run in appDb as the superuser after the chart's own (must be idempotent).
+   * @default - none
+   */
+  readonly extraSql?: string;
+  /** @default 'postgres:17-alpine' */
+  readonly image?: string;
+  /**
+   * Seconds the Job may take, waiting for a leader included.
+   * @default 900
+   */
+  readonly deadlineSeconds?: number;
+  /**
+   * CPU and memory of the init container, merged over the defaults key by key.
+   * @default - requests 10m CPU / 32Mi, limit 128Mi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
+  /**
+   * Node selection and priority of the Job's pod (anti-affinity and zone spread do not apply to one pod).
+   * @default - any node
+   */
+  readonly scheduling?: SchedulingProps;
+}
+
+const CA_DIR = '/etc/pg-ha-ca';
+
+const SQL_DIR = '/etc/pg-ha-init';
+
+/**
+ * A Job that waits for the leader behind the write Service, then creates the application role
+ * and database and the monitoring role (idempotent SQL, readable in lib/files/).
+ *
+ * Its name carries a hash of what it runs, so a changed script or SQL creates a new Job instead of
+ * failing on the immutable pod template of the old one; finished Jobs are deleted after an hour.
+ */
+export class InitJob extends Construct {
+  public readonly job: k8s.KubeJob;
+  public readonly configMap: k8s.KubeConfigMap;
+  /** Labels selecting the Job's pod. */
+  public readonly selector: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: InitJobProps) {
+    super(scope, id);
+    const { cluster, router, postgres, secrets } = props;
+    const appUser = checkRoleName('postgresUser', props.appUser ?? 'app');
+    const appDb = checkRoleName('postgresDb', props.appDb ?? 'app');
+    const image = checkImage('init.image', props.image ?? DEFAULT_IMAGES.init);
+    const deadlineSeconds = checkInt('init.deadlineSeconds', props.deadlineSeconds ?? 900, 60, 86400);
+    const resources = resolveResources('init.resources', INIT_DEFAULT_RESOURCES, props.resources);
+    const tlsSecret = postgres.tlsSecretName;
+
+    const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-init', component: 'init', version: imageVersion(image) };
+    const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
+    const data = { 'init.sh': readAsset('init.sh'), 'init.sql': readAsset('init.sql'), 'user.sql': props.extraSql ?? '' };
+    const configName = `${cluster.name}-init`;
+    this.configMap = new k8s.KubeConfigMap(this, 'Sql', { metadata: { name: configName, labels }, data });
+    const serviceAccountName = componentServiceAccount(this, configName, labels);
+    const scheduling = schedulingSpec('init.scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' });
+
+    const env: k8s.EnvVar[] = [
+      ...plainEnv({
+        PGHOST: router.writeService.name,
+        PGPORT: router.writePort,
+        PGUSER: SUPERUSER,
+        // Spilo rejects non-TLS connections from other pods. With a real certificate, also check that
+        // the server is the one named PGHOST (the certificate lists the router's Service names).
+        PGSSLMODE: tlsSecret ? 'verify-full' : 'require',
+        ...(tlsSecret ? { PGSSLROOTCERT: `${CA_DIR}/ca.crt` } : {}),
+        PGCONNECT_TIMEOUT: 5,
+        APP_USER: appUser,
+        APP_DB: appDb,
+        MONITOR_USER: postgres.monitorUser,
+        SQL_DIR,
+        // 150 attempts, 2 s apart plus up to 3 s each: about 12 minutes, inside the deadline.
+        WAIT_ATTEMPTS: 150,
+      }),
+      secrets.env('PGPASSWORD', 'superuser'),
+      secrets.env('APP_PASSWORD', 'app'),
+      secrets.env('MONITOR_PASSWORD', 'monitor'),
+    ];
+
+    const template: k8s.PodTemplateSpec = {
+      metadata: { labels },
+      spec: {
+        serviceAccountName,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: 'OnFailure',
+        ...scheduling,
+        // postgres:17-alpine's postgres user.
+        securityContext: restrictedPodSecurityContext(POSTGRES_ALPINE_UID, POSTGRES_ALPINE_UID),
+        containers: [{
+          name: 'init',
+          image,
+          command: ['/bin/sh', `${SQL_DIR}/init.sh`],
+          env,
+          resources,
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: 'sql', mountPath: SQL_DIR, readOnly: true },
+            ...(tlsSecret ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
+          ],
+        }],
+        volumes: [
+          { name: 'sql', configMap: { name: configName } },
+          // Only the CA: the Job never needs the server's private key.
+          ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+        ],
+      },
+    };
+
+    this.job = new k8s.KubeJob(this, 'Job', {
+      metadata: { name: `${cluster.name}-init-${contentHash(JSON.stringify(data), JSON.stringify(template))}`, labels },
+      spec: {
+        backoffLimit: 4,
+        activeDeadlineSeconds: deadlineSeconds,
+        ttlSecondsAfterFinished: 3600,
+        template,
+      },
+    });
+  }
+}

@@ -1,0 +1,179 @@
+import { Chart, JsonPatch } from 'cdk8s';
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { ClusterSecrets } from './cluster-secrets';
+import { DEFAULT_IMAGES } from './defaults';
+import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
+import { InitJob, InitJobProps } from './init-job';
+import { PgRouter, PgRouterProps } from './pg-router';
+import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
+import { StatsIngress, StatsIngressProps } from './stats-ingress';
+import { DisruptionBudgets } from './disruption-budgets';
+import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
+import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
+import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
+import { checkDnsLabel, checkDnsSubdomain } from './validation';
+import { ClusterContext } from './workload';
+
+/** Everything a user can set; every field is optional and documented with its default. */
+export interface PgHaSettings {
+  /**
+   * Patroni scope (SCOPE) and prefix of every object name.
+   * @default 'pg-ha'
+   */
+  readonly scope?: string;
+  /**
+   * Namespace of every object.
+   * @default 'pg-ha'
+   */
+  readonly namespace?: string;
+  /**
+   * Write a Namespace object into dist/ (turn off when the namespace is managed elsewhere).
+   * @default true
+   */
+  readonly createNamespace?: boolean;
+  /**
+   * DNS domain of the Kubernetes cluster (pod and Service FQDNs end with it).
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+  /**
+   * Base domain (DEFAULT_URL): the stats page is served at `pg-haproxy.<domain>`.
+   * @default 'example.com'
+   */
+  readonly domain?: string;
+  /**
+   * Application role the init Job creates (POSTGRES_USER).
+   * @default 'app'
+   */
+  readonly postgresUser?: string;
+  /**
+   * Application database the init Job creates (POSTGRES_DB).
+   * @default 'app'
+   */
+  readonly postgresDb?: string;
+  /**
+   * Existing Secret holding the passwords (keys: see CREDENTIAL_KEYS).
+   * @default - a Job generates `<scope>-credentials` with random passwords
+   */
+  readonly existingSecret?: string;
+  /** @default - see EtcdClusterProps */
+  readonly etcd?: Omit<EtcdClusterProps, 'cluster'>;
+  /** @default - see PostgresClusterProps */
+  readonly postgres?: Omit<PostgresClusterProps, 'cluster' | 'dcs' | 'secrets' | 'patroni'>;
+  /** @default - see PatroniSettings */
+  readonly patroni?: PatroniSettings;
+  /** @default - see PgRouterProps */
+  readonly router?: Omit<PgRouterProps, 'cluster' | 'postgres'>;
+  /** @default - see InitJobProps */
+  readonly init?: Omit<InitJobProps, 'cluster' | 'router' | 'postgres' | 'secrets' | 'appUser' | 'appDb'>;
+  /** @default - an Ingress for `pg-haproxy.<domain>` with class `traefik` */
+  readonly statsIngress?: Omit<StatsIngressProps, 'cluster' | 'router' | 'host'> & { readonly host?: string };
+  /**
+   * Scheduling of every component (anti-affinity, zone spread, nodeSelector, tolerations,
+   * priorityClassName); a component's own `scheduling` wins field by field.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * A PodDisruptionBudget per component (etcd and Postgres: at most 1 unavailable; router: at least 1 available).
+   * @default true
+   */
+  readonly disruptionBudgets?: boolean;
+  /** @default - see NetworkPolicySettings (on, clients from the same namespace) */
+  readonly networkPolicies?: NetworkPolicySettings;
+}
+
+/** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, init Job, stats Ingress. */
+export class PgHaChart extends Chart {
+  public readonly cluster: ClusterContext;
+  public readonly secrets: ClusterSecrets;
+  public readonly etcd: EtcdCluster;
+  public readonly postgres: PostgresCluster;
+  public readonly router: PgRouter;
+  public readonly init: InitJob;
+
+  constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
+    // Pod names are `<scope>-N` and must stay DNS labels; `-etcd-N`, `-router-xxxxx` suffixes need room.
+    const name = checkDnsLabel('scope', settings.scope ?? 'pg-ha', 40);
+    const namespace = checkDnsLabel('namespace', settings.namespace ?? 'pg-ha');
+    super(scope, id, { namespace, disableResourceNameHashes: true });
+    const clusterDomain = checkDnsSubdomain('clusterDomain', settings.clusterDomain ?? 'cluster.local');
+    const domain = checkDnsSubdomain('domain', settings.domain ?? 'example.com');
+    this.cluster = { name, namespace, clusterDomain };
+    const cluster = this.cluster;
+
+    if (settings.createNamespace ?? true) {
+      const ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
+      // Namespaces are cluster-scoped: drop the namespace the chart gives every object.
+      ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    }
+
+    const postgresProps = settings.postgres ?? {};
+    this.secrets = new ClusterSecrets(this, 'Secrets', {
+      cluster,
+      existingSecret: settings.existingSecret,
+      generatorImage: postgresProps.image ?? DEFAULT_IMAGES.spilo,
+      scheduling: settings.scheduling,
+    });
+    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(settings.scheduling, settings.etcd?.scheduling) });
+    this.postgres = new PostgresCluster(this, 'Postgres', {
+      cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
+      scheduling: mergeScheduling(settings.scheduling, postgresProps.scheduling),
+    });
+    this.router = new PgRouter(this, 'Router', {
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(settings.scheduling, settings.router?.scheduling),
+    });
+    this.init = new InitJob(this, 'Init', {
+      cluster,
+      router: this.router,
+      postgres: this.postgres,
+      secrets: this.secrets,
+      appUser: settings.postgresUser,
+      appDb: settings.postgresDb,
+      ...settings.init,
+      scheduling: mergeScheduling(settings.scheduling, settings.init?.scheduling),
+    });
+    new StatsIngress(this, 'StatsIngress', {
+      cluster,
+      router: this.router,
+      host: `pg-haproxy.${domain}`,
+      ...settings.statsIngress,
+    });
+    this.addHardening(settings);
+  }
+
+  /** Disruption budgets, NetworkPolicies and the optional cert-manager Certificate (lib/disruption-budgets.ts, ...). */
+  private addHardening(settings: PgHaSettings): void {
+    const cluster = this.cluster;
+    const partOf = { 'app.kubernetes.io/instance': cluster.name, 'app.kubernetes.io/part-of': 'pg-ha' };
+    if (settings.disruptionBudgets ?? true) {
+      new DisruptionBudgets(this, 'DisruptionBudgets', { cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: partOf });
+    }
+    const networkPolicies = settings.networkPolicies ?? {};
+    if (networkPolicies.enabled ?? true) {
+      new NetworkPolicies(this, 'NetworkPolicies', {
+        ...networkPolicies,
+        cluster,
+        clusterPodLabels: partOf,
+        etcd: this.etcd,
+        postgres: this.postgres,
+        router: this.router,
+        init: this.init,
+        secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
+        statsExposed: (settings.statsIngress?.kind ?? 'ingress') !== 'none',
+        labels: partOf,
+      });
+    }
+    const tls = this.postgres.tls;
+    if (tls.issuerName !== undefined && this.postgres.tlsSecretName) {
+      new PostgresCertificate(this, 'PostgresTls', {
+        cluster,
+        secretName: this.postgres.tlsSecretName,
+        issuerName: tls.issuerName,
+        issuerKind: tls.issuerKind,
+        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+      });
+    }
+  }
+}

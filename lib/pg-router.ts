@@ -1,0 +1,206 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { DEFAULT_IMAGES } from './defaults';
+import { componentServiceAccount, HAPROXY_UID, ROUTER_DEFAULT_RESOURCES } from './component-security';
+import { renderHaproxyConfig, STATS_AUTH_ENV } from './haproxy-config';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
+import { POSTGRES_PORTS, PostgresCluster } from './postgres-cluster';
+import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
+import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from './validation';
+import { ClusterContext, contentHash, httpProbe } from './workload';
+
+export interface PgRouterProps {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /** The members to route to. */
+  readonly postgres: PostgresCluster;
+  /**
+   * Router pods. One would be a single point of failure.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /** @default 'haproxy:3.3.1' */
+  readonly image?: string;
+  /**
+   * Port of the write Service and of HAProxy's write frontend (POSTGRES_WRITE_PORT).
+   * @default 5432
+   */
+  readonly writePort?: number;
+  /**
+   * Port of the read Service and of HAProxy's read frontend (POSTGRES_READ_PORT).
+   * @default 5433
+   */
+  readonly readPort?: number;
+  /** @default 7000 */
+  readonly statsPort?: number;
+  /** @default 8404 */
+  readonly metricsPort?: number;
+  /**
+   * Replicas further behind the leader than this many bytes receive no reads.
+   * @default 16777216 (16 MiB)
+   */
+  readonly replicaMaxLagBytes?: number;
+  /**
+   * Maximum client connections per router pod.
+   * @default 1000
+   */
+  readonly maxConnections?: number;
+  /**
+   * CPU and memory of the HAProxy container, merged over the defaults key by key.
+   * @default - requests 50m CPU / 64Mi, limit 256Mi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
+  /**
+   * Anti-affinity, zone spread, node selection and priority of the router pods.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * Existing Secret (type `kubernetes.io/basic-auth`: keys `username` and `password`) whose
+   * credentials HAProxy asks for on the stats page. Metrics stay unauthenticated for Prometheus and
+   * are fenced by the NetworkPolicies.
+   * @default - no authentication on the stats page (see the production checklist)
+   */
+  readonly statsAuthSecret?: string;
+}
+
+/**
+ * HAProxy in front of the Patroni members: a write Service to the leader, a read Service to the
+ * replicas, and a stats/metrics Service. A change to haproxy.cfg rolls the router pods.
+ */
+export class PgRouter extends Construct {
+  /** Clients that write connect here (`<name>-rw:<writePort>`). */
+  public readonly writeService: k8s.KubeService;
+  /** Read-only clients connect here (`<name>-ro:<readPort>`). */
+  public readonly readService: k8s.KubeService;
+  /** HAProxy's stats page and Prometheus metrics. */
+  public readonly statsService: k8s.KubeService;
+  public readonly deployment: k8s.KubeDeployment;
+  public readonly configMap: k8s.KubeConfigMap;
+  /** The rendered haproxy.cfg. */
+  public readonly haproxyConfig: string;
+  public readonly writePort: number;
+  public readonly readPort: number;
+  public readonly statsPort: number;
+  public readonly metricsPort: number;
+  /** Labels selecting the router pods. */
+  public readonly selector: Record<string, string>;
+  /** Router pods. */
+  public readonly replicas: number;
+
+  constructor(scope: Construct, id: string, props: PgRouterProps) {
+    super(scope, id);
+    const { cluster, postgres } = props;
+    const replicas = checkInt('router.replicas', props.replicas ?? 2, 1, 20);
+    const image = checkImage('router.image', props.image ?? DEFAULT_IMAGES.haproxy);
+    this.writePort = checkUnprivilegedPort('router.writePort', props.writePort ?? 5432);
+    this.readPort = checkUnprivilegedPort('router.readPort', props.readPort ?? 5433);
+    this.statsPort = checkUnprivilegedPort('router.statsPort', props.statsPort ?? 7000);
+    this.metricsPort = checkUnprivilegedPort('router.metricsPort', props.metricsPort ?? 8404);
+    checkDistinct({
+      'router.writePort': this.writePort,
+      'router.readPort': this.readPort,
+      'router.statsPort': this.statsPort,
+      'router.metricsPort': this.metricsPort,
+    });
+    const replicaMaxLagBytes = checkInt('router.replicaMaxLagBytes', props.replicaMaxLagBytes ?? 16 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER);
+    const maxConnections = checkInt('router.maxConnections', props.maxConnections ?? 1000, 1, 100000);
+    const resources = resolveResources('router.resources', ROUTER_DEFAULT_RESOURCES, props.resources);
+    const statsAuthSecret = props.statsAuthSecret === undefined ? undefined : checkDnsSubdomain('router.statsAuthSecret', props.statsAuthSecret);
+    this.replicas = replicas;
+
+    const name = `${cluster.name}-router`;
+    const identity: ComponentIdentity = { instance: cluster.name, name: 'haproxy', component: 'router', version: imageVersion(image) };
+    const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
+    const scheduling = schedulingSpec('router.scheduling', this.selector, props.scheduling);
+    const serviceAccountName = componentServiceAccount(this, name, labels);
+
+    this.haproxyConfig = renderHaproxyConfig({
+      backends: postgres.podNames.map((podName, i) => ({ name: podName, host: postgres.podFqdns[i] })),
+      postgresPort: POSTGRES_PORTS.postgresql,
+      patroniPort: POSTGRES_PORTS.patroni,
+      writePort: this.writePort,
+      readPort: this.readPort,
+      statsPort: this.statsPort,
+      metricsPort: this.metricsPort,
+      replicaMaxLagBytes,
+      maxConnections,
+      statsAuth: statsAuthSecret !== undefined,
+    });
+    this.configMap = new k8s.KubeConfigMap(this, 'Config', {
+      metadata: { name, labels },
+      data: { 'haproxy.cfg': this.haproxyConfig },
+    });
+
+    this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: { name, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: this.selector },
+        strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdateFor(props.scheduling) },
+        template: {
+          metadata: {
+            labels,
+            // A new haproxy.cfg changes this hash, which rolls the pods (HAProxy reads its config at start).
+            annotations: { 'pg-ha.cdk8s.io/config-hash': contentHash(this.haproxyConfig) },
+          },
+          spec: {
+            serviceAccountName,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: 30,
+            ...scheduling,
+            // The image's user is `haproxy` (uid 99) by name; runAsNonRoot needs the number.
+            securityContext: restrictedPodSecurityContext(HAPROXY_UID, HAPROXY_UID),
+            containers: [{
+              name: 'haproxy',
+              image,
+              ...(statsAuthSecret ? {
+                env: [
+                  { name: STATS_AUTH_ENV.user, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'username' } } },
+                  { name: STATS_AUTH_ENV.secret, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'password' } } },
+                ],
+              } : {}),
+              ports: [
+                { name: 'write', containerPort: this.writePort },
+                { name: 'read', containerPort: this.readPort },
+                { name: 'stats', containerPort: this.statsPort },
+                { name: 'metrics', containerPort: this.metricsPort },
+              ],
+              readinessProbe: httpProbe('/metrics', 'metrics', { periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 }),
+              livenessProbe: httpProbe('/metrics', 'metrics', { initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+              resources,
+              // HAProxy binds ports >= 1024 and writes nothing: no capabilities, read-only root.
+              securityContext: restrictedContainerSecurityContext({ runAsNonRoot: true, runAsUser: HAPROXY_UID, runAsGroup: HAPROXY_UID }),
+              volumeMounts: [{ name: 'config', mountPath: '/usr/local/etc/haproxy', readOnly: true }],
+            }],
+            volumes: [{ name: 'config', configMap: { name } }],
+          },
+        },
+      },
+    });
+
+    const service = (sid: string, serviceName: string, ports: Array<[string, number]>) => new k8s.KubeService(this, sid, {
+      metadata: { name: serviceName, labels },
+      spec: {
+        selector: this.selector,
+        ports: ports.map(([portName, port]) => ({ name: portName, port, targetPort: k8s.IntOrString.fromString(portName) })),
+      },
+    });
+    this.writeService = service('WriteService', `${cluster.name}-rw`, [['write', this.writePort]]);
+    this.readService = service('ReadService', `${cluster.name}-ro`, [['read', this.readPort]]);
+    this.statsService = service('StatsService', name, [['stats', this.statsPort], ['metrics', this.metricsPort]]);
+  }
+}
+
+/**
+ * Surge a new router before stopping an old one; but with required anti-affinity and one router per
+ * node, the surge pod would find no node and the rollout would hang, so replace one at a time
+ * instead (the disruption budget's "at least one" still holds with two or more routers).
+ */
+function rollingUpdateFor(scheduling?: SchedulingProps): k8s.RollingUpdateDeployment {
+  return scheduling?.antiAffinity === 'required'
+    ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
+    : { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) };
+}

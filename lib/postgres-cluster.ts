@@ -1,0 +1,371 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { stringify } from 'yaml';
+import { ClusterSecrets } from './cluster-secrets';
+import { DEFAULT_IMAGES } from './defaults';
+import { EtcdCluster } from './etcd-cluster';
+import { EXPORTER_DEFAULT_RESOURCES, EXPORTER_UID, POSTGRES_DEFAULT_RESOURCES } from './component-security';
+import { resolveResources, restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
+import { PostgresTlsProps, resolvePostgresTls, serviceAccountTokenVolume, SERVICE_ACCOUNT_TOKEN_MOUNT } from './postgres-tls';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
+import { checkImage, checkInt, checkQuantity, ConfigError } from './validation';
+import {
+  ClusterContext, fieldEnv, StatefulSetWithTypedClaims, httpProbe, plainEnv, statefulPodFqdns, volumeClaimTemplate,
+} from './workload';
+
+/** Patroni's timing and replication settings (bootstrap.dcs: applied when the cluster is first created). */
+export interface PatroniSettings {
+  /**
+   * Seconds the leader lock lives without renewal; a dead leader is replaced after at most about ttl + loop_wait.
+   * Patroni 4 refuses less than 20.
+   * @default 20
+   */
+  readonly ttl?: number;
+  /**
+   * Seconds between two runs of Patroni's HA loop.
+   * @default 5
+   */
+  readonly loopWait?: number;
+  /**
+   * Seconds Patroni retries DCS and PostgreSQL operations before demoting. Needs loop_wait + 2*retry_timeout <= ttl.
+   * @default 7
+   */
+  readonly retryTimeout?: number;
+  /**
+   * Commit waits for one synchronous standby and only a synchronous standby may be promoted,
+   * so no acknowledged write is lost on failover.
+   * @default true
+   */
+  readonly synchronousMode?: boolean;
+  /**
+   * When etcd is unreachable, the leader stays primary only while every member confirms it over Patroni's
+   * REST API; without it, losing etcd's quorum demotes the leader (the cluster becomes read-only).
+   * @default true
+   */
+  readonly failsafeMode?: boolean;
+  /**
+   * A replica more than this many bytes behind the leader is not promoted.
+   * @default 1048576
+   */
+  readonly maximumLagOnFailover?: number;
+  /**
+   * Extra PostgreSQL parameters, merged over the chart's (bootstrap only; later use `patronictl edit-config`).
+   * @default {}
+   */
+  readonly parameters?: Record<string, string | number>;
+}
+
+export interface PostgresClusterProps {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /** The etcd cluster Patroni uses as its DCS. */
+  readonly dcs: EtcdCluster;
+  /** Where the passwords live. */
+  readonly secrets: ClusterSecrets;
+  /**
+   * Members (one leader, the rest replicas).
+   * @default 3
+   */
+  readonly replicas?: number;
+  /** @default 'ghcr.io/zalando/spilo-17:4.0-p3' */
+  readonly image?: string;
+  /**
+   * PostgreSQL major version Spilo runs (must be in the image).
+   * @default 17
+   */
+  readonly pgVersion?: number;
+  /** @default '10Gi' */
+  readonly storageSize?: string;
+  /** @default - the cluster's default StorageClass */
+  readonly storageClass?: string;
+  /**
+   * CPU and memory of the Spilo container. Spilo sizes shared_buffers (limit/5) and max_connections
+   * from the memory limit, so it must be set. Merged over the defaults key by key.
+   * @default - requests 500m CPU / 1Gi, limit 1Gi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
+  /**
+   * CPU and memory of the postgres-exporter sidecar, merged over the defaults key by key.
+   * @default - requests 20m CPU / 32Mi, limit 128Mi memory
+   */
+  readonly exporterResources?: k8s.ResourceRequirements;
+  /**
+   * Anti-affinity, zone spread, node selection and priority of the Postgres pods.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * PostgreSQL's serving certificate from a Secret (optionally issued by cert-manager).
+   * @default - Spilo's self-signed certificate (encrypts, but clients cannot verify the server)
+   */
+  readonly tls?: PostgresTlsProps;
+  /** @default - see PatroniSettings */
+  readonly patroni?: PatroniSettings;
+  /** @default 'prometheuscommunity/postgres-exporter:v0.18.1' */
+  readonly exporterImage?: string;
+  /**
+   * Port of the postgres-exporter sidecar (POSTGRES_EXPORTER_PORT).
+   * @default 9187
+   */
+  readonly exporterPort?: number;
+  /**
+   * Database role the exporter logs in as (created by the init Job, member of pg_monitor).
+   * @default 'postgres_exporter'
+   */
+  readonly monitorUser?: string;
+}
+
+/** Ports of a Spilo pod. */
+export const POSTGRES_PORTS = { postgresql: 5432, patroni: 8008 } as const;
+/** The superuser and replication roles Spilo configures Patroni with. */
+export const SUPERUSER = 'postgres';
+export const REPLICATION_USER = 'standby';
+
+const PGDATA_MOUNT = '/home/postgres/pgdata';
+
+/**
+ * PostgreSQL with Patroni (Spilo image) on a StatefulSet, using etcd v3 as the DCS, with a
+ * postgres-exporter sidecar in every pod.
+ */
+export class PostgresCluster extends Construct {
+  /** Patroni's scope (cluster name in the DCS). */
+  public readonly scope: string;
+  /** FQDN of every member, in ordinal order. */
+  public readonly podFqdns: string[];
+  /** Pod names (= Patroni member names). */
+  public readonly podNames: string[];
+  public readonly headlessService: k8s.KubeService;
+  public readonly statefulSet: StatefulSetWithTypedClaims;
+  /** Labels selecting the Postgres pods. */
+  public readonly selector: Record<string, string>;
+  /** The exporter's port on every pod. */
+  public readonly exporterPort: number;
+  /** The role the exporter logs in as. */
+  public readonly monitorUser: string;
+  /** The Patroni configuration (YAML) passed in SPILO_CONFIGURATION. */
+  public readonly spiloConfiguration: string;
+  /** Members of the cluster. */
+  public readonly replicas: number;
+  /** The Secret holding PostgreSQL's serving certificate (`tls.crt`, `tls.key`, `ca.crt`), if any. */
+  public readonly tlsSecretName?: string;
+  /** The TLS settings (for the cert-manager Certificate the chart may add). */
+  public readonly tls: PostgresTlsProps;
+
+  constructor(scope: Construct, id: string, props: PostgresClusterProps) {
+    super(scope, id);
+    const { cluster, dcs, secrets } = props;
+    const replicas = checkInt('postgres.replicas', props.replicas ?? 3, 1, 9);
+    const image = checkImage('postgres.image', props.image ?? DEFAULT_IMAGES.spilo);
+    const pgVersion = checkInt('postgres.pgVersion', props.pgVersion ?? 17, 13, 17);
+    const storageSize = checkQuantity('postgres.storageSize', props.storageSize ?? '10Gi');
+    const exporterImage = checkImage('postgres.exporterImage', props.exporterImage ?? DEFAULT_IMAGES.exporter);
+    this.exporterPort = checkInt('postgres.exporterPort', props.exporterPort ?? 9187, 1024, 65535);
+    if (this.exporterPort === POSTGRES_PORTS.postgresql || this.exporterPort === POSTGRES_PORTS.patroni) {
+      throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${POSTGRES_PORTS.postgresql}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
+    }
+    this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? 'postgres_exporter');
+    const resources = resolveResources('postgres.resources', POSTGRES_DEFAULT_RESOURCES, props.resources,
+      'Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
+    const exporterResources = resolveResources('postgres.exporterResources', EXPORTER_DEFAULT_RESOURCES, props.exporterResources);
+    this.replicas = replicas;
+    this.tls = props.tls ?? {};
+    this.tlsSecretName = resolvePostgresTls(cluster, this.tls);
+
+    this.scope = cluster.name;
+    const name = cluster.name;
+    const headlessName = `${name}-headless`;
+    const identity: ComponentIdentity = { instance: cluster.name, name: 'postgresql', component: 'database', version: imageVersion(image) };
+    const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
+    this.podNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
+    this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
+    this.spiloConfiguration = stringify(patroniConfiguration(props.patroni ?? {}));
+    const scheduling = schedulingSpec('postgres.scheduling', this.selector, props.scheduling);
+
+    this.headlessService = new k8s.KubeService(this, 'Headless', {
+      metadata: { name: headlessName, labels },
+      spec: {
+        clusterIp: 'None',
+        // The router follows pods by DNS and lets Patroni's health checks decide; a pod that is not
+        // (yet) ready must still resolve, or a recovering member would vanish from the router.
+        publishNotReadyAddresses: true,
+        selector: this.selector,
+        ports: [
+          { name: 'postgresql', port: POSTGRES_PORTS.postgresql, targetPort: k8s.IntOrString.fromString('postgresql') },
+          { name: 'patroni', port: POSTGRES_PORTS.patroni, targetPort: k8s.IntOrString.fromString('patroni') },
+          { name: 'metrics', port: this.exporterPort, targetPort: k8s.IntOrString.fromString('metrics') },
+        ],
+      },
+    });
+
+    // Spilo's role callback labels its own pod `spilo-role=primary|replica` (kubectl get pods -L spilo-role).
+    const saName = `${name}-postgres`;
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: saName, labels }, automountServiceAccountToken: false });
+    new k8s.KubeRole(this, 'Role', {
+      metadata: { name: saName, labels },
+      rules: [{ apiGroups: [''], resources: ['pods'], resourceNames: this.podNames, verbs: ['get', 'patch'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name: saName, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: saName },
+      subjects: [{ kind: 'ServiceAccount', name: saName, namespace: cluster.namespace }],
+    });
+
+    this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
+      metadata: { name, labels },
+      spec: {
+        serviceName: headlessName,
+        replicas,
+        // Members find each other through etcd, not through start order.
+        podManagementPolicy: 'Parallel',
+        updateStrategy: { type: 'RollingUpdate' },
+        selector: { matchLabels: this.selector },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: saName,
+            // Spilo's role callback uses the token; it is mounted into the postgres container only
+            // (volume below), not into the exporter sidecar, which never calls the API.
+            automountServiceAccountToken: false,
+            // Spilo turns every ETCD3_*-like variable into DCS config: no service-link variables.
+            enableServiceLinks: false,
+            // Long enough for Patroni to hand the leader lock over and shut PostgreSQL down cleanly.
+            terminationGracePeriodSeconds: 300,
+            ...scheduling,
+            // Spilo starts as root (see the postgres container); the pod-level context only adds seccomp.
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'postgres',
+                image,
+                ports: [
+                  { name: 'postgresql', containerPort: POSTGRES_PORTS.postgresql },
+                  { name: 'patroni', containerPort: POSTGRES_PORTS.patroni },
+                ],
+                env: [
+                  ...plainEnv({
+                    SCOPE: this.scope,
+                    PGVERSION: pgVersion,
+                    // etcd v3 API; DCS_ENABLE_KUBERNETES_API stays unset so Spilo never picks the Kubernetes DCS.
+                    ETCD3_HOSTS: dcs.clientEndpoints.join(','),
+                  }),
+                  fieldEnv('POD_IP', 'status.podIP'),
+                  fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+                  { name: 'PGUSER_SUPERUSER', value: SUPERUSER },
+                  secrets.env('PGPASSWORD_SUPERUSER', 'superuser'),
+                  { name: 'PGUSER_STANDBY', value: REPLICATION_USER },
+                  secrets.env('PGPASSWORD_STANDBY', 'replication'),
+                  // PostgreSQL's serving certificate, when one is configured (postgres.tls).
+                  ...tlsEnv(this.tlsSecretName),
+                  // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
+                  { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
+                ],
+                readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+                livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
+                resources,
+                // Spilo needs root at start: launch.sh rewrites /etc/passwd, chowns PGHOME and /run, then
+                // drops to `postgres` with chpst. It writes its config and certificates to the image's
+                // root filesystem (/run, /etc), and cron backups need setuid, so privilege escalation
+                // stays allowed. This keeps the pod at Pod Security "baseline" (not "restricted").
+                securityContext: {
+                  privileged: false,
+                  allowPrivilegeEscalation: true,
+                  readOnlyRootFilesystem: false,
+                  // Not among the capabilities Spilo uses; container runtimes grant it by default.
+                  capabilities: { drop: ['NET_RAW'] },
+                },
+                volumeMounts: [
+                  { name: 'pgdata', mountPath: PGDATA_MOUNT },
+                  { name: 'dshm', mountPath: '/dev/shm' },
+                  { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
+                ],
+              },
+              {
+                name: 'exporter',
+                image: exporterImage,
+                args: [`--web.listen-address=:${this.exporterPort}`, '--web.telemetry-path=/metrics'],
+                ports: [{ name: 'metrics', containerPort: this.exporterPort }],
+                env: [
+                  // Loopback: Spilo's pg_hba allows md5 without TLS from 127.0.0.1 only.
+                  { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${POSTGRES_PORTS.postgresql}/postgres?sslmode=disable` },
+                  { name: 'DATA_SOURCE_USER', value: this.monitorUser },
+                  secrets.env('DATA_SOURCE_PASS', 'monitor'),
+                ],
+                readinessProbe: httpProbe('/', 'metrics', { periodSeconds: 10, timeoutSeconds: 5 }),
+                livenessProbe: httpProbe('/', 'metrics', { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 }),
+                resources: exporterResources,
+                // The image's `nobody`, by number: the sidecar meets "restricted" on its own.
+                securityContext: restrictedContainerSecurityContext({ runAsNonRoot: true, runAsUser: EXPORTER_UID, runAsGroup: EXPORTER_UID }),
+              },
+            ],
+            volumes: [
+              // PostgreSQL's parallel queries need more shared memory than a container's 64Mi /dev/shm.
+              { name: 'dshm', emptyDir: { medium: 'Memory' } },
+              serviceAccountTokenVolume('kube-api-access'),
+            ],
+          },
+        },
+        volumeClaimTemplates: [volumeClaimTemplate('pgdata', storageSize, props.storageClass)],
+      },
+    });
+  }
+}
+
+/** A PostgreSQL role name the chart can quote safely everywhere (lowercase identifier). */
+export function checkRoleName(setting: string, value: string): string {
+  if (typeof value !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(value) || value.startsWith('pg_')) {
+    throw new ConfigError(setting, value, 'a lowercase PostgreSQL identifier (letters, digits, "_"; not starting with a digit or "pg_"; at most 63 characters)');
+  }
+  return value;
+}
+
+/** Patroni settings for SPILO_CONFIGURATION, validated against Patroni's own rules. */
+export function patroniConfiguration(settings: PatroniSettings): Record<string, unknown> {
+  const ttl = checkInt('patroni.ttl', settings.ttl ?? 20, 20, 3600);
+  const loopWait = checkInt('patroni.loopWait', settings.loopWait ?? 5, 1, 3600);
+  const retryTimeout = checkInt('patroni.retryTimeout', settings.retryTimeout ?? 7, 3, 3600);
+  if (loopWait + 2 * retryTimeout > ttl) {
+    throw new ConfigError(
+      'patroni.loopWait + 2 * patroni.retryTimeout',
+      `${loopWait} + 2 * ${retryTimeout} = ${loopWait + 2 * retryTimeout}`,
+      `<= patroni.ttl (${ttl}); otherwise Patroni silently lowers loop_wait, then retry_timeout`,
+    );
+  }
+  const maximumLagOnFailover = checkInt('patroni.maximumLagOnFailover', settings.maximumLagOnFailover ?? 1048576, 0, Number.MAX_SAFE_INTEGER);
+  return {
+    bootstrap: {
+      dcs: {
+        ttl,
+        loop_wait: loopWait,
+        retry_timeout: retryTimeout,
+        maximum_lag_on_failover: maximumLagOnFailover,
+        synchronous_mode: settings.synchronousMode ?? true,
+        // Not strict: with no synchronous standby left, the leader keeps accepting writes.
+        synchronous_mode_strict: false,
+        failsafe_mode: settings.failsafeMode ?? true,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: {
+            password_encryption: 'scram-sha-256',
+            // A promoted standby looks for new WAL every second instead of every 5 (faster failover).
+            wal_retrieve_retry_interval: '1s',
+            ...settings.parameters,
+          },
+        },
+      },
+    },
+  };
+}
+
+/** Spilo writes these env vars (certificate contents) to /run/certs with owner postgres and mode 0600. */
+function tlsEnv(secretName: string | undefined): k8s.EnvVar[] {
+  if (!secretName) return [];
+  return [
+    { name: 'SSL_CERTIFICATE', valueFrom: { secretKeyRef: { name: secretName, key: 'tls.crt' } } },
+    { name: 'SSL_PRIVATE_KEY', valueFrom: { secretKeyRef: { name: secretName, key: 'tls.key' } } },
+    // Optional: a Secret without a CA still serves the certificate.
+    { name: 'SSL_CA', valueFrom: { secretKeyRef: { name: secretName, key: 'ca.crt', optional: true } } },
+  ];
+}

@@ -1,0 +1,107 @@
+/**
+ * Validation helpers shared by every construct.
+ *
+ * Every error names the setting, the value it got and what would be valid, so that
+ * `npm run synth` can print it as is and exit non-zero before anything is written.
+ */
+
+/** A configuration error; `setting` is the prop path (e.g. `etcd.replicas`). */
+export class ConfigError extends Error {
+  constructor(
+    public readonly setting: string,
+    public readonly value: unknown,
+    public readonly expected: string,
+  ) {
+    super(`${setting} must be ${expected} (got ${JSON.stringify(value)})`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/). */
+const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+const QUANTITY_SUFFIX = /^(|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)$/;
+
+/** A DNS-1123 label (lowercase alphanumerics and '-', at most `maxLength` characters). */
+export function checkDnsLabel(setting: string, value: string, maxLength = 63): string {
+  if (typeof value !== 'string' || value.length > maxLength || !DNS1123_LABEL.test(value)) {
+    throw new ConfigError(
+      setting,
+      value,
+      `a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most ${maxLength} characters`,
+    );
+  }
+  return value;
+}
+
+/** A DNS-1123 subdomain (a host name such as `example.com`). */
+export function checkDnsSubdomain(setting: string, value: string): string {
+  if (typeof value !== 'string' || value.length > 253 || !DNS1123_SUBDOMAIN.test(value)) {
+    throw new ConfigError(setting, value, 'a DNS-1123 subdomain such as "example.com" (lowercase, dot-separated labels)');
+  }
+  return value;
+}
+
+/** An integer in [min, max]. */
+export function checkInt(setting: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(setting, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** An odd integer in [min, max] (quorum members: an even count adds no fault tolerance). */
+export function checkOddInt(setting: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max || value % 2 === 0) {
+    throw new ConfigError(setting, value, `an odd integer from ${min} to ${max} (quorum needs a majority; an even count tolerates no more failures than the odd count below it)`);
+  }
+  return value;
+}
+
+/** A TCP port HAProxy (uid 99, no capabilities) can bind: 1024-65535. */
+export function checkUnprivilegedPort(setting: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1024 || value > 65535) {
+    throw new ConfigError(setting, value, 'a port from 1024 to 65535 (the router runs as a non-root user and binds this port itself)');
+  }
+  return value;
+}
+
+/** A Kubernetes quantity such as `10Gi` or `500m`. */
+export function checkQuantity(setting: string, value: string): string {
+  const match = typeof value === 'string' ? QUANTITY.exec(value) : null;
+  if (!match || !QUANTITY_SUFFIX.test(match[2]) || !/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$/.test(match[1])) {
+    throw new ConfigError(setting, value, 'a Kubernetes quantity such as "10Gi", "512Mi" or "500m"');
+  }
+  return value;
+}
+
+/** A container image pinned to a tag or digest other than `latest`. */
+export function checkImage(setting: string, value: string): string {
+  const pinned = /^[a-z0-9][a-z0-9._\-/:]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$/;
+  const lastSegment = typeof value === 'string' ? value.slice(value.lastIndexOf('/') + 1) : '';
+  if (typeof value !== 'string' || !pinned.test(value) || !/[:@]/.test(lastSegment) || /:latest$/.test(value)) {
+    throw new ConfigError(setting, value, 'an image reference pinned to a tag or digest other than "latest", e.g. "haproxy:3.3.1"');
+  }
+  return value;
+}
+
+/** One of a fixed set of values. */
+export function checkOneOf<T extends string>(setting: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) {
+    throw new ConfigError(setting, value, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+  }
+  return value;
+}
+
+/** Two settings that must differ. */
+export function checkDistinct(settings: Record<string, number>): void {
+  const seen = new Map<number, string>();
+  for (const [name, value] of Object.entries(settings)) {
+    const other = seen.get(value);
+    if (other !== undefined) {
+      throw new ConfigError(name, value, `different from ${other} (both are ${value}; each router port needs its own number)`);
+    }
+    seen.set(value, name);
+  }
+}

@@ -1,0 +1,86 @@
+/** Small helpers for the pod and container fields every component writes the same way. */
+import { createHash } from 'crypto';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { k8s } from 'cdk8s-plus-28';
+
+/** Where the cluster lives; shared by every component. */
+export interface ClusterContext {
+  /** Instance name (the Patroni scope); prefixes every object name. */
+  readonly name: string;
+  /** Namespace of every object. */
+  readonly namespace: string;
+  /** The Kubernetes cluster's DNS domain. */
+  readonly clusterDomain: string;
+}
+
+/** The fully qualified DNS name of a Service (`<svc>.<ns>.svc.<domain>`). */
+export function serviceFqdn(cluster: ClusterContext, service: string): string {
+  return `${service}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
+}
+
+/** The fully qualified DNS names of a StatefulSet's pods behind its headless Service. */
+export function statefulPodFqdns(cluster: ClusterContext, statefulSet: string, headlessService: string, replicas: number): string[] {
+  return Array.from({ length: replicas }, (_, i) => `${statefulSet}-${i}.${serviceFqdn(cluster, headlessService)}`);
+}
+
+/** An env var from a field of the pod itself (`metadata.name`, `status.podIP`, ...). */
+export function fieldEnv(name: string, fieldPath: string): k8s.EnvVar {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+/** An env var from a key of a Secret. */
+export function secretEnv(name: string, secretName: string, key: string): k8s.EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** Plain env vars from a record, in the record's order. */
+export function plainEnv(values: Record<string, string | number>): k8s.EnvVar[] {
+  return Object.entries(values).map(([name, value]) => ({ name, value: String(value) }));
+}
+
+/** An HTTP GET probe on a named or numbered port. */
+export function httpProbe(path: string, port: number | string, timing: Partial<k8s.Probe> = {}): k8s.Probe {
+  return {
+    httpGet: { path, port: typeof port === 'number' ? k8s.IntOrString.fromNumber(port) : k8s.IntOrString.fromString(port) },
+    ...timing,
+  };
+}
+
+/** Reads a file shipped in `lib/files/` (HAProxy, SQL and shell text reviewers read as files). */
+export function readAsset(name: string): string {
+  return readFileSync(join(__dirname, 'files', name), 'utf8');
+}
+
+/** A short, stable content hash, for rollout annotations and content-addressed names. */
+export function contentHash(...parts: string[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\0');
+  return hash.digest('hex').slice(0, 10);
+}
+
+/** Persistent volume claim template for a StatefulSet. */
+export function volumeClaimTemplate(name: string, size: string, storageClassName?: string): k8s.KubePersistentVolumeClaimProps {
+  return {
+    metadata: { name },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      ...(storageClassName ? { storageClassName } : {}),
+      resources: { requests: { storage: k8s.Quantity.fromString(size) } },
+    },
+  };
+}
+
+/**
+ * A StatefulSet whose volumeClaimTemplates carry `apiVersion: v1` and `kind: PersistentVolumeClaim`.
+ * The API server stores them, so without them Argo CD reports the StatefulSet OutOfSync forever.
+ * (A JSON patch cannot add them: the generated class drops fields its props type does not know.)
+ */
+export class StatefulSetWithTypedClaims extends k8s.KubeStatefulSet {
+  public toJson(): any {
+    const json = super.toJson();
+    const templates: Array<Record<string, unknown>> = json.spec?.volumeClaimTemplates ?? [];
+    json.spec.volumeClaimTemplates = templates.map((t) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...t }));
+    return json;
+  }
+}

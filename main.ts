@@ -1,0 +1,20 @@
+/**
+ * Entry point: read settings (pg-ha.env + environment), build the chart, write dist/.
+ * Run with `npm run synth` (or `cdk8s synth`, which uses cdk8s.yaml's `app`).
+ */
+import { join } from 'path';
+import { ConfigError, loadSettings, PgHaChart, variablesFor } from './lib';
+import { synthAtomically } from './lib/synth';
+
+const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
+
+try {
+  const settings = loadSettings(join(__dirname, 'pg-ha.env'), process.env);
+  synthAtomically(outdir, (app) => new PgHaChart(app, settings.scope ?? 'pg-ha', settings));
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  const vars = variablesFor(error.setting);
+  const hint = vars.length ? ` [set by ${vars.join(', ')} in pg-ha.env or the environment]` : '';
+  process.stderr.write(`pg-ha-cdk8s: invalid configuration: ${error.message}${hint}\nNothing was written; ${outdir} is unchanged.\n`);
+  process.exit(1);
+}
