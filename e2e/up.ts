@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import { log } from './lib/log';
-import { Testbed } from './lib/testbed';
+import { roleOfImage, Testbed } from './lib/testbed';
 
 async function main(): Promise<void> {
   const distDir = process.env.E2E_DIST ?? path.join(__dirname, '..', 'dist');
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     await tb.waitHealthy();
     const health = await tb.etcdHealth();
     log(`etcd health: ${health.join(',')}`);
-    for (const j of tb.m.all('Job')) {
+    for (const j of tb.m.all('Job').filter((x) => roleOfImage(x.spec.template.spec.containers[0].image) === 'psql')) {
       const r = await tb.runJob(j.metadata.name);
       log(`job ${j.metadata.name}: exit ${r.code}\n${r.output}`);
     }
