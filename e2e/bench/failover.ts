@@ -15,6 +15,9 @@
  *       a profile is `shipped`, `spilo-defaults`, or
  *       `name:ttl=..:loop_wait=..:retry_timeout=..` (overrides bootstrap.dcs timings)
  *   BENCH_KINDS=graceful,hard
+ *   BENCH_SOAK_S=0                     per profile, also run a false-failover soak of this many
+ *                                      seconds: pgbench through the write Service plus one CPU-burning
+ *                                      process per core; counts leader changes (should be 0)
  *   BENCH_DOCS=docs/BENCHMARKS.md      write the results section there (BENCH_DOCS= to skip)
  *   E2E_DIST=dist                      manifests
  */
@@ -26,6 +29,7 @@ import { programVersions } from '../lib/local';
 import { log } from '../lib/log';
 import { routerPlan } from '../lib/router';
 import { appCreds, dcsTiming, ensureWriteTable, failover, FailoverResult, serviceConn, Timing } from '../lib/scenarios';
+import { sleep } from '../lib/poll';
 import { Testbed, TestbedOptions } from '../lib/testbed';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -90,12 +94,52 @@ const stats = (xs: number[]): { min: number; median: number; max: number } => {
 
 const fmt = (x: { min: number; median: number; max: number }, d = 2): string => `${x.min.toFixed(d)} / ${x.median.toFixed(d)} / ${x.max.toFixed(d)}`;
 
+interface SoakResult {
+  seconds: number;
+  leaderChanges: number;
+  leaders: string[];
+  pgbenchTps?: string;
+  hogs: number;
+}
+
 interface ProfileResult {
   profile: Profile;
   timing: Timing;
   results: FailoverResult[];
   bringUpS: number;
   failures: string[];
+  soak?: SoakResult;
+}
+
+/**
+ * False-failover soak: pgbench through the write Service and one busy loop per core (all started
+ * by the test bed's supervisor, so teardown kills them), while the leader is polled twice a second.
+ */
+async function soak(tb: Testbed, rp: ReturnType<typeof routerPlan>, app: ReturnType<typeof appCreds>, seconds: number): Promise<SoakResult> {
+  await tb.waitHealthy();
+  const hogs = os.cpus().length;
+  const env = { PATH: '/usr/bin:/bin', PGPASSWORD: app.password, PGSSLMODE: 'require' };
+  const pgbench = `/usr/lib/postgresql/${tb.pgVersion}/bin/pgbench`;
+  const conn = ['-h', rp.writeService.host, '-p', String(rp.writeService.port), '-U', app.user, app.database];
+  const init = tb.sup.start('pgbench-init', 'soak/pgbench', pgbench, ['-i', '-q', '-s', '5', ...conn], { env, logFile: path.join(tb.runDir, 'soak', 'pgbench-init.log') });
+  await init.exited;
+  const bench = tb.sup.start('pgbench', 'soak/pgbench', pgbench, ['-c', '4', '-j', '2', '-T', String(seconds), '-n', ...conn], { env, logFile: path.join(tb.runDir, 'soak', 'pgbench.log') });
+  for (let i = 0; i < hogs; i++) tb.sup.start(`cpu-hog-${i}`, 'soak/hog', '/bin/sh', ['-c', 'while :; do :; done'], { env, logFile: path.join(tb.runDir, 'soak', 'hog.log') });
+  const leaders: string[] = [];
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    const l = await tb.leaderPod();
+    const name = l?.name ?? '(none)';
+    if (leaders[leaders.length - 1] !== name) leaders.push(name);
+    await sleep(500);
+  }
+  await tb.sup.killPod('soak/hog');
+  await Promise.race([bench.exited, sleep(15000)]);
+  await tb.sup.killPod('soak/pgbench');
+  const out = fs.readFileSync(path.join(tb.runDir, 'soak', 'pgbench.log'), 'utf8');
+  const tps = /tps = ([\d.]+)/.exec(out)?.[1];
+  log(`BENCH soak ${seconds} s: leaders seen ${leaders.join(' -> ')}, pgbench tps ${tps ?? '?'}`);
+  return { seconds, leaderChanges: leaders.length - 1, leaders, pgbenchTps: tps, hogs };
 }
 
 async function runProfile(distDir: string, profile: Profile, runs: number, kinds: Array<'graceful' | 'hard'>): Promise<ProfileResult> {
@@ -127,7 +171,9 @@ async function runProfile(distDir: string, profile: Profile, runs: number, kinds
         }
       }
     }
-    return { profile, timing, results, bringUpS, failures };
+    const soakS = Number(process.env.BENCH_SOAK_S ?? 0);
+    const soakResult = soakS > 0 ? await soak(tb, rp, app, soakS) : undefined;
+    return { profile, timing, results, bringUpS, failures, soak: soakResult };
   } finally {
     await tb.stop();
   }
@@ -173,6 +219,7 @@ function report(all: ProfileResult[], runs: number, wallS: number): string {
     const hardGoal = p.timing.ttl + p.timing.loop_wait + 5;
     if (h.length) goals.push(`hard max ${stats(h).max.toFixed(2)} s ${stats(h).max < hardGoal ? '<' : '>='} ttl + loop_wait + 5 = ${hardGoal} s`);
     goals.push(`${lost} acknowledged writes lost in ${p.results.length} failovers`);
+    if (p.soak) goals.push(`soak ${p.soak.seconds} s (pgbench -c 4 through the write Service, ${p.soak.pgbenchTps ?? '?'} tps, plus ${p.soak.hogs} CPU-burning loops): ${p.soak.leaderChanges} leader changes`);
     lines.push(`- ${p.profile.name} (${p.profile.describe}): bring-up ${p.bringUpS.toFixed(1)} s; ${goals.join('; ')}${p.failures.length ? `; FAILED runs: ${p.failures.join(' | ')}` : ''}.`);
   }
   return lines.join('\n');
