@@ -14,7 +14,7 @@
  *   BENCH_PROFILES=shipped,spilo-defaults
  *       a profile is `shipped`, `spilo-defaults`, or
  *       `name:ttl=..:loop_wait=..:retry_timeout=..` (overrides bootstrap.dcs timings)
- *   BENCH_KINDS=graceful,hard
+ *   BENCH_KINDS=graceful,hard          (also: crash = SIGKILL with an immediate container restart)
  *   BENCH_SOAK_S=0                     per profile, also run a false-failover soak of this many
  *                                      seconds: pgbench through the write Service plus one CPU-burning
  *                                      process per core; counts leader changes (should be 0)
@@ -28,7 +28,7 @@ import * as path from 'path';
 import { programVersions } from '../lib/local';
 import { log } from '../lib/log';
 import { routerPlan } from '../lib/router';
-import { appCreds, dcsTiming, ensureWriteTable, failover, FailoverResult, serviceConn, Timing } from '../lib/scenarios';
+import { appCreds, dcsTiming, ensureWriteTable, failover, FailoverKind, FailoverResult, serviceConn, Timing } from '../lib/scenarios';
 import { sleep } from '../lib/poll';
 import { Testbed, TestbedOptions } from '../lib/testbed';
 
@@ -142,7 +142,7 @@ async function soak(tb: Testbed, rp: ReturnType<typeof routerPlan>, app: ReturnT
   return { seconds, leaderChanges: leaders.length - 1, leaders, pgbenchTps: tps, hogs };
 }
 
-async function runProfile(distDir: string, profile: Profile, runs: number, kinds: Array<'graceful' | 'hard'>): Promise<ProfileResult> {
+async function runProfile(distDir: string, profile: Profile, runs: number, kinds: FailoverKind[]): Promise<ProfileResult> {
   const tb = new Testbed({ distDir, spiloOverride: profile.override });
   const results: FailoverResult[] = [];
   const failures: string[] = [];
@@ -201,11 +201,13 @@ function report(all: ProfileResult[], runs: number, wallS: number): string {
   lines.push('| profile | timings | kind | runs | kill → first acknowledged write via router (s) min / median / max | kill → old leader serves as replica (s) | acknowledged writes lost | writes acknowledged |');
   lines.push('|---|---|---|---|---|---|---|---|');
   for (const p of all) {
-    for (const kind of ['graceful', 'hard'] as const) {
+    for (const kind of ['graceful', 'hard', 'crash'] as const) {
       const rs = p.results.filter((r) => r.kind === kind);
       if (!rs.length) continue;
+      const rejoins = rs.map((r) => r.rejoinS).filter((x) => !Number.isNaN(x));
+      const kept = rs.length - rejoins.length;
       lines.push(
-        `| ${p.profile.name} | ttl ${p.timing.ttl}, loop_wait ${p.timing.loop_wait}, retry_timeout ${p.timing.retry_timeout} | ${kind} | ${rs.length} | ${fmt(stats(rs.map((r) => r.outageS)))} | ${fmt(stats(rs.map((r) => r.rejoinS)))} | ${fmt(stats(rs.map((r) => r.lost)), 0)} | ${rs.reduce((a, r) => a + r.acked, 0)} |`,
+        `| ${p.profile.name} | ttl ${p.timing.ttl}, loop_wait ${p.timing.loop_wait}, retry_timeout ${p.timing.retry_timeout} | ${kind} | ${rs.length} | ${fmt(stats(rs.map((r) => r.outageS)))} | ${rejoins.length ? fmt(stats(rejoins)) : '-'}${kept ? ` (${kept} of ${rs.length}: old leader kept the role)` : ''} | ${fmt(stats(rs.map((r) => r.lost)), 0)} | ${rs.reduce((a, r) => a + r.acked, 0)} |`,
       );
     }
   }
@@ -246,7 +248,7 @@ async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`BENCH_RUNS must be 1..50 (got ${process.env.BENCH_RUNS})`);
   const profiles = (process.env.BENCH_PROFILES ?? 'shipped,spilo-defaults').split(',').map((s) => parseProfile(s.trim()));
-  const kinds = (process.env.BENCH_KINDS ?? 'graceful,hard').split(',').map((s) => s.trim()) as Array<'graceful' | 'hard'>;
+  const kinds = (process.env.BENCH_KINDS ?? 'graceful,hard').split(',').map((s) => s.trim()) as FailoverKind[];
   const t0 = Date.now();
   const all: ProfileResult[] = [];
   for (const p of profiles) all.push(await runProfile(distDir, p, runs, kinds));

@@ -87,13 +87,15 @@ export async function lostOn(tb: Testbed, p: PodRt, database: string, acks: Ack[
   return ids.length - Number(r[0].n);
 }
 
+export type FailoverKind = 'graceful' | 'hard' | 'crash';
+
 export interface FailoverResult {
-  kind: 'graceful' | 'hard';
+  kind: FailoverKind;
   oldLeader: string;
   newLeader: string;
   /** kill -> first write acknowledged through the router by another member */
   outageS: number;
-  /** kill -> old leader streams from the new leader and answers /replica */
+  /** kill -> old leader streams from the new leader and answers /replica (NaN when it stayed leader) */
   rejoinS: number;
   acked: number;
   lost: number;
@@ -119,8 +121,10 @@ export function dcsTiming(tb: Testbed): Timing {
  * hard: SIGKILL of Patroni and every postgres process of the leader at the
  *   same instant; the container stays down (as when its node dies) until the
  *   router serves writes from a new leader, then it is restarted.
+ * crash: the same SIGKILL, but the kubelet restarts the container at once (an
+ *   OOM kill or a crash): Patroni may find its own leader key and keep the role.
  */
-export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind: 'graceful' | 'hard'): Promise<FailoverResult> {
+export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind: FailoverKind): Promise<FailoverResult> {
   const timing = dcsTiming(tb);
   await tb.waitHealthy({ timeoutMs: 120000 });
   const leader = await waitFor('leader', () => tb.leaderPod(), { timeoutMs: 30000 });
@@ -137,12 +141,12 @@ export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind:
     if (kind === 'graceful') {
       process.kill(c.proc!.pid, 'SIGTERM');
     } else {
-      const n = await c.kill(true);
-      log(`hard kill: SIGKILL to ${n} processes of ${c.scope} in ${Date.now() - t0} ms`);
+      const n = await c.kill(kind === 'hard');
+      log(`${kind} kill: SIGKILL to ${n} processes of ${c.scope} in ${Date.now() - t0} ms`);
     }
     const limit = (timing.ttl + timing.loop_wait + 60) * 1000;
     const first = await Promise.race([
-      load.firstAckAfter(t0, (a) => a.server !== oldIp),
+      load.firstAckAfter(t0, (a) => (kind === 'crash' ? a.sentAt > t0 : a.server !== oldIp)),
       sleep(limit).then(() => undefined),
     ]);
     if (!first) throw new Error(`no write acknowledged by a new leader within ${limit / 1000} s after the ${kind} kill`);
@@ -150,12 +154,15 @@ export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind:
     const newLeader = tb.podByIp(first.server)!;
     log(`FAILOVER ${kind}: first write acknowledged by ${newLeader.name} ${outageS.toFixed(2)} s after the kill`);
     if (kind === 'hard') c.resume();
-    await waitFor(`${leader.name} streaming as a replica of ${newLeader.name}`, () => streamingFrom(tb, leader, newLeader), {
-      timeoutMs: 180000,
-      intervalMs: 100,
-    });
-    const rejoinS = (Date.now() - t0) / 1000;
-    log(`FAILOVER ${kind}: ${leader.name} serves as a replica again ${rejoinS.toFixed(2)} s after the kill`);
+    let rejoinS = NaN;
+    if (newLeader !== leader) {
+      await waitFor(`${leader.name} streaming as a replica of ${newLeader.name}`, () => streamingFrom(tb, leader, newLeader), {
+        timeoutMs: 180000,
+        intervalMs: 100,
+      });
+      rejoinS = (Date.now() - t0) / 1000;
+      log(`FAILOVER ${kind}: ${leader.name} serves as a replica again ${rejoinS.toFixed(2)} s after the kill`);
+    } else log(`FAILOVER ${kind}: ${leader.name} kept the leader role (restarted before its leader key expired)`);
     const nAcks = load.acks.length;
     await waitFor('more writes after the rejoin', async () => load.acks.length >= nAcks + 10, { timeoutMs: 30000, intervalMs: 50 });
     await load.stop();
