@@ -38,6 +38,7 @@ interface Profile {
   name: string;
   describe: string;
   override?: TestbedOptions['spiloOverride'];
+  haproxyExtra?: string;
 }
 
 function parseProfile(spec: string): Profile {
@@ -56,16 +57,17 @@ function parseProfile(spec: string): Profile {
   }
   const [name, ...kv] = spec.split(':');
   const values: Record<string, number | string> = {};
+  let haproxyExtra: string | undefined;
   for (const p of kv) {
     const [k, v] = p.split('=');
-    values[k] = /^\d+$/.test(v) ? Number(v) : v;
+    if (k === 'haproxy') haproxyExtra = v.replace(/_/g, ' ');
+    else values[k] = /^\d+$/.test(v) ? Number(v) : v;
   }
-  const desc = Object.entries(values)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
+  const desc = [...Object.entries(values).map(([k, v]) => `${k} ${v}`), ...(haproxyExtra ? [`HAProxy default-server + "${haproxyExtra}"`] : [])].join(', ');
   return {
     name,
     describe: desc,
+    haproxyExtra,
     override: {
       describe: `bench profile ${name}: ${desc}`,
       apply: (u) => {
@@ -143,7 +145,7 @@ async function soak(tb: Testbed, rp: ReturnType<typeof routerPlan>, app: ReturnT
 }
 
 async function runProfile(distDir: string, profile: Profile, runs: number, kinds: FailoverKind[]): Promise<ProfileResult> {
-  const tb = new Testbed({ distDir, spiloOverride: profile.override });
+  const tb = new Testbed({ distDir, spiloOverride: profile.override, haproxyDefaultServerExtra: profile.haproxyExtra });
   const results: FailoverResult[] = [];
   const failures: string[] = [];
   const t0 = Date.now();

@@ -53,6 +53,8 @@ export interface TestbedOptions {
   distDir: string;
   /** change SPILO_CONFIGURATION before use (bench: Spilo default timings); printed */
   spiloOverride?: { describe: string; apply: (userConfig: Record<string, any>) => Record<string, any> };
+  /** extra options appended to every `default-server` line of haproxy.cfg (bench profiles); printed */
+  haproxyDefaultServerExtra?: string;
   keepRunDir?: boolean;
 }
 
@@ -591,6 +593,12 @@ export class Testbed {
           out.push(repl);
           nameserverAdded = true;
         } else this.t(`${c.scope} haproxy.cfg resolvers`, trimmed, '(covered by the test bed nameserver)');
+        continue;
+      }
+      if (kw === 'default-server' && this.opts.haproxyDefaultServerExtra) {
+        const nl = `${line} ${this.opts.haproxyDefaultServerExtra}`;
+        this.t(`${c.scope} haproxy.cfg default-server (bench profile)`, trimmed, nl.trim());
+        out.push(nl);
         continue;
       }
       if (kw === 'bind') {
