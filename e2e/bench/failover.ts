@@ -13,7 +13,8 @@
  *   BENCH_RUNS=3                       failovers of each kind per profile
  *   BENCH_PROFILES=shipped,spilo-defaults
  *       a profile is `shipped`, `spilo-defaults`, or
- *       `name:ttl=..:loop_wait=..:retry_timeout=..` (overrides bootstrap.dcs timings)
+ *       `name:ttl=..:loop_wait=..:retry_timeout=..` (overrides bootstrap.dcs timings), and
+ *       `:haproxy=downinter_250ms` appends options to HAProxy's default-server (_ = space)
  *   BENCH_KINDS=graceful,hard          (also: crash = SIGKILL with an immediate container restart)
  *   BENCH_SOAK_S=0                     per profile, also run a false-failover soak of this many
  *                                      seconds: pgbench through the write Service plus one CPU-burning
