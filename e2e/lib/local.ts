@@ -1,5 +1,5 @@
 /* Facts about the local Debian programs that translations need. */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 
 let etcdFlags: Set<string> | undefined;
@@ -60,13 +60,9 @@ export function userIds(name: string): { uid: number; gid: number } | undefined 
 
 export function programVersions(): Record<string, string> {
   const v = (cmd: string, args: string[], re: RegExp): string => {
-    try {
-      const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      return re.exec(out)?.[1] ?? out.split('\n')[0];
-    } catch (e) {
-      const err = e as { stdout?: string; stderr?: string };
-      return re.exec(`${err.stdout ?? ''}${err.stderr ?? ''}`)?.[1] ?? 'unknown';
-    }
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    return re.exec(out)?.[1] ?? 'unknown';
   };
   const pg = localPgVersion();
   return {
