@@ -15,7 +15,8 @@
  *       a profile is `shipped`, `spilo-defaults`, or
  *       `name:ttl=..:loop_wait=..:retry_timeout=..` (overrides bootstrap.dcs timings), and
  *       `:haproxy=downinter_250ms` appends options to HAProxy's default-server (_ = space)
- *   BENCH_KINDS=graceful,hard          (also: crash = SIGKILL with an immediate container restart)
+ *   BENCH_KINDS=graceful,hard          also: restart (SIGTERM, runit restarts Patroni 1 s later),
+ *                                      crash (SIGKILL of Patroni + postgres, runit restart 1 s later)
  *   BENCH_SOAK_S=0                     per profile, also run a false-failover soak of this many
  *                                      seconds: pgbench through the write Service plus one CPU-burning
  *                                      process per core; counts leader changes (should be 0)
@@ -204,7 +205,7 @@ function report(all: ProfileResult[], runs: number, wallS: number): string {
   lines.push('| profile | timings | kind | runs | kill → first acknowledged write via router (s) min / median / max | kill → old leader serves as replica (s) | acknowledged writes lost | writes acknowledged |');
   lines.push('|---|---|---|---|---|---|---|---|');
   for (const p of all) {
-    for (const kind of ['graceful', 'hard', 'crash'] as const) {
+    for (const kind of ['graceful', 'hard', 'restart', 'crash'] as const) {
       const rs = p.results.filter((r) => r.kind === kind);
       if (!rs.length) continue;
       const rejoins = rs.map((r) => r.rejoinS).filter((x) => !Number.isNaN(x));

@@ -87,7 +87,10 @@ export async function lostOn(tb: Testbed, p: PodRt, database: string, acks: Ack[
   return ids.length - Number(r[0].n);
 }
 
-export type FailoverKind = 'graceful' | 'hard' | 'crash';
+export type FailoverKind = 'graceful' | 'hard' | 'crash' | 'restart';
+
+/** Spilo runs Patroni under runit: runsv restarts a service that exits, at least 1 s after its last start. */
+const RUNIT_RESTART_MS = 1000;
 
 export interface FailoverResult {
   kind: FailoverKind;
@@ -116,13 +119,17 @@ export function dcsTiming(tb: Testbed): Timing {
 
 /**
  * One failover under continuous writes through the write Service.
- * graceful: SIGTERM to the leader's Patroni (the container then exits and the
- *   kubelet restarts it at once, as Kubernetes does).
+ * graceful: SIGTERM to the leader's Patroni, as when its pod is deleted (rolling
+ *   update, drain: Spilo's launch.sh turns the pod's SIGTERM into `sv stop
+ *   patroni`); Patroni stops PostgreSQL and releases the leader key; the pod is
+ *   recreated once the router serves writes from a new leader.
  * hard: SIGKILL of Patroni and every postgres process of the leader at the
- *   same instant; the container stays down (as when its node dies) until the
- *   router serves writes from a new leader, then it is restarted.
- * crash: the same SIGKILL, but the kubelet restarts the container at once (an
- *   OOM kill or a crash): Patroni may find its own leader key and keep the role.
+ *   same instant, as when its node dies; the pod comes back once the router
+ *   serves writes from a new leader.
+ * restart: SIGTERM to Patroni only, and runit restarts it 1 s later (the pod
+ *   stays): the restarted member may win the leader race again.
+ * crash: the SIGKILL of `hard`, and runit restarts Patroni 1 s later: Patroni
+ *   finds its own leader key, recovers and usually keeps the role.
  */
 export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind: FailoverKind): Promise<FailoverResult> {
   const timing = dcsTiming(tb);
@@ -138,22 +145,28 @@ export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind:
     const c = tb.spiloContainer(leader);
     log(`FAILOVER ${kind}: leader ${leader.name} (${oldIp}), ${load.acks.length} writes acknowledged so far`);
     const t0 = Date.now();
-    if (kind === 'graceful') {
-      process.kill(c.proc!.pid, 'SIGTERM');
+    const anyLeader = kind === 'crash' || kind === 'restart';
+    let stopped: Promise<void> = Promise.resolve();
+    if (kind === 'graceful' || kind === 'restart') {
+      stopped = c.stop('SIGTERM', leader.graceMs, true);
     } else {
-      const n = await c.kill(kind === 'hard');
+      const n = await c.kill(true);
       log(`${kind} kill: SIGKILL to ${n} processes of ${c.scope} in ${Date.now() - t0} ms`);
     }
+    if (anyLeader) void stopped.then(() => sleep(RUNIT_RESTART_MS)).then(() => c.resume());
     const limit = (timing.ttl + timing.loop_wait + 60) * 1000;
     const first = await Promise.race([
-      load.firstAckAfter(t0, (a) => (kind === 'crash' ? a.sentAt > t0 : a.server !== oldIp)),
+      load.firstAckAfter(t0, (a) => (anyLeader ? a.sentAt > t0 : a.server !== oldIp)),
       sleep(limit).then(() => undefined),
     ]);
     if (!first) throw new Error(`no write acknowledged by a new leader within ${limit / 1000} s after the ${kind} kill`);
     const outageS = (first.ackAt - t0) / 1000;
     const newLeader = tb.podByIp(first.server)!;
     log(`FAILOVER ${kind}: first write acknowledged by ${newLeader.name} ${outageS.toFixed(2)} s after the kill`);
-    if (kind === 'hard') c.resume();
+    if (!anyLeader) {
+      await stopped;
+      c.resume();
+    }
     let rejoinS = NaN;
     if (newLeader !== leader) {
       await waitFor(`${leader.name} streaming as a replica of ${newLeader.name}`, () => streamingFrom(tb, leader, newLeader), {
