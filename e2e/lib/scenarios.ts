@@ -153,10 +153,17 @@ export async function failover(tb: Testbed, rp: RouterPlan, app: AppCreds, kind:
       const n = await c.kill(true);
       log(`${kind} kill: SIGKILL to ${n} processes of ${c.scope} in ${Date.now() - t0} ms`);
     }
-    if (anyLeader) void stopped.then(() => sleep(RUNIT_RESTART_MS)).then(() => c.resume());
+    // restart/crash: only writes sent after the old processes are gone count (the old postmaster may
+    // still acknowledge writes while Patroni begins its shutdown)
+    let tDown = t0;
+    if (anyLeader) {
+      await stopped;
+      tDown = Date.now();
+      void sleep(RUNIT_RESTART_MS).then(() => c.resume());
+    }
     const limit = (timing.ttl + timing.loop_wait + 60) * 1000;
     const first = await Promise.race([
-      load.firstAckAfter(t0, (a) => (anyLeader ? a.sentAt > t0 : a.server !== oldIp)),
+      load.firstAckAfter(tDown, (a) => (anyLeader ? a.sentAt > tDown : a.server !== oldIp)),
       sleep(limit).then(() => undefined),
     ]);
     if (!first) throw new Error(`no write acknowledged by a new leader within ${limit / 1000} s after the ${kind} kill`);

@@ -496,6 +496,19 @@ export class Testbed {
         item.locale = 'C.UTF-8';
       }
     }
+    // Patroni 4 (the image) validates the DCS timings; Patroni 3.0.2 does not, so apply its rule here:
+    // loop_wait >= 1, retry_timeout >= 3, ttl >= 20, then loop_wait + 2*retry_timeout <= ttl
+    // (loop_wait lowered first, retry_timeout only when loop_wait is already 1).
+    const dcs = conf.bootstrap?.dcs;
+    if (dcs) {
+      const before = `ttl ${dcs.ttl ?? 30}, loop_wait ${dcs.loop_wait ?? 10}, retry_timeout ${dcs.retry_timeout ?? 10}`;
+      const t = patroni4Timeouts(Number(dcs.ttl ?? 30), Number(dcs.loop_wait ?? 10), Number(dcs.retry_timeout ?? 10));
+      const after = `ttl ${t.ttl}, loop_wait ${t.loop_wait}, retry_timeout ${t.retry_timeout}`;
+      if (before !== after) {
+        this.t(`${scope} bootstrap.dcs timings (Patroni 4.0.4 adjusts them at start; 3.0.2 would not)`, before, after);
+        Object.assign(dcs, t);
+      }
+    }
     for (const k of ['synchronous_mode']) {
       const v = conf.bootstrap?.dcs?.[k];
       if (v === 'quorum') throw new Error(`${scope}: synchronous_mode quorum needs Patroni 4; the test bed has ${'3.0.2'}`);
@@ -901,6 +914,18 @@ export class Testbed {
     log(`Job ${name} run ${n}: exit ${code} in ${Date.now() - t0} ms`);
     return { code, output, ms: Date.now() - t0 };
   }
+}
+
+/** Patroni 4's Config._validate_and_adjust_timeouts. */
+export function patroni4Timeouts(ttl: number, loopWait: number, retryTimeout: number): { ttl: number; loop_wait: number; retry_timeout: number } {
+  let loop_wait = Math.max(1, loopWait);
+  let retry_timeout = Math.max(3, retryTimeout);
+  const t = Math.max(20, ttl);
+  if (1 + 2 * retry_timeout > t) {
+    loop_wait = 1;
+    retry_timeout = Math.floor((t - 1) / 2);
+  } else if (loop_wait + 2 * retry_timeout > t) loop_wait = t - 2 * retry_timeout;
+  return { ttl: t, loop_wait, retry_timeout };
 }
 
 function chownTree(dir: string, uid: number, gid: number, skip: string[]): void {
