@@ -141,7 +141,8 @@ async function soak(tb: Testbed, rp: ReturnType<typeof routerPlan>, app: ReturnT
   await Promise.race([bench.exited, sleep(15000)]);
   await tb.sup.killPod('soak/pgbench');
   const out = fs.readFileSync(path.join(tb.runDir, 'soak', 'pgbench.log'), 'utf8');
-  const tps = /tps = ([\d.]+)/.exec(out)?.[1];
+  const m = /tps = ([\d.]+)/.exec(out);
+  const tps = m ? Number(m[1]).toFixed(0) : undefined;
   log(`BENCH soak ${seconds} s: leaders seen ${leaders.join(' -> ')}, pgbench tps ${tps ?? '?'}`);
   return { seconds, leaderChanges: leaders.length - 1, leaders, pgbenchTps: tps, hogs };
 }
