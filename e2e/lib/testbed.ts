@@ -647,9 +647,12 @@ export class Testbed {
    */
   private workaroundDupIp(c: ContainerRt, cfg: string): string {
     const lines = cfg.split('\n');
+    // already handled by the manifests: a default-server line (defaults or the section) with allow-dup-ip
+    const inDefaults = /^\s*defaults\b[\s\S]*?^\s*default-server\b.*\ballow-dup-ip\b/m.test(cfg);
     let start = 0;
     const sectionRe = /^\s*(global|defaults|frontend|backend|listen|resolvers|peers|userlist|program|http-errors|ring|mailers|cache)\b/;
     const fix = (from: number, to: number): void => {
+      if (inDefaults || lines.slice(from, to).some((l) => /^\s*default-server\b.*\ballow-dup-ip\b/.test(l))) return;
       const byHost = new Map<string, number[]>();
       for (let i = from; i < to; i++) {
         const m = /^\s*server\s+(\S+)\s+([^\s:]+):\d+/.exec(lines[i]);
