@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'fs';
 import { PgHaSettings } from './pg-ha-chart';
 import { ConfigError } from './validation';
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'file';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'map' | 'file';
 
 /** One user-facing setting: its variable, where it goes in PgHaSettings, and its documented default. */
 export interface SettingSpec {
@@ -47,6 +47,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   s('POSTGRES_STORAGE_CLASS', 'postgres.storageClass', 'string', '(cluster default)', 'PostgreSQL StorageClass'),
   s('EXPORTER_IMAGE', 'postgres.exporterImage', 'string', 'prometheuscommunity/postgres-exporter:v0.18.1', 'postgres-exporter image'),
   s('MONITOR_USER', 'postgres.monitorUser', 'string', 'postgres_exporter', 'Role the exporters log in as (pg_monitor)'),
+  s('BACKUPS', 'backups.enabled', 'bool', 'false', 'WAL-G continuous archiving and base backups to S3-compatible storage'),
+  s('BACKUP_S3_BUCKET', 'backups.bucket', 'string', '(none)', 'S3 bucket (required with BACKUPS=true)'),
+  s('BACKUP_S3_PREFIX', 'backups.prefix', 'string', 'spilo/<NAMESPACE>-<SCOPE>/wal/<PGVERSION>', 'Path inside the bucket'),
+  s('BACKUP_S3_ENDPOINT', 'backups.endpoint', 'string', '(AWS S3)', 'Endpoint of S3-compatible storage, e.g. https://minio.example.com:9000'),
+  s('BACKUP_S3_REGION', 'backups.region', 'string', 'us-east-1', 'S3 region'),
+  s('BACKUP_S3_FORCE_PATH_STYLE', 'backups.forcePathStyle', 'bool', 'true', 'Path-style bucket addressing (always on with an endpoint)'),
+  s('BACKUP_CREDENTIALS_SECRET', 'backups.credentialsSecret', 'string', '(none)', 'Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (required with BACKUPS=true)'),
+  s('BACKUP_SCHEDULE', 'backups.schedule', 'string', '0 1 * * *', 'Cron schedule of base backups (run on the primary)'),
+  s('BACKUP_NUM_TO_RETAIN', 'backups.numToRetain', 'int', '5', 'Base backups (and days) to keep, at least 2'),
+  s('CLONE_FROM_S3_PREFIX', 'backups.clone.s3Prefix', 'string', '(none)', 'Bootstrap a NEW cluster from this WAL-G archive (s3://bucket/path)'),
+  s('CLONE_FROM_SCOPE', 'backups.clone.scope', 'string', '(SCOPE)', 'SCOPE of the cluster being cloned'),
+  s('CLONE_TARGET_TIME', 'backups.clone.targetTime', 'string', '(latest)', 'Point-in-time to recover the clone to, e.g. 2026-11-26 05:00:00+00:00'),
   s('PATRONI_TTL', 'patroni.ttl', 'int', '20', 'Leader lock TTL, seconds (>= 20)'),
   s('PATRONI_LOOP_WAIT', 'patroni.loopWait', 'int', '5', 'Patroni HA loop interval, seconds (>= 1)'),
   s('PATRONI_RETRY_TIMEOUT', 'patroni.retryTimeout', 'int', '7', 'DCS/PostgreSQL retry timeout, seconds (>= 3; loop_wait + 2*retry_timeout <= ttl)'),
@@ -57,6 +69,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   s('HAPROXY_IMAGE', 'router.image', 'string', 'haproxy:3.3.1', 'HAProxy image'),
   s('ROUTER_STATS_PORT', 'router.statsPort', 'int', '7000', 'HAProxy stats page port'),
   s('ROUTER_METRICS_PORT', 'router.metricsPort', 'int', '8404', 'HAProxy Prometheus metrics port'),
+  s('PROMETHEUS_OPERATOR', 'monitoring.enabled', 'bool', 'false', 'Write PodMonitors and a PrometheusRule (needs the Prometheus Operator CRDs)'),
+  s('PROMETHEUS_LABELS', 'monitoring.labels', 'map', '(none)', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)'),
+  s('PROMETHEUS_SCRAPE_INTERVAL', 'monitoring.scrapeInterval', 'string', '30s', 'Scrape interval of the PodMonitors'),
+  s('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', '(REPLICA_MAX_LAG_BYTES)', 'Replication lag (bytes) that raises PostgresReplicationLagHigh'),
   s('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', '16777216', 'Replicas further behind get no reads'),
   s('ROUTER_MAX_CONNECTIONS', 'router.maxConnections', 'int', '1000', 'Client connections per router pod'),
   s('INIT_IMAGE', 'init.image', 'string', 'postgres:17-alpine', 'Init Job image'),
@@ -65,6 +81,15 @@ export const SETTINGS: readonly SettingSpec[] = [
   s('STATS_INGRESS_CLASS', 'statsIngress.className', 'string', 'traefik', 'IngressClass of the stats Ingress'),
   s('STATS_ENTRYPOINTS', 'statsIngress.entryPoints', 'list', 'websecure', 'Traefik entry points (comma list)'),
   s('STATS_AUTH_SECRET', 'statsIngress.basicAuthSecret', 'string', '(none)', 'Secret with an htpasswd "users" key for Traefik basic auth'),
+  s('ARGOCD_REPO_URL', 'argocd.repoUrl', 'string', '(none)', 'Git URL of your fork; when set, synth writes an Argo CD Application'),
+  s('ARGOCD_TARGET_REVISION', 'argocd.targetRevision', 'string', 'HEAD', 'Branch, tag or commit Argo CD follows'),
+  s('ARGOCD_PATH', 'argocd.path', 'string', 'dist', 'Directory of the manifests in the repository'),
+  s('ARGOCD_APP_NAME', 'argocd.appName', 'string', '(SCOPE)', 'Name of the Application'),
+  s('ARGOCD_NAMESPACE', 'argocd.namespace', 'string', 'argocd', 'Namespace Argo CD reads Applications from'),
+  s('ARGOCD_PROJECT', 'argocd.project', 'string', 'default', 'Argo CD project'),
+  s('ARGOCD_DESTINATION_SERVER', 'argocd.server', 'string', 'https://kubernetes.default.svc', 'API server of the target cluster'),
+  s('ARGOCD_AUTO_SYNC', 'argocd.automated', 'bool', 'true', 'Automated sync with prune and self-heal'),
+  s('ARGOCD_APPLICATION_FILE', 'argocd.file', 'string', 'deploy/argocd-application.yaml', 'Where the Application is written (outside dist/)'),
 ];
 
 /** Reads a KEY=VALUE file (`#` comments, optional quotes). Unknown keys are errors. */
@@ -122,6 +147,12 @@ function convert(spec: SettingSpec, raw: string, readFile: (path: string) => str
       return raw.toLowerCase() === 'true';
     case 'list':
       return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    case 'map':
+      return Object.fromEntries(raw.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
+        const eq = item.indexOf('=');
+        if (eq <= 0) throw new ConfigError(spec.env, raw, 'comma-separated key=value pairs, e.g. "release=kube-prometheus-stack"');
+        return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+      }));
     case 'file':
       try {
         return readFile(raw);

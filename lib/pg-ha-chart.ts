@@ -1,10 +1,13 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES } from './argocd';
+import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from './backups';
 import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
 import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
 import { InitJob, InitJobProps } from './init-job';
+import { Monitoring, MonitoringSettings } from './monitoring';
 import { PgRouter, PgRouterProps } from './pg-router';
 import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
 import { StatsIngress, StatsIngressProps } from './stats-ingress';
@@ -65,6 +68,15 @@ export interface PgHaSettings {
   readonly init?: Omit<InitJobProps, 'cluster' | 'router' | 'postgres' | 'secrets' | 'appUser' | 'appDb'>;
   /** @default - an Ingress for `pg-haproxy.<domain>` with class `traefik` */
   readonly statsIngress?: Omit<StatsIngressProps, 'cluster' | 'router' | 'host'> & { readonly host?: string };
+  /** @default - no PodMonitors or PrometheusRule (see MonitoringSettings) */
+  readonly monitoring?: MonitoringSettings;
+  /** @default - backups off: archive_command=/bin/true (see BackupSettings) */
+  readonly backups?: BackupSettings;
+  /**
+   * The Argo CD Application manifest (written by main.ts outside dist/, not part of this chart).
+   * @default - no Application
+   */
+  readonly argocd?: ArgoCdApplicationSettings;
 }
 
 /** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, init Job, stats Ingress. */
@@ -75,6 +87,8 @@ export class PgHaChart extends Chart {
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
   public readonly init: InitJob;
+  /** PodMonitors and alerts, when monitoring is enabled. */
+  public readonly monitoring?: Monitoring;
 
   constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
     // Pod names are `<scope>-N` and must stay DNS labels; `-etcd-N`, `-router-xxxxx` suffixes need room.
@@ -86,8 +100,9 @@ export class PgHaChart extends Chart {
     this.cluster = { name, namespace, clusterDomain };
     const cluster = this.cluster;
 
+    let ns: k8s.KubeNamespace | undefined;
     if (settings.createNamespace ?? true) {
-      const ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
+      ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
       // Namespaces are cluster-scoped: drop the namespace the chart gives every object.
       ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
@@ -99,9 +114,13 @@ export class PgHaChart extends Chart {
       generatorImage: postgresProps.image ?? DEFAULT_IMAGES.spilo,
     });
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd });
+    const backups = backupConfiguration(settings.backups ?? {}, { scope: name, namespace, pgVersion: postgresProps.pgVersion ?? 17 });
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
+      extraEnv: [...backups.env, ...(postgresProps.extraEnv ?? [])],
     });
+    // Said plainly on the StatefulSet, on or off.
+    this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, backups.annotation);
     this.router = new PgRouter(this, 'Router', { cluster, postgres: this.postgres, ...settings.router });
     this.init = new InitJob(this, 'Init', {
       cluster,
@@ -112,11 +131,32 @@ export class PgHaChart extends Chart {
       appDb: settings.postgresDb,
       ...settings.init,
     });
-    new StatsIngress(this, 'StatsIngress', {
+    const statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
       router: this.router,
       host: `pg-haproxy.${domain}`,
       ...settings.statsIngress,
     });
+    if (settings.monitoring?.enabled ?? false) {
+      this.monitoring = new Monitoring(this, 'Monitoring', {
+        cluster,
+        etcd: this.etcd,
+        postgres: this.postgres,
+        router: this.router,
+        synchronousMode: settings.patroni?.synchronousMode ?? true,
+        ...settings.monitoring,
+      });
+    }
+
+    annotateForArgoCd(this, [
+      ...(ns ? [{ scope: ns, wave: SYNC_WAVES.namespace }] : []),
+      { scope: this.secrets, wave: SYNC_WAVES.secretsPrerequisites },
+      { scope: this.etcd, wave: SYNC_WAVES.etcd },
+      { scope: this.postgres, wave: SYNC_WAVES.postgres },
+      { scope: this.router, wave: SYNC_WAVES.router },
+      { scope: this.init, wave: SYNC_WAVES.init },
+      { scope: statsIngress, wave: SYNC_WAVES.extras },
+      ...(this.monitoring ? [{ scope: this.monitoring, wave: SYNC_WAVES.extras }] : []),
+    ]);
   }
 }

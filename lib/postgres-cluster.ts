@@ -95,6 +95,11 @@ export interface PostgresClusterProps {
    * @default 'postgres_exporter'
    */
   readonly monitorUser?: string;
+  /**
+   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of lib/backups.ts).
+   * @default []
+   */
+  readonly extraEnv?: k8s.EnvVar[];
 }
 
 /** Ports of a Spilo pod. */
@@ -230,6 +235,7 @@ export class PostgresCluster extends Construct {
                   secrets.env('PGPASSWORD_STANDBY', 'replication'),
                   // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
                   { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
+                  ...(props.extraEnv ?? []),
                 ],
                 readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
                 livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
