@@ -25,6 +25,11 @@ export interface EtcdClusterProps {
    * @default - the cluster's default StorageClass
    */
   readonly storageClass?: string;
+  /**
+   * CPU and memory of each member. etcd keeps its whole keyspace in memory; Patroni's is tiny.
+   * @default - requests 100m CPU / 128Mi, limit 512Mi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
 }
 
 /** Ports etcd listens on. */
@@ -141,6 +146,10 @@ export class EtcdCluster extends Construct {
               readinessProbe: httpProbe('/readyz', 'metrics', { periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 }),
               livenessProbe: httpProbe('/livez', 'metrics', { initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
               volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+              resources: props.resources ?? {
+                requests: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('128Mi') },
+                limits: { memory: k8s.Quantity.fromString('512Mi') },
+              },
             }],
           },
         },
