@@ -4,4 +4,5 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

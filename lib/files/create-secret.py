@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 
-SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
 
 
 def api(method, path, body=None):

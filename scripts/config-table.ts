@@ -1,0 +1,9 @@
+/** Prints the README's configuration table from lib/config.ts SETTINGS (test/config.test.ts keeps them equal). */
+import { SETTINGS } from '../lib/config';
+
+export function configTable(): string {
+  const rows = SETTINGS.map((s) => `| \`${s.env}\` | \`${s.path}\` | ${s.default === '' ? '' : `\`${s.default}\``} | ${s.doc} |`);
+  return ['| Variable | Setting (`PgHaSettings`) | Default | What it does |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+if (require.main === module) console.log(configTable());
