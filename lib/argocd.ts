@@ -263,7 +263,13 @@ export function renderArgoCdApplication(
   settings: ArgoCdApplicationSettings | undefined,
   context: { scope: string; namespace: string; projectDir: string; outdir: string },
 ): RenderedApplication | undefined {
-  if (settings?.repoUrl === undefined) return undefined;
+  if (settings?.repoUrl === undefined) {
+    const given = Object.entries(settings ?? {}).filter(([, value]) => value !== undefined).map(([key]) => `argocd.${key}`);
+    if (given.length > 0) {
+      throw new ConfigError('argocd.repoUrl', undefined, `set (ARGOCD_REPO_URL) when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set: without it no Application is written`);
+    }
+    return undefined;
+  }
   const fileSetting = settings.file ?? 'deploy/argocd-application.yaml';
   const file = resolve(context.projectDir, fileSetting);
   const fromOutdir = relative(resolve(context.outdir), file);

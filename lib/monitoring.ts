@@ -56,6 +56,16 @@ export interface MonitoringProps extends MonitoringSettings {
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
+/**
+ * Throws when monitoring settings are given while monitoring is off: they would be silently ignored.
+ */
+export function checkMonitoringSettings(settings: MonitoringSettings): void {
+  const given = Object.entries(settings).filter(([key, value]) => key !== 'enabled' && value !== undefined).map(([key]) => `monitoring.${key}`);
+  if (!(settings.enabled ?? false) && given.length > 0) {
+    throw new ConfigError('monitoring.enabled', settings.enabled ?? false, `true when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set (PROMETHEUS_OPERATOR=true), or unset them`);
+  }
+}
+
 /** PodMonitors for postgres-exporter, Patroni, etcd and HAProxy, plus the alerting rules. */
 export class Monitoring extends Construct {
   /** PodMonitor name per component, to find the `job` label (`<namespace>/<name>`). */

@@ -7,7 +7,7 @@ import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
 import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
 import { InitJob, InitJobProps } from './init-job';
-import { Monitoring, MonitoringSettings } from './monitoring';
+import { checkMonitoringSettings, Monitoring, MonitoringSettings } from './monitoring';
 import { PgRouter, PgRouterProps } from './pg-router';
 import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
 import { StatsIngress, StatsIngressProps } from './stats-ingress';
@@ -137,6 +137,7 @@ export class PgHaChart extends Chart {
       host: `pg-haproxy.${domain}`,
       ...settings.statsIngress,
     });
+    checkMonitoringSettings(settings.monitoring ?? {});
     if (settings.monitoring?.enabled ?? false) {
       this.monitoring = new Monitoring(this, 'Monitoring', {
         cluster,

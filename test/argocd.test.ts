@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { PgHaChart, PgHaSettings } from '../lib';
+import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
 import { ARGOCD, renderArgoCdApplication, SYNC_WAVES } from '../lib/argocd';
 import { FULL_SETTINGS } from './support/configurations';
 
@@ -108,7 +108,11 @@ describe('Application', () => {
 
   test('is not written without a repo URL', () => {
     expect(renderArgoCdApplication(undefined, context)).toBeUndefined();
-    expect(renderArgoCdApplication({ targetRevision: 'main' }, context)).toBeUndefined();
+    expect(renderArgoCdApplication({}, context)).toBeUndefined();
+  });
+
+  test('other ARGOCD_* settings without a repo URL are an error, not silently ignored', () => {
+    expect(() => renderArgoCdApplication({ targetRevision: 'main' }, context)).toThrow(/argocd.repoUrl must be set \(ARGOCD_REPO_URL\) when argocd.targetRevision is set/);
   });
 
   test('points at dist/ of the fork and syncs into the cluster namespace, written outside dist/', () => {
@@ -125,6 +129,12 @@ describe('Application', () => {
     expect(parse(render({ automated: false })!.yaml).spec.syncPolicy.automated).toBeUndefined();
   });
 
+  test('the ARGOCD_* variables reach the settings; ARGOCD_AUTO_SYNC must be true or false', () => {
+    expect(settingsFromVariables({ ARGOCD_REPO_URL: 'git@github.com:you/pg.git', ARGOCD_AUTO_SYNC: 'false', ARGOCD_APP_NAME: 'db' }).argocd)
+      .toEqual({ repoUrl: 'git@github.com:you/pg.git', automated: false, appName: 'db' });
+    expect(() => settingsFromVariables({ ARGOCD_AUTO_SYNC: 'maybe' })).toThrow(/ARGOCD_AUTO_SYNC must be "true" or "false"/);
+  });
+
   test.each([
     [{ repoUrl: 'github.com/you/repo' }, /argocd.repoUrl must be a Git URL/],
     [{ targetRevision: 'main branch' }, /argocd.targetRevision must be a branch, tag or commit/],
@@ -132,6 +142,7 @@ describe('Application', () => {
     [{ path: '/abs' }, /argocd.path must be/],
     [{ appName: 'Bad_Name' }, /argocd.appName must be a DNS-1123 subdomain/],
     [{ namespace: 'argo cd' }, /argocd.namespace must be a DNS-1123 label/],
+    [{ project: 'My Project' }, /argocd.project must be a DNS-1123 subdomain/],
     [{ server: 'http://insecure:6443' }, /argocd.server must be an https:\/\/ URL/],
     [{ file: 'dist/app.yaml' }, /argocd.file must be a path outside the synth output directory/],
     [{ file: 'deploy/app.json' }, /argocd.file must be a .yaml file name/],

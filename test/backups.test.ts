@@ -90,6 +90,7 @@ describe('backups', () => {
       ['a clone of its own archive', { ...ON, clone: { s3Prefix: 's3://pg-backups/spilo/pg-ha-pg-ha/wal/17' } }, /backups.clone.s3Prefix must be different from this cluster's own prefix/],
       ['a target time without a zone', { ...ON, clone: { s3Prefix: 's3://old-bucket/b', targetTime: '2026-11-26 05:00:00' } }, /backups.clone.targetTime must be a timestamp with a time zone/],
       ['a clone scope without a prefix', { ...ON, clone: { scope: 'x' } }, /backups.clone.s3Prefix must be set when CLONE_FROM_SCOPE or CLONE_TARGET_TIME is set/],
+      ['a bad clone scope', { ...ON, clone: { s3Prefix: 's3://old-bucket/b', scope: 'Old_Scope' } }, /backups.clone.scope must be a DNS-1123 label/],
     ])('rejects %s', (_, settings, message) => {
       expect(check(settings)).toThrow(message);
     });

@@ -17,9 +17,17 @@ const SETS: Array<[string, any[]]> = [
 ];
 
 describe.each(SETS)('security contexts: %s', (_, objects) => {
-  test('every container sets allowPrivilegeEscalation and its capabilities explicitly', () => {
+  test('every container has an explicit securityContext that decides allowPrivilegeEscalation and is not privileged', () => {
+    // true is allowed (Spilo's cron backups need it); what is not allowed is leaving it to defaults.
     const missing = workloads(objects).flatMap((w) => w.containers
-      .filter((c) => typeof c.securityContext?.allowPrivilegeEscalation !== 'boolean' || !Array.isArray(c.securityContext?.capabilities?.drop))
+      .filter((c) => typeof c.securityContext?.allowPrivilegeEscalation !== 'boolean' || c.securityContext?.privileged === true)
+      .map((c) => `${w.kind}/${w.name} ${c.name}`));
+    expect(missing).toEqual([]);
+  });
+
+  test('every container that may not escalate drops all capabilities', () => {
+    const missing = workloads(objects).flatMap((w) => w.containers
+      .filter((c) => c.securityContext?.allowPrivilegeEscalation === false && !(c.securityContext?.capabilities?.drop ?? []).includes('ALL'))
       .map((c) => `${w.kind}/${w.name} ${c.name}`));
     expect(missing).toEqual([]);
   });
