@@ -114,8 +114,9 @@ export function backupConfiguration(settings: BackupSettings, context: { scope: 
   let forcePathStyle = true;
   let secret: string | undefined;
 
-  if (!enabled && (settings.bucket !== undefined || settings.credentialsSecret !== undefined)) {
-    throw new ConfigError('backups.enabled', false, 'true when a bucket or credentials Secret is set (or unset BACKUP_S3_BUCKET / BACKUP_CREDENTIALS_SECRET): backups stay off unless you say so');
+  const given = Object.entries(settings).filter(([key, value]) => key !== 'enabled' && key !== 'clone' && value !== undefined).map(([key]) => `backups.${key}`);
+  if (!enabled && given.length > 0) {
+    throw new ConfigError('backups.enabled', false, `true when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set (BACKUPS=true), or unset them: backups stay off unless you say so`);
   }
 
   const s3Settings = (prefix: string, vars: Record<string, string>) => {

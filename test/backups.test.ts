@@ -73,7 +73,8 @@ describe('backups', () => {
     const ctx = { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 };
     const check = (settings: BackupSettings) => () => backupConfiguration(settings, ctx);
     test.each<[string, BackupSettings, RegExp]>([
-      ['a bucket without enabling', { bucket: 'b-1' }, /backups.enabled must be true when a bucket or credentials Secret is set/],
+      ['a bucket without enabling', { bucket: 'b-1' }, /backups.enabled must be true when backups.bucket is set \(BACKUPS=true\)/],
+      ['a schedule without enabling', { enabled: false, schedule: '0 2 * * *' }, /backups.enabled must be true when backups.schedule is set/],
       ['no bucket', { enabled: true, credentialsSecret: 's' }, /backups.bucket must be an S3 bucket name/],
       ['a bad bucket', { ...ON, bucket: 'Bad_Bucket' }, /backups.bucket must be an S3 bucket name/],
       ['a bad prefix', { ...ON, prefix: 'a b' }, /backups.prefix must be a path inside the bucket/],
