@@ -30,9 +30,13 @@ export const SYNC_WAVES = {
   namespace: -3,
   /** ServiceAccount, Role, RoleBinding and script of the secrets Job. */
   secretsPrerequisites: -2,
+  /** Before any pod starts, so every pod starts under its policy (the secrets Job's egress is allowed). */
+  networkPolicies: -2,
   /** The secrets Job: every pod reads the Secret it creates. */
   secretsJob: -1,
   etcd: 0,
+  /** The cert-manager Certificate of PostgreSQL's TLS: Ready (its Secret exists) before the members start. */
+  certificates: 0,
   postgres: 1,
   router: 2,
   /** The init Job (a Sync hook) and its ConfigMap. */
@@ -40,6 +44,8 @@ export const SYNC_WAVES = {
   /**
    * Last: Argo CD reports an Ingress Progressing until a controller publishes its address,
    * which would hold back every later wave; monitoring objects need nothing after them either.
+   * PodDisruptionBudgets too: created before their pods, a PDB allows no disruption and may not
+   * report healthy; here their pods already run.
    */
   extras: 4,
 } as const;

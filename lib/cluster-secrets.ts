@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { ComponentIdentity, imageVersion, standardLabels } from './labels';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
+import { restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkDnsLabel } from './validation';
 import { KEEP_UNTRACKED_ANNOTATIONS } from './argocd';
 import { ClusterContext, contentHash, fieldEnv, plainEnv, readAsset } from './workload';
@@ -30,6 +31,11 @@ export interface ClusterSecretsProps {
   readonly existingSecret?: string;
   /** Image whose python3 runs the generator (the Spilo image: no extra image to pull or trust). */
   readonly generatorImage: string;
+  /**
+   * Node selection and priority of the generator Job's pod.
+   * @default - any node
+   */
+  readonly scheduling?: SchedulingProps;
 }
 
 /**
@@ -45,6 +51,8 @@ export class ClusterSecrets extends Construct {
   public readonly secretName: string;
   /** True when the chart generates the Secret itself. */
   public readonly generated: boolean;
+  /** Labels selecting the generator Job's pod (when `generated`). */
+  public readonly generatorSelector?: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
     super(scope, id);
@@ -53,7 +61,10 @@ export class ClusterSecrets extends Construct {
     this.secretName = this.generated
       ? `${cluster.name}-credentials`
       : checkDnsLabel('existingSecret', props.existingSecret!, 253);
-    if (this.generated) this.addGenerator(cluster, props.generatorImage);
+    if (this.generated) {
+      this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
+      this.addGenerator(cluster, props.generatorImage, props.scheduling);
+    }
   }
 
   /** The env var that reads `credential`'s password from the Secret. */
@@ -61,7 +72,7 @@ export class ClusterSecrets extends Construct {
     return { name, valueFrom: { secretKeyRef: { name: this.secretName, key: CREDENTIAL_KEYS[credential] } } };
   }
 
-  private addGenerator(cluster: ClusterContext, image: string): void {
+  private addGenerator(cluster: ClusterContext, image: string, scheduling?: SchedulingProps): void {
     const name = `${cluster.name}-secrets`;
     const id: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets', version: imageVersion(image) };
     const labels = standardLabels(id);
@@ -96,6 +107,7 @@ export class ClusterSecrets extends Construct {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
+            ...schedulingSpec('scheduling', {}, { ...scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: 65534,
@@ -121,11 +133,7 @@ export class ClusterSecrets extends Construct {
                 requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
                 limits: { memory: k8s.Quantity.fromString('128Mi') },
               },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: restrictedContainerSecurityContext(),
             }],
             volumes: [{ name: 'script', configMap: { name } }],
           },

@@ -7,9 +7,11 @@
  */
 import { existsSync, readFileSync } from 'fs';
 import { PgHaSettings } from './pg-ha-chart';
-import { ConfigError } from './validation';
+import { k8s } from 'cdk8s-plus-28';
+import { parseLabelMap, parseTolerations } from './pod-hardening';
+import { checkQuantity, ConfigError } from './validation';
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'map' | 'file';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
 
 /** One user-facing setting: its variable, where it goes in PgHaSettings, and its documented default. */
 export interface SettingSpec {
@@ -22,6 +24,41 @@ export interface SettingSpec {
 }
 
 const s = (env: string, path: string, kind: Kind, def: string, doc: string): SettingSpec => ({ env, path, kind, default: def, doc });
+
+/** Production hardening (docs/readme-parts/production.md): scheduling, budgets, resources, policies, TLS. */
+const HARDENING_SETTINGS: readonly SettingSpec[] = [
+  s('ANTI_AFFINITY', 'scheduling.antiAffinity', 'string', 'preferred', 'Pods of a component on different nodes: preferred, required or none'),
+  s('ZONE_SPREAD', 'scheduling.zoneSpread', 'string', 'none', 'Spread each component over zones: none, preferred or required'),
+  s('NODE_SELECTOR', 'scheduling.nodeSelector', 'labels', '(any node)', 'Node labels every pod requires (key=value,...)'),
+  s('TOLERATIONS', 'scheduling.tolerations', 'tolerations', '(none)', 'Taints every pod tolerates (key=value:Effect, key:Effect or key; comma list)'),
+  s('PRIORITY_CLASS_NAME', 'scheduling.priorityClassName', 'string', '(none)', 'PriorityClass of every pod'),
+  s('DISRUPTION_BUDGETS', 'disruptionBudgets', 'bool', 'true', 'PodDisruptionBudgets: etcd and Postgres at most 1 unavailable, router at least 1 available'),
+  s('POSTGRES_CPU_REQUEST', 'postgres.resources.requests.cpu', 'quantity', '500m', 'CPU request of the Spilo container'),
+  s('POSTGRES_MEMORY_REQUEST', 'postgres.resources.requests.memory', 'quantity', '1Gi', 'Memory request of the Spilo container'),
+  s('POSTGRES_MEMORY_LIMIT', 'postgres.resources.limits.memory', 'quantity', '1Gi', 'Memory limit of the Spilo container (sizes shared_buffers and max_connections)'),
+  s('POSTGRES_CPU_LIMIT', 'postgres.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of the Spilo container'),
+  s('ETCD_CPU_REQUEST', 'etcd.resources.requests.cpu', 'quantity', '100m', 'CPU request of an etcd member'),
+  s('ETCD_MEMORY_REQUEST', 'etcd.resources.requests.memory', 'quantity', '128Mi', 'Memory request of an etcd member'),
+  s('ETCD_MEMORY_LIMIT', 'etcd.resources.limits.memory', 'quantity', '512Mi', 'Memory limit of an etcd member'),
+  s('ETCD_CPU_LIMIT', 'etcd.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of an etcd member'),
+  s('ROUTER_CPU_REQUEST', 'router.resources.requests.cpu', 'quantity', '50m', 'CPU request of a router pod'),
+  s('ROUTER_MEMORY_REQUEST', 'router.resources.requests.memory', 'quantity', '64Mi', 'Memory request of a router pod'),
+  s('ROUTER_MEMORY_LIMIT', 'router.resources.limits.memory', 'quantity', '256Mi', 'Memory limit of a router pod'),
+  s('ROUTER_CPU_LIMIT', 'router.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of a router pod'),
+  s('NETWORK_POLICIES', 'networkPolicies.enabled', 'bool', 'true', 'Deny-by-default NetworkPolicies that allow only the paths the cluster uses'),
+  s('NETWORK_POLICY_CLIENT_NAMESPACES', 'networkPolicies.clientNamespaces', 'list', '(own namespace)', 'Namespaces whose pods may connect to the router (comma list)'),
+  s('NETWORK_POLICY_CLIENT_POD_LABELS', 'networkPolicies.clientPodLabels', 'labels', '(any pod)', 'Labels client pods need to connect to the router (key=value,...)'),
+  s('NETWORK_POLICY_PROMETHEUS_NAMESPACES', 'networkPolicies.prometheusNamespaces', 'list', 'monitoring', 'Namespaces whose pods may scrape the metrics ports (comma list)'),
+  s('NETWORK_POLICY_PROMETHEUS_POD_LABELS', 'networkPolicies.prometheusPodLabels', 'labels', '(any pod)', 'Labels of the Prometheus pods (key=value,...)'),
+  s('NETWORK_POLICY_INGRESS_NAMESPACES', 'networkPolicies.ingressNamespaces', 'list', 'kube-system,traefik', 'Namespaces of the ingress controller that serves the stats page'),
+  s('NETWORK_POLICY_INGRESS_POD_LABELS', 'networkPolicies.ingressPodLabels', 'labels', 'app.kubernetes.io/name=traefik', 'Labels of the ingress controller pods'),
+  s('NETWORK_POLICY_OBJECT_STORAGE_PORTS', 'networkPolicies.objectStoragePorts', 'ports', '443', 'Ports the Postgres pods may reach on any address for backups (e.g. 443,9000 for MinIO)'),
+  s('NETWORK_POLICY_DNS', 'networkPolicies.dns', 'string', 'kube-dns', 'DNS egress: kube-dns (CoreDNS pods in kube-system) or any (port 53 anywhere, e.g. NodeLocal DNSCache)'),
+  s('POSTGRES_TLS_SECRET', 'postgres.tls.secretName', 'string', '(Spilo self-signed)', 'Secret with tls.crt, tls.key, ca.crt: PostgreSQL\'s serving certificate'),
+  s('POSTGRES_TLS_ISSUER', 'postgres.tls.issuerName', 'string', '(none)', 'cert-manager issuer: the chart adds a Certificate writing POSTGRES_TLS_SECRET (default <SCOPE>-tls)'),
+  s('POSTGRES_TLS_ISSUER_KIND', 'postgres.tls.issuerKind', 'string', 'Issuer', 'Issuer or ClusterIssuer'),
+  s('ROUTER_STATS_AUTH_SECRET', 'router.statsAuthSecret', 'string', '(none)', 'Secret (kubernetes.io/basic-auth: username, password) HAProxy asks for on the stats page'),
+];
 
 /** Every setting, in the order of the README's configuration table. */
 export const SETTINGS: readonly SettingSpec[] = [
@@ -70,7 +107,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   s('ROUTER_STATS_PORT', 'router.statsPort', 'int', '7000', 'HAProxy stats page port'),
   s('ROUTER_METRICS_PORT', 'router.metricsPort', 'int', '8404', 'HAProxy Prometheus metrics port'),
   s('PROMETHEUS_OPERATOR', 'monitoring.enabled', 'bool', 'false', 'Write PodMonitors and a PrometheusRule (needs the Prometheus Operator CRDs)'),
-  s('PROMETHEUS_LABELS', 'monitoring.labels', 'map', '(none)', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)'),
+  s('PROMETHEUS_LABELS', 'monitoring.labels', 'labels', '(none)', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)'),
   s('PROMETHEUS_SCRAPE_INTERVAL', 'monitoring.scrapeInterval', 'string', '30s', 'Scrape interval of the PodMonitors'),
   s('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', '(REPLICA_MAX_LAG_BYTES)', 'Replication lag (bytes) that raises PostgresReplicationLagHigh'),
   s('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', '16777216', 'Replicas further behind get no reads'),
@@ -90,6 +127,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   s('ARGOCD_DESTINATION_SERVER', 'argocd.server', 'string', 'https://kubernetes.default.svc', 'API server of the target cluster'),
   s('ARGOCD_AUTO_SYNC', 'argocd.automated', 'bool', 'true', 'Automated sync with prune and self-heal'),
   s('ARGOCD_APPLICATION_FILE', 'argocd.file', 'string', 'deploy/argocd-application.yaml', 'Where the Application is written (outside dist/)'),
+  ...HARDENING_SETTINGS,
 ];
 
 /** Reads a KEY=VALUE file (`#` comments, optional quotes). Unknown keys are errors. */
@@ -147,12 +185,17 @@ function convert(spec: SettingSpec, raw: string, readFile: (path: string) => str
       return raw.toLowerCase() === 'true';
     case 'list':
       return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
-    case 'map':
-      return Object.fromEntries(raw.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
-        const eq = item.indexOf('=');
-        if (eq <= 0) throw new ConfigError(spec.env, raw, 'comma-separated key=value pairs, e.g. "release=kube-prometheus-stack"');
-        return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
-      }));
+    case 'ports':
+      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
+        if (!/^\d+$/.test(item)) throw new ConfigError(spec.env, raw, 'port numbers separated by commas, e.g. "443,9000"');
+        return Number(item);
+      });
+    case 'quantity':
+      return k8s.Quantity.fromString(checkQuantity(spec.env, raw));
+    case 'labels':
+      return parseLabelMap(spec.env, raw);
+    case 'tolerations':
+      return parseTolerations(spec.env, raw);
     case 'file':
       try {
         return readFile(raw);

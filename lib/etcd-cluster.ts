@@ -1,7 +1,9 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_IMAGES } from './defaults';
+import { ETCD_UID, ETCD_DEFAULT_RESOURCES, componentServiceAccount } from './component-security';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
+import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkImage, checkOddInt, checkQuantity } from './validation';
 import { ClusterContext, StatefulSetWithTypedClaims, fieldEnv, httpProbe, plainEnv, serviceFqdn, statefulPodFqdns, volumeClaimTemplate } from './workload';
 
@@ -26,10 +28,16 @@ export interface EtcdClusterProps {
    */
   readonly storageClass?: string;
   /**
-   * CPU and memory of each member. etcd keeps its whole keyspace in memory; Patroni's is tiny.
+   * CPU and memory of the etcd container, merged over the defaults key by key. No CPU limit by
+   * default: throttling delays etcd's heartbeats and triggers needless leader elections.
    * @default - requests 100m CPU / 128Mi, limit 512Mi memory
    */
   readonly resources?: k8s.ResourceRequirements;
+  /**
+   * Anti-affinity, zone spread, node selection and priority of the etcd pods.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
 }
 
 /** Ports etcd listens on. */
@@ -56,6 +64,8 @@ export class EtcdCluster extends Construct {
   public readonly statefulSet: StatefulSetWithTypedClaims;
   /** Labels selecting the etcd pods. */
   public readonly selector: Record<string, string>;
+  /** Members of the cluster. */
+  public readonly replicas: number;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -64,6 +74,8 @@ export class EtcdCluster extends Construct {
     const image = checkImage('etcd.image', props.image ?? DEFAULT_IMAGES.etcd);
     const storageSize = checkQuantity('etcd.storageSize', props.storageSize ?? '1Gi');
     const storageClass = props.storageClass;
+    const resources = resolveResources('etcd.resources', ETCD_DEFAULT_RESOURCES, props.resources);
+    this.replicas = replicas;
 
     const name = `${cluster.name}-etcd`;
     const headlessName = `${name}-headless`;
@@ -72,6 +84,8 @@ export class EtcdCluster extends Construct {
     this.selector = selectorLabels(identity);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
     this.clientEndpoints = this.podFqdns.map((fqdn) => `${fqdn}:${ETCD_PORTS.client}`);
+    const scheduling = schedulingSpec('etcd.scheduling', this.selector, props.scheduling);
+    const serviceAccountName = componentServiceAccount(this, name, labels);
 
     this.headlessService = new k8s.KubeService(this, 'Headless', {
       metadata: { name: headlessName, labels },
@@ -110,9 +124,14 @@ export class EtcdCluster extends Construct {
         template: {
           metadata: { labels },
           spec: {
+            serviceAccountName,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             terminationGracePeriodSeconds: 30,
+            ...scheduling,
+            // The distroless image's `nonroot` user, by number; fsGroup makes the data volume writable
+            // (OnRootMismatch: a volume first written as root is re-owned once, not on every start).
+            securityContext: restrictedPodSecurityContext(ETCD_UID, ETCD_UID, { fsGroup: ETCD_UID, fsGroupChangePolicy: 'OnRootMismatch' }),
             containers: [{
               name: 'etcd',
               image,
@@ -145,11 +164,10 @@ export class EtcdCluster extends Construct {
               // /readyz needs a quorum (linearizable read); /livez does not, so losing quorum restarts nothing.
               readinessProbe: httpProbe('/readyz', 'metrics', { periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 }),
               livenessProbe: httpProbe('/livez', 'metrics', { initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+              resources,
+              // etcd writes only to its data volume.
+              securityContext: restrictedContainerSecurityContext(),
               volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
-              resources: props.resources ?? {
-                requests: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('128Mi') },
-                limits: { memory: k8s.Quantity.fromString('512Mi') },
-              },
             }],
           },
         },

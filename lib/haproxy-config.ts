@@ -28,7 +28,16 @@ export interface HaproxyConfigOptions {
   readonly replicaMaxLagBytes: number;
   /** Maximum concurrent client connections per router pod. */
   readonly maxConnections: number;
+  /**
+   * Ask for basic auth on the stats page, with the user and password HAProxy reads from the
+   * STATS_USER and STATS_PASSWORD environment variables (HAProxy expands `${VAR}` inside double quotes).
+   * @default false
+   */
+  readonly statsAuth?: boolean;
 }
+
+/** The environment variables `statsAuth` reads. */
+export const STATS_AUTH_ENV = { user: 'STATS_USER', secret: 'STATS_PASSWORD' } as const;
 
 export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
   const servers = (check: string) => o.backends
@@ -74,7 +83,9 @@ frontend stats
     stats enable
     stats uri /
     stats refresh 10s
-
+${o.statsAuth ? `    stats realm "pg-ha router"
+    stats auth "\${${STATS_AUTH_ENV.user}}:\${${STATS_AUTH_ENV.secret}}"
+` : ''}
 frontend metrics
     mode http
     bind :${o.metricsPort}

@@ -11,3 +11,8 @@ export * from './postgres-cluster';
 export * from './stats-ingress';
 export * from './validation';
 export * from './workload';
+export * from './component-security';
+export * from './disruption-budgets';
+export * from './network-policies';
+export * from './pod-hardening';
+export * from './postgres-tls';

@@ -1,10 +1,12 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { ClusterSecrets } from './cluster-secrets';
+import { componentServiceAccount, INIT_DEFAULT_RESOURCES, POSTGRES_ALPINE_UID } from './component-security';
 import { DEFAULT_IMAGES } from './defaults';
-import { ComponentIdentity, imageVersion, standardLabels } from './labels';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { PgRouter } from './pg-router';
 import { checkRoleName, PostgresCluster, SUPERUSER } from './postgres-cluster';
+import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkImage, checkInt } from './validation';
 import { ClusterContext, contentHash, plainEnv, readAsset } from './workload';
 
@@ -37,7 +39,19 @@ export interface InitJobProps {
    * @default 900
    */
   readonly deadlineSeconds?: number;
+  /**
+   * CPU and memory of the init container, merged over the defaults key by key.
+   * @default - requests 10m CPU / 32Mi, limit 128Mi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
+  /**
+   * Node selection and priority of the Job's pod (anti-affinity and zone spread do not apply to one pod).
+   * @default - any node
+   */
+  readonly scheduling?: SchedulingProps;
 }
+
+const CA_DIR = '/etc/pg-ha-ca';
 
 const SQL_DIR = '/etc/pg-ha-init';
 
@@ -51,6 +65,8 @@ const SQL_DIR = '/etc/pg-ha-init';
 export class InitJob extends Construct {
   public readonly job: k8s.KubeJob;
   public readonly configMap: k8s.KubeConfigMap;
+  /** Labels selecting the Job's pod. */
+  public readonly selector: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: InitJobProps) {
     super(scope, id);
@@ -59,20 +75,27 @@ export class InitJob extends Construct {
     const appDb = checkRoleName('postgresDb', props.appDb ?? 'app');
     const image = checkImage('init.image', props.image ?? DEFAULT_IMAGES.init);
     const deadlineSeconds = checkInt('init.deadlineSeconds', props.deadlineSeconds ?? 900, 60, 86400);
+    const resources = resolveResources('init.resources', INIT_DEFAULT_RESOURCES, props.resources);
+    const tlsSecret = postgres.tlsSecretName;
 
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-init', component: 'init', version: imageVersion(image) };
     const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
     const data = { 'init.sh': readAsset('init.sh'), 'init.sql': readAsset('init.sql'), 'user.sql': props.extraSql ?? '' };
     const configName = `${cluster.name}-init`;
     this.configMap = new k8s.KubeConfigMap(this, 'Sql', { metadata: { name: configName, labels }, data });
+    const serviceAccountName = componentServiceAccount(this, configName, labels);
+    const scheduling = schedulingSpec('init.scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' });
 
     const env: k8s.EnvVar[] = [
       ...plainEnv({
         PGHOST: router.writeService.name,
         PGPORT: router.writePort,
         PGUSER: SUPERUSER,
-        // Spilo rejects non-TLS connections from other pods.
-        PGSSLMODE: 'require',
+        // Spilo rejects non-TLS connections from other pods. With a real certificate, also check that
+        // the server is the one named PGHOST (the certificate lists the router's Service names).
+        PGSSLMODE: tlsSecret ? 'verify-full' : 'require',
+        ...(tlsSecret ? { PGSSLROOTCERT: `${CA_DIR}/ca.crt` } : {}),
         PGCONNECT_TIMEOUT: 5,
         APP_USER: appUser,
         APP_DB: appDb,
@@ -89,33 +112,30 @@ export class InitJob extends Construct {
     const template: k8s.PodTemplateSpec = {
       metadata: { labels },
       spec: {
+        serviceAccountName,
         automountServiceAccountToken: false,
         enableServiceLinks: false,
         restartPolicy: 'OnFailure',
-        securityContext: {
-          // postgres:17-alpine's postgres user.
-          runAsNonRoot: true,
-          runAsUser: 70,
-          runAsGroup: 70,
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        ...scheduling,
+        // postgres:17-alpine's postgres user.
+        securityContext: restrictedPodSecurityContext(POSTGRES_ALPINE_UID, POSTGRES_ALPINE_UID),
         containers: [{
           name: 'init',
           image,
           command: ['/bin/sh', `${SQL_DIR}/init.sh`],
           env,
-          resources: {
-            requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
-            limits: { memory: k8s.Quantity.fromString('128Mi') },
-          },
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            readOnlyRootFilesystem: true,
-            capabilities: { drop: ['ALL'] },
-          },
-          volumeMounts: [{ name: 'sql', mountPath: SQL_DIR, readOnly: true }],
+          resources,
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: 'sql', mountPath: SQL_DIR, readOnly: true },
+            ...(tlsSecret ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
+          ],
         }],
-        volumes: [{ name: 'sql', configMap: { name: configName } }],
+        volumes: [
+          { name: 'sql', configMap: { name: configName } },
+          // Only the CA: the Job never needs the server's private key.
+          ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+        ],
       },
     };
 

@@ -1,7 +1,7 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES } from './argocd';
+import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES, SyncWaveGroup } from './argocd';
 import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from './backups';
 import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
@@ -11,6 +11,10 @@ import { checkMonitoringSettings, Monitoring, MonitoringSettings } from './monit
 import { PgRouter, PgRouterProps } from './pg-router';
 import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
 import { StatsIngress, StatsIngressProps } from './stats-ingress';
+import { DisruptionBudgets } from './disruption-budgets';
+import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
+import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
+import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
 import { checkDnsLabel, checkDnsSubdomain } from './validation';
 import { ClusterContext } from './workload';
 
@@ -77,6 +81,19 @@ export interface PgHaSettings {
    * @default - no Application
    */
   readonly argocd?: ArgoCdApplicationSettings;
+  /**
+   * Scheduling of every component (anti-affinity, zone spread, nodeSelector, tolerations,
+   * priorityClassName); a component's own `scheduling` wins field by field.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * A PodDisruptionBudget per component (etcd and Postgres: at most 1 unavailable; router: at least 1 available).
+   * @default true
+   */
+  readonly disruptionBudgets?: boolean;
+  /** @default - see NetworkPolicySettings (on, clients from the same namespace) */
+  readonly networkPolicies?: NetworkPolicySettings;
 }
 
 /** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, init Job, stats Ingress. */
@@ -102,7 +119,7 @@ export class PgHaChart extends Chart {
 
     let ns: k8s.KubeNamespace | undefined;
     if (settings.createNamespace ?? true) {
-      ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
+      ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
       // Namespaces are cluster-scoped: drop the namespace the chart gives every object.
       ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
@@ -112,16 +129,20 @@ export class PgHaChart extends Chart {
       cluster,
       existingSecret: settings.existingSecret,
       generatorImage: postgresProps.image ?? DEFAULT_IMAGES.spilo,
+      scheduling: settings.scheduling,
     });
-    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd });
+    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(settings.scheduling, settings.etcd?.scheduling) });
     const backups = backupConfiguration(settings.backups ?? {}, { scope: name, namespace, pgVersion: postgresProps.pgVersion ?? 17 });
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
+      scheduling: mergeScheduling(settings.scheduling, postgresProps.scheduling),
       extraEnv: [...backups.env, ...(postgresProps.extraEnv ?? [])],
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, backups.annotation);
-    this.router = new PgRouter(this, 'Router', { cluster, postgres: this.postgres, ...settings.router });
+    this.router = new PgRouter(this, 'Router', {
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(settings.scheduling, settings.router?.scheduling),
+    });
     this.init = new InitJob(this, 'Init', {
       cluster,
       router: this.router,
@@ -130,6 +151,7 @@ export class PgHaChart extends Chart {
       appUser: settings.postgresUser,
       appDb: settings.postgresDb,
       ...settings.init,
+      scheduling: mergeScheduling(settings.scheduling, settings.init?.scheduling),
     });
     const statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
@@ -149,6 +171,9 @@ export class PgHaChart extends Chart {
       });
     }
 
+    this.addHardening(settings);
+
+    // Last: every object must exist by now (a test checks that each one has a wave).
     annotateForArgoCd(this, [
       ...(ns ? [{ scope: ns, wave: SYNC_WAVES.namespace }] : []),
       { scope: this.secrets, wave: SYNC_WAVES.secretsPrerequisites },
@@ -158,6 +183,54 @@ export class PgHaChart extends Chart {
       { scope: this.init, wave: SYNC_WAVES.init },
       { scope: statsIngress, wave: SYNC_WAVES.extras },
       ...(this.monitoring ? [{ scope: this.monitoring, wave: SYNC_WAVES.extras }] : []),
+      ...this.hardeningWaves(),
     ]);
+  }
+
+  /** Sync waves of the objects addHardening creates (see SYNC_WAVES). */
+  private hardeningWaves(): SyncWaveGroup[] {
+    const child = (id: string) => this.node.tryFindChild(id);
+    return [
+      { id: 'NetworkPolicies', wave: SYNC_WAVES.networkPolicies },
+      { id: 'PostgresTls', wave: SYNC_WAVES.certificates },
+      { id: 'DisruptionBudgets', wave: SYNC_WAVES.extras },
+    ].flatMap(({ id, wave }) => {
+      const scope = child(id);
+      return scope ? [{ scope, wave }] : [];
+    });
+  }
+
+  /** Disruption budgets, NetworkPolicies and the optional cert-manager Certificate (lib/disruption-budgets.ts, ...). */
+  private addHardening(settings: PgHaSettings): void {
+    const cluster = this.cluster;
+    const partOf = { 'app.kubernetes.io/instance': cluster.name, 'app.kubernetes.io/part-of': 'pg-ha' };
+    if (settings.disruptionBudgets ?? true) {
+      new DisruptionBudgets(this, 'DisruptionBudgets', { cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: partOf });
+    }
+    const networkPolicies = settings.networkPolicies ?? {};
+    if (networkPolicies.enabled ?? true) {
+      new NetworkPolicies(this, 'NetworkPolicies', {
+        ...networkPolicies,
+        cluster,
+        clusterPodLabels: partOf,
+        etcd: this.etcd,
+        postgres: this.postgres,
+        router: this.router,
+        init: this.init,
+        secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
+        statsExposed: (settings.statsIngress?.kind ?? 'ingress') !== 'none',
+        labels: partOf,
+      });
+    }
+    const tls = this.postgres.tls;
+    if (tls.issuerName !== undefined && this.postgres.tlsSecretName) {
+      new PostgresCertificate(this, 'PostgresTls', {
+        cluster,
+        secretName: this.postgres.tlsSecretName,
+        issuerName: tls.issuerName,
+        issuerKind: tls.issuerKind,
+        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+      });
+    }
   }
 }

@@ -1,10 +1,12 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_IMAGES } from './defaults';
-import { renderHaproxyConfig } from './haproxy-config';
+import { componentServiceAccount, HAPROXY_UID, ROUTER_DEFAULT_RESOURCES } from './component-security';
+import { renderHaproxyConfig, STATS_AUTH_ENV } from './haproxy-config';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { POSTGRES_PORTS, PostgresCluster } from './postgres-cluster';
-import { checkDistinct, checkImage, checkInt, checkUnprivilegedPort } from './validation';
+import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
+import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from './validation';
 import { ClusterContext, contentHash, httpProbe } from './workload';
 
 export interface PgRouterProps {
@@ -43,6 +45,23 @@ export interface PgRouterProps {
    * @default 1000
    */
   readonly maxConnections?: number;
+  /**
+   * CPU and memory of the HAProxy container, merged over the defaults key by key.
+   * @default - requests 50m CPU / 64Mi, limit 256Mi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
+  /**
+   * Anti-affinity, zone spread, node selection and priority of the router pods.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * Existing Secret (type `kubernetes.io/basic-auth`: keys `username` and `password`) whose
+   * credentials HAProxy asks for on the stats page. Metrics stay unauthenticated for Prometheus and
+   * are fenced by the NetworkPolicies.
+   * @default - no authentication on the stats page (see the production checklist)
+   */
+  readonly statsAuthSecret?: string;
 }
 
 /**
@@ -68,6 +87,8 @@ export class PgRouter extends Construct {
   public readonly replicaMaxLagBytes: number;
   /** Labels selecting the router pods. */
   public readonly selector: Record<string, string>;
+  /** Router pods. */
+  public readonly replicas: number;
 
   constructor(scope: Construct, id: string, props: PgRouterProps) {
     super(scope, id);
@@ -87,11 +108,16 @@ export class PgRouter extends Construct {
     const replicaMaxLagBytes = checkInt('router.replicaMaxLagBytes', props.replicaMaxLagBytes ?? 16 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER);
     this.replicaMaxLagBytes = replicaMaxLagBytes;
     const maxConnections = checkInt('router.maxConnections', props.maxConnections ?? 1000, 1, 100000);
+    const resources = resolveResources('router.resources', ROUTER_DEFAULT_RESOURCES, props.resources);
+    const statsAuthSecret = props.statsAuthSecret === undefined ? undefined : checkDnsSubdomain('router.statsAuthSecret', props.statsAuthSecret);
+    this.replicas = replicas;
 
     const name = `${cluster.name}-router`;
     const identity: ComponentIdentity = { instance: cluster.name, name: 'haproxy', component: 'router', version: imageVersion(image) };
     const labels = standardLabels(identity);
     this.selector = selectorLabels(identity);
+    const scheduling = schedulingSpec('router.scheduling', this.selector, props.scheduling);
+    const serviceAccountName = componentServiceAccount(this, name, labels);
 
     this.haproxyConfig = renderHaproxyConfig({
       backends: postgres.podNames.map((podName, i) => ({ name: podName, host: postgres.podFqdns[i] })),
@@ -103,6 +129,7 @@ export class PgRouter extends Construct {
       metricsPort: this.metricsPort,
       replicaMaxLagBytes,
       maxConnections,
+      statsAuth: statsAuthSecret !== undefined,
     });
     this.configMap = new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name, labels },
@@ -114,7 +141,7 @@ export class PgRouter extends Construct {
       spec: {
         replicas,
         selector: { matchLabels: this.selector },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdateFor(props.scheduling) },
         template: {
           metadata: {
             labels,
@@ -122,12 +149,22 @@ export class PgRouter extends Construct {
             annotations: { 'pg-ha.cdk8s.io/config-hash': contentHash(this.haproxyConfig) },
           },
           spec: {
+            serviceAccountName,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             terminationGracePeriodSeconds: 30,
+            ...scheduling,
+            // The image's user is `haproxy` (uid 99) by name; runAsNonRoot needs the number.
+            securityContext: restrictedPodSecurityContext(HAPROXY_UID, HAPROXY_UID),
             containers: [{
               name: 'haproxy',
               image,
+              ...(statsAuthSecret ? {
+                env: [
+                  { name: STATS_AUTH_ENV.user, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'username' } } },
+                  { name: STATS_AUTH_ENV.secret, valueFrom: { secretKeyRef: { name: statsAuthSecret, key: 'password' } } },
+                ],
+              } : {}),
               ports: [
                 { name: 'write', containerPort: this.writePort },
                 { name: 'read', containerPort: this.readPort },
@@ -136,19 +173,9 @@ export class PgRouter extends Construct {
               ],
               readinessProbe: httpProbe('/metrics', 'metrics', { periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 }),
               livenessProbe: httpProbe('/metrics', 'metrics', { initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
-              resources: {
-                requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-                limits: { memory: k8s.Quantity.fromString('256Mi') },
-              },
-              securityContext: {
-                // The image's user is `haproxy` (uid 99) by name; runAsNonRoot needs the number.
-                runAsNonRoot: true,
-                runAsUser: 99,
-                runAsGroup: 99,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              resources,
+              // HAProxy binds ports >= 1024 and writes nothing: no capabilities, read-only root.
+              securityContext: restrictedContainerSecurityContext({ runAsNonRoot: true, runAsUser: HAPROXY_UID, runAsGroup: HAPROXY_UID }),
               volumeMounts: [{ name: 'config', mountPath: '/usr/local/etc/haproxy', readOnly: true }],
             }],
             volumes: [{ name: 'config', configMap: { name } }],
@@ -168,4 +195,15 @@ export class PgRouter extends Construct {
     this.readService = service('ReadService', `${cluster.name}-ro`, [['read', this.readPort]]);
     this.statsService = service('StatsService', name, [['stats', this.statsPort], ['metrics', this.metricsPort]]);
   }
+}
+
+/**
+ * Surge a new router before stopping an old one; but with required anti-affinity and one router per
+ * node, the surge pod would find no node and the rollout would hang, so replace one at a time
+ * instead (the disruption budget's "at least one" still holds with two or more routers).
+ */
+function rollingUpdateFor(scheduling?: SchedulingProps): k8s.RollingUpdateDeployment {
+  return scheduling?.antiAffinity === 'required'
+    ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
+    : { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) };
 }

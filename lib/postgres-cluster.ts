@@ -4,6 +4,9 @@ import { stringify } from 'yaml';
 import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
 import { EtcdCluster } from './etcd-cluster';
+import { EXPORTER_DEFAULT_RESOURCES, EXPORTER_UID, POSTGRES_DEFAULT_RESOURCES } from './component-security';
+import { resolveResources, restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
+import { PostgresTlsProps, resolvePostgresTls, serviceAccountTokenVolume, SERVICE_ACCOUNT_TOKEN_MOUNT } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { checkImage, checkInt, checkQuantity, ConfigError } from './validation';
 import {
@@ -77,10 +80,25 @@ export interface PostgresClusterProps {
   readonly storageClass?: string;
   /**
    * CPU and memory of the Spilo container. Spilo sizes shared_buffers (limit/5) and max_connections
-   * from the memory limit, so it must be set.
+   * from the memory limit, so it must be set. Merged over the defaults key by key.
    * @default - requests 500m CPU / 1Gi, limit 1Gi memory
    */
   readonly resources?: k8s.ResourceRequirements;
+  /**
+   * CPU and memory of the postgres-exporter sidecar, merged over the defaults key by key.
+   * @default - requests 20m CPU / 32Mi, limit 128Mi memory
+   */
+  readonly exporterResources?: k8s.ResourceRequirements;
+  /**
+   * Anti-affinity, zone spread, node selection and priority of the Postgres pods.
+   * @default - preferred anti-affinity on the node name; no zone spread
+   */
+  readonly scheduling?: SchedulingProps;
+  /**
+   * PostgreSQL's serving certificate from a Secret (optionally issued by cert-manager).
+   * @default - Spilo's self-signed certificate (encrypts, but clients cannot verify the server)
+   */
+  readonly tls?: PostgresTlsProps;
   /** @default - see PatroniSettings */
   readonly patroni?: PatroniSettings;
   /** @default 'prometheuscommunity/postgres-exporter:v0.18.1' */
@@ -131,6 +149,12 @@ export class PostgresCluster extends Construct {
   public readonly monitorUser: string;
   /** The Patroni configuration (YAML) passed in SPILO_CONFIGURATION. */
   public readonly spiloConfiguration: string;
+  /** Members of the cluster. */
+  public readonly replicas: number;
+  /** The Secret holding PostgreSQL's serving certificate (`tls.crt`, `tls.key`, `ca.crt`), if any. */
+  public readonly tlsSecretName?: string;
+  /** The TLS settings (for the cert-manager Certificate the chart may add). */
+  public readonly tls: PostgresTlsProps;
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps) {
     super(scope, id);
@@ -145,13 +169,12 @@ export class PostgresCluster extends Construct {
       throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${POSTGRES_PORTS.postgresql}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
     }
     this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? 'postgres_exporter');
-    const resources = props.resources ?? {
-      requests: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('1Gi') },
-      limits: { memory: k8s.Quantity.fromString('1Gi') },
-    };
-    if (!resources.limits?.memory) {
-      throw new ConfigError('postgres.resources.limits.memory', undefined, 'set: Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
-    }
+    const resources = resolveResources('postgres.resources', POSTGRES_DEFAULT_RESOURCES, props.resources,
+      'Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
+    const exporterResources = resolveResources('postgres.exporterResources', EXPORTER_DEFAULT_RESOURCES, props.exporterResources);
+    this.replicas = replicas;
+    this.tls = props.tls ?? {};
+    this.tlsSecretName = resolvePostgresTls(cluster, this.tls);
 
     this.scope = cluster.name;
     const name = cluster.name;
@@ -162,6 +185,7 @@ export class PostgresCluster extends Construct {
     this.podNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
     this.spiloConfiguration = stringify(patroniConfiguration(props.patroni ?? {}));
+    const scheduling = schedulingSpec('postgres.scheduling', this.selector, props.scheduling);
 
     this.headlessService = new k8s.KubeService(this, 'Headless', {
       metadata: { name: headlessName, labels },
@@ -206,12 +230,16 @@ export class PostgresCluster extends Construct {
           metadata: { labels },
           spec: {
             serviceAccountName: saName,
-            // Used by Spilo's role callback to label its own pod.
-            automountServiceAccountToken: true,
+            // Spilo's role callback uses the token; it is mounted into the postgres container only
+            // (volume below), not into the exporter sidecar, which never calls the API.
+            automountServiceAccountToken: false,
             // Spilo turns every ETCD3_*-like variable into DCS config: no service-link variables.
             enableServiceLinks: false,
             // Long enough for Patroni to hand the leader lock over and shut PostgreSQL down cleanly.
             terminationGracePeriodSeconds: 300,
+            ...scheduling,
+            // Spilo starts as root (see the postgres container); the pod-level context only adds seccomp.
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
                 name: 'postgres',
@@ -233,6 +261,8 @@ export class PostgresCluster extends Construct {
                   secrets.env('PGPASSWORD_SUPERUSER', 'superuser'),
                   { name: 'PGUSER_STANDBY', value: REPLICATION_USER },
                   secrets.env('PGPASSWORD_STANDBY', 'replication'),
+                  // PostgreSQL's serving certificate, when one is configured (postgres.tls).
+                  ...tlsEnv(this.tlsSecretName),
                   // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
                   { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
                   ...(props.extraEnv ?? []),
@@ -240,9 +270,21 @@ export class PostgresCluster extends Construct {
                 readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
                 livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
                 resources,
+                // Spilo needs root at start: launch.sh rewrites /etc/passwd, chowns PGHOME and /run, then
+                // drops to `postgres` with chpst. It writes its config and certificates to the image's
+                // root filesystem (/run, /etc), and cron backups need setuid, so privilege escalation
+                // stays allowed. This keeps the pod at Pod Security "baseline" (not "restricted").
+                securityContext: {
+                  privileged: false,
+                  allowPrivilegeEscalation: true,
+                  readOnlyRootFilesystem: false,
+                  // Not among the capabilities Spilo uses; container runtimes grant it by default.
+                  capabilities: { drop: ['NET_RAW'] },
+                },
                 volumeMounts: [
                   { name: 'pgdata', mountPath: PGDATA_MOUNT },
                   { name: 'dshm', mountPath: '/dev/shm' },
+                  { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
                 ],
               },
               {
@@ -258,23 +300,15 @@ export class PostgresCluster extends Construct {
                 ],
                 readinessProbe: httpProbe('/', 'metrics', { periodSeconds: 10, timeoutSeconds: 5 }),
                 livenessProbe: httpProbe('/', 'metrics', { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 }),
-                resources: {
-                  requests: { cpu: k8s.Quantity.fromString('20m'), memory: k8s.Quantity.fromString('32Mi') },
-                  limits: { memory: k8s.Quantity.fromString('128Mi') },
-                },
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: 65534,
-                  runAsGroup: 65534,
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
+                resources: exporterResources,
+                // The image's `nobody`, by number: the sidecar meets "restricted" on its own.
+                securityContext: restrictedContainerSecurityContext({ runAsNonRoot: true, runAsUser: EXPORTER_UID, runAsGroup: EXPORTER_UID }),
               },
             ],
             volumes: [
               // PostgreSQL's parallel queries need more shared memory than a container's 64Mi /dev/shm.
               { name: 'dshm', emptyDir: { medium: 'Memory' } },
+              serviceAccountTokenVolume('kube-api-access'),
             ],
           },
         },
@@ -329,4 +363,15 @@ export function patroniConfiguration(settings: PatroniSettings): Record<string, 
       },
     },
   };
+}
+
+/** Spilo writes these env vars (certificate contents) to /run/certs with owner postgres and mode 0600. */
+function tlsEnv(secretName: string | undefined): k8s.EnvVar[] {
+  if (!secretName) return [];
+  return [
+    { name: 'SSL_CERTIFICATE', valueFrom: { secretKeyRef: { name: secretName, key: 'tls.crt' } } },
+    { name: 'SSL_PRIVATE_KEY', valueFrom: { secretKeyRef: { name: secretName, key: 'tls.key' } } },
+    // Optional: a Secret without a CA still serves the certificate.
+    { name: 'SSL_CA', valueFrom: { secretKeyRef: { name: secretName, key: 'ca.crt', optional: true } } },
+  ];
 }

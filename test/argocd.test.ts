@@ -27,7 +27,8 @@ describe('sync waves', () => {
   });
 
   test('waves follow the dependencies: namespace, secrets, etcd, postgres, router, init Job, extras', () => {
-    const waves = (component: string) => [...new Set(byComponent(objects, component).map(wave))];
+    const HARDENING = ['PodDisruptionBudget', 'NetworkPolicy'];
+    const waves = (component: string) => [...new Set(byComponent(objects, component).filter((o) => !HARDENING.includes(o.kind)).map(wave))];
     expect(wave(objects.find((o) => o.kind === 'Namespace'))).toBe(SYNC_WAVES.namespace);
     // The secrets Job runs after its RBAC and before anything that reads the Secret.
     expect(waves('secrets').sort()).toEqual([SYNC_WAVES.secretsPrerequisites, SYNC_WAVES.secretsJob].sort());
@@ -39,8 +40,18 @@ describe('sync waves', () => {
     expect(waves('monitoring')).toEqual([SYNC_WAVES.extras]);
     expect(objects.filter((o) => ['IngressRoute', 'Middleware', 'Ingress'].includes(o.kind)).map(wave)).toEqual(
       objects.filter((o) => ['IngressRoute', 'Middleware', 'Ingress'].includes(o.kind)).map(() => SYNC_WAVES.extras));
+    // Every pod starts under its NetworkPolicy; PDBs come once their pods run.
+    expect([...new Set(objects.filter((o) => o.kind === 'NetworkPolicy').map(wave))]).toEqual([SYNC_WAVES.networkPolicies]);
+    expect([...new Set(objects.filter((o) => o.kind === 'PodDisruptionBudget').map(wave))]).toEqual([SYNC_WAVES.extras]);
     expect([SYNC_WAVES.namespace, SYNC_WAVES.secretsPrerequisites, SYNC_WAVES.secretsJob, SYNC_WAVES.etcd, SYNC_WAVES.postgres,
       SYNC_WAVES.router, SYNC_WAVES.init, SYNC_WAVES.extras]).toEqual([-3, -2, -1, 0, 1, 2, 3, 4]);
+  });
+
+  test('the cert-manager Certificate is ready before the members that mount its Secret start', () => {
+    const withTls = synth({ postgres: { tls: { issuerName: 'ca-issuer' } } });
+    const certificate = withTls.find((o) => o.kind === 'Certificate');
+    expect(wave(certificate)).toBe(SYNC_WAVES.certificates);
+    expect(SYNC_WAVES.certificates).toBeLessThan(SYNC_WAVES.postgres);
   });
 });
 

@@ -129,7 +129,7 @@ describe('monitoring', () => {
     });
     test('PROMETHEUS_LABELS must be key=value pairs', () => {
       expect(settingsFromVariables({ PROMETHEUS_LABELS: 'release=prom, team=db' }).monitoring?.labels).toEqual({ release: 'prom', team: 'db' });
-      expect(() => settingsFromVariables({ PROMETHEUS_LABELS: 'release' })).toThrow(/PROMETHEUS_LABELS must be comma-separated key=value pairs/);
+      expect(() => settingsFromVariables({ PROMETHEUS_LABELS: 'release' })).toThrow(/PROMETHEUS_LABELS must be key=value pairs separated by commas/);
     });
     test('monitoring settings without PROMETHEUS_OPERATOR=true are an error, not silently ignored', () => {
       expect(() => synth({ monitoring: { labels: { release: 'prom' } } })).toThrow(/monitoring.enabled must be true when monitoring.labels is set/);

@@ -38,16 +38,23 @@ describe.each(SETS)('policy: %s', (_, objects) => {
     expect(missing).toEqual([]);
   });
 
-  test('every object and pod template carries the standard app.kubernetes.io labels (selection, ownership, dashboards)', () => {
-    // The Namespace is exempt: it may be shared with other applications.
-    const labelled = objects.filter((o) => o.kind !== 'Namespace');
+  test('every workload, pod template and Service carries the standard app.kubernetes.io labels (selection, ownership, dashboards)', () => {
     const missing = [
-      ...labelled.map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.labels ?? {}] as const),
+      ...all.map((w) => [`${w.kind}/${w.name}`, w.object.metadata.labels ?? {}] as const),
       ...all.map((w) => [`${w.kind}/${w.name} pod template`, w.podLabels] as const),
+      ...objects.filter((o) => o.kind === 'Service').map((o) => [`Service/${o.metadata.name}`, o.metadata.labels ?? {}] as const),
     ].flatMap(([what, labels]) => STANDARD_LABELS.filter((l) => !labels[l]).map((l) => `${what}: ${l}`));
     expect(missing).toEqual([]);
     // Workloads say which version they run.
     expect(all.filter((w) => !w.object.metadata.labels['app.kubernetes.io/version']).map((w) => w.name)).toEqual([]);
+  });
+
+  test('every other object says which instance it belongs to (`kubectl get ... -l app.kubernetes.io/instance=pg-ha` finds it)', () => {
+    // The Namespace is exempt: it may be shared with other applications.
+    const missing = objects.filter((o) => o.kind !== 'Namespace')
+      .flatMap((o) => ['app.kubernetes.io/instance', 'app.kubernetes.io/part-of']
+        .filter((l) => !o.metadata.labels?.[l]).map((l) => `${o.kind}/${o.metadata.name}: ${l}`));
+    expect(missing).toEqual([]);
   });
 
   test('every Service selects the pods of a workload that exists (a selector typo gives a Service with no endpoints)', () => {

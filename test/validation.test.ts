@@ -43,7 +43,7 @@ describe.each<[string, PgHaSettings, RegExp]>([
   // Stats exposure.
   ['unknown stats exposure', { statsIngress: { kind: 'nodeport' as never } }, /^statsIngress\.kind must be one of "ingress", "ingressroute", "none" \(got "nodeport"\)/],
   ['bad existing secret name', { existingSecret: 'Not_A_Name' }, /^existingSecret must be a DNS-1123 label/],
-  ['postgres without a memory limit', { postgres: { resources: { requests: {} } } }, /^postgres\.resources\.limits\.memory must be set: Spilo sizes shared_buffers/],
+  ['postgres without a memory limit', { postgres: { resources: { limits: { memory: undefined as never } } } }, /^postgres\.resources\.limits\.memory must be set: Spilo sizes shared_buffers/],
 ])('%s', (_name, settings, message) => {
   test('is rejected with a message naming the setting, the value and what is valid', () => {
     expect(build(settings)).toThrow(message);
