@@ -94,6 +94,8 @@ export interface BackupConfiguration {
   readonly annotation: string;
   /** The full WAL-G prefix (`s3://bucket/path`), when enabled. */
   readonly walgPrefix?: string;
+  /** The TCP port Spilo reaches the object storage on (443 for AWS S3), when enabled. */
+  readonly storagePort?: number;
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -205,7 +207,9 @@ export function backupConfiguration(settings: BackupSettings, context: { scope: 
   const annotation = enabled
     ? `enabled: WAL-G to ${walgPrefix}${endpoint ? ` at ${endpoint}` : ''}`
     : 'disabled (archive_command=/bin/true: no WAL archive, no point-in-time recovery; see BACKUPS in the README)';
-  return { enabled, env, annotation, walgPrefix };
+  const storagePort = !enabled ? undefined
+    : endpoint ? Number(/:(\d+)$/.exec(endpoint)?.[1] ?? (endpoint.startsWith('https:') ? 443 : 80)) : 443;
+  return { enabled, env, annotation, walgPrefix, storagePort };
 }
 
 function toEnv(values: Record<string, string>): k8s.EnvVar[] {

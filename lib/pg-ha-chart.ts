@@ -2,7 +2,7 @@ import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES, SyncWaveGroup } from './argocd';
-import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from './backups';
+import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration, BackupSettings } from './backups';
 import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
 import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
@@ -15,7 +15,7 @@ import { DisruptionBudgets } from './disruption-budgets';
 import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
 import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
 import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
-import { checkDnsLabel, checkDnsSubdomain } from './validation';
+import { checkDnsLabel, checkDnsSubdomain, ConfigError } from './validation';
 import { ClusterContext } from './workload';
 
 /** Everything a user can set; every field is optional and documented with its default. */
@@ -106,6 +106,8 @@ export class PgHaChart extends Chart {
   public readonly init: InitJob;
   /** PodMonitors and alerts, when monitoring is enabled. */
   public readonly monitoring?: Monitoring;
+  /** What the backup settings do (env, annotation, object-storage port). */
+  public readonly backups: BackupConfiguration;
 
   constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
     // Pod names are `<scope>-N` and must stay DNS labels; `-etcd-N`, `-router-xxxxx` suffixes need room.
@@ -133,6 +135,7 @@ export class PgHaChart extends Chart {
     });
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(settings.scheduling, settings.etcd?.scheduling) });
     const backups = backupConfiguration(settings.backups ?? {}, { scope: name, namespace, pgVersion: postgresProps.pgVersion ?? 17 });
+    this.backups = backups;
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
       scheduling: mergeScheduling(settings.scheduling, postgresProps.scheduling),
@@ -211,6 +214,7 @@ export class PgHaChart extends Chart {
     if (networkPolicies.enabled ?? true) {
       new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
+        objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
         cluster,
         clusterPodLabels: partOf,
         etcd: this.etcd,
@@ -233,4 +237,17 @@ export class PgHaChart extends Chart {
       });
     }
   }
+}
+
+/**
+ * Object-storage ports the Postgres pods may reach: the configured ones, plus the backup endpoint's
+ * port by default (a MinIO on :9000 would otherwise be blocked); an explicit list must include it.
+ */
+function backupStoragePorts(configured: number[] | undefined, storagePort: number | undefined): number[] | undefined {
+  if (storagePort === undefined) return configured;
+  if (configured === undefined) return [...new Set([443, storagePort])];
+  if (!configured.includes(storagePort)) {
+    throw new ConfigError('networkPolicies.objectStoragePorts', configured.join(','), `a list that includes ${storagePort}, the port of the backup endpoint (or the Postgres pods cannot reach it)`);
+  }
+  return configured;
 }

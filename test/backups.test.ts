@@ -62,6 +62,21 @@ describe('backups', () => {
     });
   });
 
+  test('the NetworkPolicy lets the Postgres pods reach the backup endpoint\'s port', () => {
+    const egressPorts = (settings: PgHaSettings) => {
+      const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
+      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'pg-ha-postgres');
+      return [...new Set(policy.spec.egress.flatMap((e: any) => (e.ports ?? []).map((p: any) => p.port)))];
+    };
+    expect(egressPorts({ backups: ON })).toEqual(expect.arrayContaining([443, 9000]));
+    expect(egressPorts({})).not.toContain(9000);
+    // An explicit list without the endpoint's port is an error, not a silently blocked backup.
+    expect(() => new PgHaChart(Testing.app(), 'pg-ha', { backups: ON, networkPolicies: { objectStoragePorts: [443] } }))
+      .toThrow(/networkPolicies.objectStoragePorts must be a list that includes 9000, the port of the backup endpoint/);
+    expect(backupConfiguration({ ...ON, endpoint: 'http://minio' }, { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 }).storagePort).toBe(80);
+    expect(backupConfiguration({ ...ON, endpoint: undefined }, { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 }).storagePort).toBe(443);
+  });
+
   test('the env settings reach the chart', () => {
     const settings = settingsFromVariables({
       BACKUPS: 'true', BACKUP_S3_BUCKET: 'b-1', BACKUP_CREDENTIALS_SECRET: 's3', BACKUP_S3_PREFIX: 'x/y', BACKUP_NUM_TO_RETAIN: '3', CLONE_FROM_S3_PREFIX: 's3://a/b',
