@@ -63,12 +63,19 @@ export function syncHookAnnotations(wave: number): Record<string, string> {
  * Annotations for objects Kubernetes creates on the app's behalf (the generated credentials
  * Secret, the StatefulSets' PVCs). They are not in git, yet they carry the app's
  * `app.kubernetes.io/instance` label; under Argo CD's label tracking (the default before 3.0) they
- * would be listed as extraneous and pruned. These make Argo CD ignore them and never delete them.
+ * would be listed as extraneous and pruned. These make Argo CD ignore them and never delete them,
+ * neither when pruning nor when the Application is deleted.
  */
 export const KEEP_UNTRACKED_ANNOTATIONS: Readonly<Record<string, string>> = {
-  [ARGOCD.syncOptions]: 'Prune=false',
+  [ARGOCD.syncOptions]: 'Prune=false,Delete=false',
   [ARGOCD.compareOptions]: 'IgnoreExtraneous',
 };
+
+/**
+ * Sync options of the Namespace: deleting it deletes every PVC and the generated Secret in it, so
+ * neither pruning (e.g. after CREATE_NAMESPACE=false) nor deleting the Application removes it.
+ */
+export const NAMESPACE_SYNC_OPTIONS = 'Prune=false,Delete=false';
 
 /** Which part of the topology a group of constructs is, for `annotateForArgoCd`. */
 export interface SyncWaveGroup {
@@ -112,6 +119,7 @@ export function annotateForArgoCd(chart: Chart, groups: readonly SyncWaveGroup[]
     }
     child.metadata.addAnnotation(ARGOCD.syncWave, String(wave));
     if (child.kind === 'StatefulSet') keepClaimsUntracked(child);
+    if (child.kind === 'Namespace') child.metadata.addAnnotation(ARGOCD.syncOptions, NAMESPACE_SYNC_OPTIONS);
   }
 }
 
@@ -217,7 +225,8 @@ export class ArgoCdApplication extends Construct {
         name,
         namespace,
         labels: { 'app.kubernetes.io/part-of': 'pg-ha', 'app.kubernetes.io/managed-by': 'cdk8s' },
-        // Deleting the Application deletes the cluster's objects too (PVCs stay: Retain + Prune=false).
+        // Deleting the Application deletes the cluster's objects too; the Namespace, PVCs and generated
+        // Secret stay (Delete=false).
         finalizers: ['resources-finalizer.argocd.argoproj.io'],
       },
       spec: {

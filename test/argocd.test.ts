@@ -93,7 +93,7 @@ describe('objects Argo CD does not track', () => {
       for (const t of sts.spec.volumeClaimTemplates) {
         expect(t.apiVersion).toBe('v1');
         expect(t.kind).toBe('PersistentVolumeClaim');
-        expect(t.metadata.annotations).toEqual({ [ARGOCD.syncOptions]: 'Prune=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous' });
+        expect(t.metadata.annotations).toEqual({ [ARGOCD.syncOptions]: 'Prune=false,Delete=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous' });
       }
     }
   });
@@ -102,10 +102,14 @@ describe('objects Argo CD does not track', () => {
     const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('pg-ha-secrets-'));
     const env = job.spec.template.spec.containers[0].env;
     expect(JSON.parse(env.find((e: any) => e.name === 'SECRET_ANNOTATIONS').value)).toEqual({
-      [ARGOCD.syncOptions]: 'Prune=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous',
+      [ARGOCD.syncOptions]: 'Prune=false,Delete=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous',
     });
     const script = readFileSync(join(__dirname, '..', 'lib', 'files', 'create-secret.py'), 'utf8');
     expect(script).toContain("'annotations': json.loads(os.environ.get('SECRET_ANNOTATIONS', '{}'))");
+  });
+
+  test('the Namespace is never pruned nor deleted with the Application (that would delete the PVCs in it)', () => {
+    expect(annotation(objects.find((o) => o.kind === 'Namespace'), ARGOCD.syncOptions)).toBe('Prune=false,Delete=false');
   });
 
   test('no Secret is in the manifests (passwords never go to git)', () => {
