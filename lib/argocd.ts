@@ -86,7 +86,7 @@ export interface SyncWaveGroup {
 
 /**
  * Writes sync waves on every ApiObject of `chart`, turns every Job into a Sync hook, and marks the
- * PVCs of every StatefulSet as never-prune.
+ * Namespace and the PVCs of every StatefulSet as never pruned or deleted by Argo CD.
  *
  * Why the Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
  * - a plain Job deleted by `ttlSecondsAfterFinished` would leave the app OutOfSync forever (and
