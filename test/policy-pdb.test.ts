@@ -1,6 +1,5 @@
 /**
- * AWAITS THE `harden` BRANCH: PodDisruptionBudgets are added there, so this file fails on `gitops`
- * (and on `main`) until that branch is merged. It is kept apart so the failure is obvious.
+ * PodDisruptionBudgets (added by the hardening work, lib/disruption-budgets.ts).
  *
  * Why: without a PDB, `kubectl drain` on a node upgrade may evict several members of a quorum
  * (etcd) or the leader and its sync standby at once, or every router pod.

@@ -1,6 +1,5 @@
 /**
- * AWAITS THE `harden` BRANCH for the etcd and Spilo containers, which have no explicit security
- * context on `gitops`/`main` yet; the other containers already pass.
+ * Security contexts (set by the hardening work, lib/pod-hardening.ts).
  *
  * Why: an explicit securityContext on every container documents what each image needs (Spilo starts
  * as root and keeps privilege escalation for its cron backups; the others run as a fixed non-root uid)
