@@ -4,13 +4,19 @@
  */
 import { join } from 'path';
 import { ConfigError, loadSettings, PgHaChart, variablesFor } from './lib';
+import { renderArgoCdApplication, writeApplication } from './lib/argocd';
 import { synthAtomically } from './lib/synth';
 
 const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
 
 try {
   const settings = loadSettings(join(__dirname, 'pg-ha.env'), process.env);
+  // Rendered (and validated) before dist/ is touched; written outside dist/ after it succeeded.
+  const application = renderArgoCdApplication(settings.argocd, {
+    scope: settings.scope ?? 'pg-ha', namespace: settings.namespace ?? 'pg-ha', projectDir: __dirname, outdir,
+  });
   synthAtomically(outdir, (app) => new PgHaChart(app, settings.scope ?? 'pg-ha', settings));
+  if (application) writeApplication(application);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   const vars = variablesFor(error.setting);

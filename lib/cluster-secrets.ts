@@ -3,7 +3,8 @@ import { k8s } from 'cdk8s-plus-28';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkDnsLabel } from './validation';
-import { ClusterContext, fieldEnv, plainEnv, readAsset } from './workload';
+import { KEEP_UNTRACKED_ANNOTATIONS } from './argocd';
+import { ClusterContext, contentHash, fieldEnv, plainEnv, readAsset } from './workload';
 
 /** The keys of the credentials Secret, one per database role the cluster uses. */
 export const CREDENTIAL_KEYS = {
@@ -94,9 +95,7 @@ export class ClusterSecrets extends Construct {
     new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': readAsset('create-secret.py') } });
 
     const secretLabels = standardLabels({ instance: cluster.name, name: 'pg-ha-credentials', component: 'credentials' });
-    new k8s.KubeJob(this, 'Job', {
-      metadata,
-      spec: {
+    const spec: k8s.JobSpec = {
         backoffLimit: 6,
         activeDeadlineSeconds: 600,
         ttlSecondsAfterFinished: 3600,
@@ -124,6 +123,8 @@ export class ClusterSecrets extends Construct {
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: Object.values(CREDENTIAL_KEYS).join(','),
                   SECRET_LABELS: JSON.stringify(secretLabels),
+                  // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
+                  SECRET_ANNOTATIONS: JSON.stringify(KEEP_UNTRACKED_ANNOTATIONS),
                 }),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
               ],
@@ -137,7 +138,9 @@ export class ClusterSecrets extends Construct {
             volumes: [{ name: 'script', configMap: { name } }],
           },
         },
-      },
-    });
+    };
+    // Named after its content like the init Job: re-applying a changed Job creates a new one instead
+    // of failing on the old one's immutable pod template.
+    new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(JSON.stringify(spec))}`, labels }, spec });
   }
 }

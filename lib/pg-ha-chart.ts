@@ -1,10 +1,13 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES, SyncWaveGroup } from './argocd';
+import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration, BackupSettings } from './backups';
 import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
 import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
 import { InitJob, InitJobProps } from './init-job';
+import { checkMonitoringSettings, Monitoring, MonitoringSettings } from './monitoring';
 import { PgRouter, PgRouterProps } from './pg-router';
 import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
 import { StatsIngress, StatsIngressProps } from './stats-ingress';
@@ -12,7 +15,7 @@ import { DisruptionBudgets } from './disruption-budgets';
 import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
 import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
 import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
-import { checkDnsLabel, checkDnsSubdomain } from './validation';
+import { checkDnsLabel, checkDnsSubdomain, ConfigError } from './validation';
 import { ClusterContext } from './workload';
 
 /** Everything a user can set; every field is optional and documented with its default. */
@@ -69,6 +72,15 @@ export interface PgHaSettings {
   readonly init?: Omit<InitJobProps, 'cluster' | 'router' | 'postgres' | 'secrets' | 'appUser' | 'appDb'>;
   /** @default - an Ingress for `pg-haproxy.<domain>` with class `traefik` */
   readonly statsIngress?: Omit<StatsIngressProps, 'cluster' | 'router' | 'host'> & { readonly host?: string };
+  /** @default - no PodMonitors or PrometheusRule (see MonitoringSettings) */
+  readonly monitoring?: MonitoringSettings;
+  /** @default - backups off: archive_command=/bin/true (see BackupSettings) */
+  readonly backups?: BackupSettings;
+  /**
+   * The Argo CD Application manifest (written by main.ts outside dist/, not part of this chart).
+   * @default - no Application
+   */
+  readonly argocd?: ArgoCdApplicationSettings;
   /**
    * Scheduling of every component (anti-affinity, zone spread, nodeSelector, tolerations,
    * priorityClassName); a component's own `scheduling` wins field by field.
@@ -92,6 +104,10 @@ export class PgHaChart extends Chart {
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
   public readonly init: InitJob;
+  /** PodMonitors and alerts, when monitoring is enabled. */
+  public readonly monitoring?: Monitoring;
+  /** What the backup settings do (env, annotation, object-storage port). */
+  public readonly backups: BackupConfiguration;
 
   constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
     // Pod names are `<scope>-N` and must stay DNS labels; `-etcd-N`, `-router-xxxxx` suffixes need room.
@@ -103,8 +119,9 @@ export class PgHaChart extends Chart {
     this.cluster = { name, namespace, clusterDomain };
     const cluster = this.cluster;
 
+    let ns: k8s.KubeNamespace | undefined;
     if (settings.createNamespace ?? true) {
-      const ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
+      ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
       // Namespaces are cluster-scoped: drop the namespace the chart gives every object.
       ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
@@ -117,10 +134,15 @@ export class PgHaChart extends Chart {
       scheduling: settings.scheduling,
     });
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(settings.scheduling, settings.etcd?.scheduling) });
+    const backups = backupConfiguration(settings.backups ?? {}, { scope: name, namespace, pgVersion: postgresProps.pgVersion ?? 17 });
+    this.backups = backups;
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
       scheduling: mergeScheduling(settings.scheduling, postgresProps.scheduling),
+      extraEnv: [...backups.env, ...(postgresProps.extraEnv ?? [])],
     });
+    // Said plainly on the StatefulSet, on or off.
+    this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, backups.annotation);
     this.router = new PgRouter(this, 'Router', {
       cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(settings.scheduling, settings.router?.scheduling),
     });
@@ -134,13 +156,51 @@ export class PgHaChart extends Chart {
       ...settings.init,
       scheduling: mergeScheduling(settings.scheduling, settings.init?.scheduling),
     });
-    new StatsIngress(this, 'StatsIngress', {
+    const statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
       router: this.router,
       host: `pg-haproxy.${domain}`,
       ...settings.statsIngress,
     });
+    checkMonitoringSettings(settings.monitoring ?? {});
+    if (settings.monitoring?.enabled ?? false) {
+      this.monitoring = new Monitoring(this, 'Monitoring', {
+        cluster,
+        etcd: this.etcd,
+        postgres: this.postgres,
+        router: this.router,
+        synchronousMode: settings.patroni?.synchronousMode ?? true,
+        ...settings.monitoring,
+      });
+    }
+
     this.addHardening(settings);
+
+    // Last: every object must exist by now (a test checks that each one has a wave).
+    annotateForArgoCd(this, [
+      ...(ns ? [{ scope: ns, wave: SYNC_WAVES.namespace }] : []),
+      { scope: this.secrets, wave: SYNC_WAVES.secretsPrerequisites },
+      { scope: this.etcd, wave: SYNC_WAVES.etcd },
+      { scope: this.postgres, wave: SYNC_WAVES.postgres },
+      { scope: this.router, wave: SYNC_WAVES.router },
+      { scope: this.init, wave: SYNC_WAVES.init },
+      { scope: statsIngress, wave: SYNC_WAVES.extras },
+      ...(this.monitoring ? [{ scope: this.monitoring, wave: SYNC_WAVES.extras }] : []),
+      ...this.hardeningWaves(),
+    ]);
+  }
+
+  /** Sync waves of the objects addHardening creates (see SYNC_WAVES). */
+  private hardeningWaves(): SyncWaveGroup[] {
+    const child = (id: string) => this.node.tryFindChild(id);
+    return [
+      { id: 'NetworkPolicies', wave: SYNC_WAVES.networkPolicies },
+      { id: 'PostgresTls', wave: SYNC_WAVES.certificates },
+      { id: 'DisruptionBudgets', wave: SYNC_WAVES.extras },
+    ].flatMap(({ id, wave }) => {
+      const scope = child(id);
+      return scope ? [{ scope, wave }] : [];
+    });
   }
 
   /** Disruption budgets, NetworkPolicies and the optional cert-manager Certificate (lib/disruption-budgets.ts, ...). */
@@ -154,6 +214,7 @@ export class PgHaChart extends Chart {
     if (networkPolicies.enabled ?? true) {
       new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
+        objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
         cluster,
         clusterPodLabels: partOf,
         etcd: this.etcd,
@@ -176,4 +237,17 @@ export class PgHaChart extends Chart {
       });
     }
   }
+}
+
+/**
+ * Object-storage ports the Postgres pods may reach: the configured ones, plus the backup endpoint's
+ * port by default (a MinIO on :9000 would otherwise be blocked); an explicit list must include it.
+ */
+function backupStoragePorts(configured: number[] | undefined, storagePort: number | undefined): number[] | undefined {
+  if (storagePort === undefined) return configured;
+  if (configured === undefined) return [...new Set([443, storagePort])];
+  if (!configured.includes(storagePort)) {
+    throw new ConfigError('networkPolicies.objectStoragePorts', configured.join(','), `a list that includes ${storagePort}, the port of the backup endpoint (or the Postgres pods cannot reach it)`);
+  }
+  return configured;
 }

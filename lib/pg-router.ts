@@ -83,6 +83,8 @@ export class PgRouter extends Construct {
   public readonly readPort: number;
   public readonly statsPort: number;
   public readonly metricsPort: number;
+  /** Replicas further behind the leader than this many bytes get no reads. */
+  public readonly replicaMaxLagBytes: number;
   /** Labels selecting the router pods. */
   public readonly selector: Record<string, string>;
   /** Router pods. */
@@ -104,6 +106,7 @@ export class PgRouter extends Construct {
       'router.metricsPort': this.metricsPort,
     });
     const replicaMaxLagBytes = checkInt('router.replicaMaxLagBytes', props.replicaMaxLagBytes ?? 16 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER);
+    this.replicaMaxLagBytes = replicaMaxLagBytes;
     const maxConnections = checkInt('router.maxConnections', props.maxConnections ?? 1000, 1, 100000);
     const resources = resolveResources('router.resources', ROUTER_DEFAULT_RESOURCES, props.resources);
     const statsAuthSecret = props.statsAuthSecret === undefined ? undefined : checkDnsSubdomain('router.statsAuthSecret', props.statsAuthSecret);

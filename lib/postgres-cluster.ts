@@ -113,6 +113,11 @@ export interface PostgresClusterProps {
    * @default 'postgres_exporter'
    */
   readonly monitorUser?: string;
+  /**
+   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of lib/backups.ts).
+   * @default []
+   */
+  readonly extraEnv?: k8s.EnvVar[];
 }
 
 /** Ports of a Spilo pod. */
@@ -260,6 +265,7 @@ export class PostgresCluster extends Construct {
                   ...tlsEnv(this.tlsSecretName),
                   // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
                   { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
+                  ...(props.extraEnv ?? []),
                 ],
                 readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
                 livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),

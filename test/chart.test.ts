@@ -193,7 +193,15 @@ describe('router (HAProxy)', () => {
     expect(replicas).toContain('balance roundrobin');
     expect(replicas).toContain('http-check send meth OPTIONS uri /replica?lag=16777216');
     // Fallback servers are backups that mirror the write backend's checks.
-    expect(replicas.match(/^\s+server \S+-leader \S+ backup track primary\/\S+$/gm)).toHaveLength(3);
+    expect(replicas.match(/^\s+server \S+-leader \S+ backup track primary\/\S+ /gm)).toHaveLength(3);
+  });
+
+  test('every server of the read backend may share its address with another (each member is listed twice)', () => {
+    // Without allow-dup-ip, HAProxy's runtime DNS refuses the second server with a member's IP, so the
+    // leader fallback (or the replica) would never get an address.
+    const servers = section('listen replicas').split('\n').filter((l) => /^\s+server /.test(l));
+    expect(servers).toHaveLength(6);
+    for (const server of servers) expect(server).toMatch(/resolve-opts allow-dup-ip$/);
   });
 
   test('sessions on a server marked down are shut, so clients of a demoted leader reconnect', () => {

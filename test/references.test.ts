@@ -48,7 +48,7 @@ describe.each(settingsUnderTest)('with settings %j', (settings) => {
   });
 
   test('every secretKeyRef names the credentials Secret and one of its keys', () => {
-    const generatorKeys = envOf(container(s.get('Job', `${s.chart.cluster.name}-secrets`), 'create-secret')).SECRET_KEYS.value.split(',');
+    const generatorKeys = envOf(container(s.all('Job').find((j) => j.metadata.name.startsWith(`${s.chart.cluster.name}-secrets-`))!, 'create-secret')).SECRET_KEYS.value.split(',');
     const refs = podTemplates(s.manifests).flatMap(({ template }) => template.spec.containers.flatMap((c: Manifest) => c.env ?? []))
       .filter((e: Manifest) => e.valueFrom?.secretKeyRef).map((e: Manifest) => e.valueFrom.secretKeyRef);
     // superuser + replication + exporter in each Postgres pod; superuser, app and monitor in the init Job.

@@ -4,7 +4,8 @@ Runs in the secrets Job (pg-ha-cdk8s, lib/cluster-secrets.ts) with the Spilo ima
 ServiceAccount that may only create Secrets and read this one. It never changes an existing Secret:
 re-running it (kubectl apply again, an Argo CD sync) is harmless. No password is ever printed.
 
-Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_LABELS (JSON object), POD_NAMESPACE.
+Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_LABELS and SECRET_ANNOTATIONS (JSON objects),
+POD_NAMESPACE.
 """
 import base64
 import json
@@ -63,7 +64,11 @@ def main():
         'apiVersion': 'v1',
         'kind': 'Secret',
         'type': 'Opaque',
-        'metadata': {'name': name, 'labels': json.loads(os.environ.get('SECRET_LABELS', '{}'))},
+        'metadata': {
+            'name': name,
+            'labels': json.loads(os.environ.get('SECRET_LABELS', '{}')),
+            'annotations': json.loads(os.environ.get('SECRET_ANNOTATIONS', '{}')),
+        },
         'data': data,
     }
     status, _ = api('POST', path, body)
