@@ -289,7 +289,12 @@ describe('5. losses', () => {
           `last acknowledged write ${lastAck ? ((lastAck.ackAt - tLoss) / 1000).toFixed(1) + ' s' : 'none'} after the loss`,
       );
       expect(samples.every((s) => s.writable.length <= 1)).toBe(true);
-      if (!failsafe) {
+      if (failsafe) {
+        // failsafe_mode: every Patroni member answers the leader's POST /failsafe, so it stays the one primary
+        expect(demotedAt).toBeUndefined();
+        expect(samples.every((s) => s.writable.length === 1 && s.writable[0] === leader.name)).toBe(true);
+        expect(lastAck && lastAck.ackAt - tLoss).toBeGreaterThan((timing.ttl + timing.retry_timeout) * 1000);
+      } else {
         // without failsafe_mode Patroni demotes the primary it cannot confirm in the DCS
         expect(demotedAt).toBeDefined();
       }
