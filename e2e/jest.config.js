@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 180000,
   maxWorkers: 1,
   verbose: true,
+  reporters: ['default', '<rootDir>/../test/support/summary-reporter.js'],
 };

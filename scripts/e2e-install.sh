@@ -13,6 +13,7 @@ PKGS=(
   haproxy
   prometheus-postgres-exporter
   iproute2 procps util-linux openssl
+  prometheus   # only for promtool: test/monitoring-promtool.test.ts evaluates the alert rules with it
 )
 
 if [ "$(id -u)" != 0 ]; then
