@@ -67,7 +67,7 @@ describe('existing Secret', () => {
 
 describe('no password anywhere in the repository', () => {
   // Catches a quoted password assignment, an env-style PGPASSWORD assignment and connection URIs with user:pass@.
-  const literal = /(pass(word)?|pwd)["']?\s*[:=]\s*["'][^"'$\s{}]{3,}["']|(PGPASSWORD|_PASSWORD|_PASS)=[^\s$"'`{]+|postgres(ql)?:\/\/[^:/\s]+:[^@/\s$]+@/i;
+  const literal = /(pass(word)?|pwd)["']?\s*[:=]\s*["'](?!\/)[^"'$\s{}]{3,}["']|(PGPASSWORD|_PASSWORD|_PASS)=[^\s$"'`{]+|postgres(ql)?:\/\/[^:/\s]+:[^@/\s$]+@/i;
   const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
     if (['node_modules', '.git', 'imports', 'crds'].includes(name)) return [];
     const path = join(dir, name);
@@ -102,5 +102,6 @@ describe('no password anywhere in the repository', () => {
     expect(literal.test('PGPASS' + 'WORD=cola psql')).toBe(true);
     expect(literal.test('postgresql://app:' + 's3cret@pg-ha-rw:5432/app')).toBe(true);
     expect(literal.test('PGPASSWORD="$(kubectl get secret ...)"')).toBe(false);
+    expect(literal.test("pgpass: '/run/postgresql/pgpass'")).toBe(false); // a file path, not a password
   });
 });
