@@ -25,6 +25,7 @@ import { exporterKnownFlags, etcdKnownFlags, localeAvailable, localPgVersion, pg
 import { log, setLogFile, translation } from './log';
 import { Container, expandVars, K8sObject, loadDist, Manifests, memoryLimitBytes, PodIdentity, resolveEnv, SecretStore, volumeFiles } from './manifests';
 import { PathMap } from './paths';
+import { tryQuery } from './pg';
 import { httpJson, httpStatus, sleep, waitFor } from './poll';
 import { Supervisor } from './proc';
 import { hostMemBytes, spiloConfig } from './spilo';
@@ -835,7 +836,7 @@ export class Testbed {
     let last: PatroniMember[] | undefined;
     const t0 = Date.now();
     const members = await waitFor(
-      'healthy cluster (1 leader, all replicas running with lag 0, sync standby)',
+      'healthy cluster (1 leader, all replicas running with lag 0 and streaming, sync standby)',
       async () => {
         last = await this.patroniCluster();
         if (!last || last.length !== this.pgPods.length) return undefined;
@@ -843,7 +844,17 @@ export class Testbed {
         const replicas = last.filter((m) => m.role !== 'leader');
         const okReplicas = replicas.every((m) => ['running', 'streaming'].includes(m.state) && (m.lag === 0 || m.lag === '0'));
         const syncs = last.filter((m) => m.role === 'sync_standby').length;
-        return leaders.length === 1 && okReplicas && syncs >= sync ? last : undefined;
+        if (!(leaders.length === 1 && okReplicas && syncs >= sync)) return undefined;
+        // Patroni 3.0.2 calls a replica "running" with lag 0 before its WAL receiver has connected
+        // (recipe pitfall 8): also require every replica to stream from the leader.
+        const leaderPod = this.pgPods.find((p) => p.name === leaders[0].name);
+        if (!leaderPod) return undefined;
+        const su = this.superuser();
+        const rows = await tryQuery<{ n: string }>(
+          { ...this.pgAddr(leaderPod), user: su.user, password: su.password, database: 'postgres', sslmode: 'require' },
+          "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'", [], 1000,
+        );
+        return Number(rows?.[0]?.n) === replicas.length ? last : undefined;
       },
       { timeoutMs, intervalMs: 200, describe: () => JSON.stringify(last?.map((m) => [m.name, m.role, m.state, m.lag])) },
     );
