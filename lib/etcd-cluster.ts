@@ -5,7 +5,7 @@ import { ETCD_UID, ETCD_DEFAULT_RESOURCES, componentServiceAccount } from './com
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkImage, checkOddInt, checkQuantity } from './validation';
-import { ClusterContext, StatefulSetWithTypedClaims, fieldEnv, httpProbe, plainEnv, serviceFqdn, statefulPodFqdns, volumeClaimTemplate } from './workload';
+import { ClusterContext, StatefulSetWithTypedClaims, fieldEnv, httpProbe, plainEnv, serviceFqdn, statefulPodFqdns, volumeClaimTemplate, memberSetSpec } from './workload';
 
 export interface EtcdClusterProps {
   /** Where the cluster lives. */
@@ -114,13 +114,8 @@ export class EtcdCluster extends Construct {
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: { name, labels },
       spec: {
-        serviceName: headlessName,
-        replicas,
-        // OrderedReady would deadlock: member 0 is not ready until a quorum of members runs.
-        podManagementPolicy: 'Parallel',
-        updateStrategy: { type: 'RollingUpdate' },
-        selector: { matchLabels: this.selector },
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        // Parallel start: OrderedReady would deadlock (member 0 is not ready until a quorum of members runs).
+        ...memberSetSpec(headlessName, replicas, this.selector),
         template: {
           metadata: { labels },
           spec: {

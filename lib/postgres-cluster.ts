@@ -10,7 +10,7 @@ import { PostgresTlsProps, resolvePostgresTls, serviceAccountTokenVolume, SERVIC
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { checkImage, checkInt, checkQuantity, ConfigError } from './validation';
 import {
-  ClusterContext, fieldEnv, StatefulSetWithTypedClaims, httpProbe, plainEnv, statefulPodFqdns, volumeClaimTemplate,
+  ClusterContext, fieldEnv, httpProbe, memberSetSpec, plainEnv, StatefulSetWithTypedClaims, statefulPodFqdns, volumeClaimTemplate,
 } from './workload';
 
 /** Patroni's timing and replication settings (bootstrap.dcs: applied when the cluster is first created). */
@@ -219,13 +219,8 @@ export class PostgresCluster extends Construct {
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: { name, labels },
       spec: {
-        serviceName: headlessName,
-        replicas,
-        // Members find each other through etcd, not through start order.
-        podManagementPolicy: 'Parallel',
-        updateStrategy: { type: 'RollingUpdate' },
-        selector: { matchLabels: this.selector },
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        // Parallel start: members find each other through etcd, not through start order.
+        ...memberSetSpec(headlessName, replicas, this.selector),
         template: {
           metadata: { labels },
           spec: {

@@ -72,6 +72,21 @@ export function volumeClaimTemplate(name: string, size: string, storageClassName
 }
 
 /**
+ * StatefulSet fields etcd and Postgres share: members start in parallel (each component says why),
+ * roll one at a time, and keep their volumes when the set is deleted or scaled down.
+ */
+export function memberSetSpec(serviceName: string, replicas: number, selector: Record<string, string>) {
+  return {
+    serviceName,
+    replicas,
+    podManagementPolicy: 'Parallel',
+    updateStrategy: { type: 'RollingUpdate' },
+    selector: { matchLabels: selector },
+    persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+  };
+}
+
+/**
  * A StatefulSet whose volumeClaimTemplates carry `apiVersion: v1` and `kind: PersistentVolumeClaim`.
  * The API server stores them, so without them Argo CD reports the StatefulSet OutOfSync forever.
  * (A JSON patch cannot add them: the generated class drops fields its props type does not know.)
