@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { componentServiceAccountWithRole } from './component-security';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkDnsLabel } from './validation';
@@ -78,20 +79,11 @@ export class ClusterSecrets extends Construct {
     const labels = standardLabels(id);
     const metadata = { name, labels };
 
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
-    new k8s.KubeRole(this, 'Role', {
-      metadata,
-      rules: [
-        // `create` cannot be limited by name (the name is not known before the object exists).
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] },
-      ],
-    });
-    new k8s.KubeRoleBinding(this, 'RoleBinding', {
-      metadata,
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace: cluster.namespace }],
-    });
+    componentServiceAccountWithRole(this, name, labels, cluster.namespace, [
+      // `create` cannot be limited by name (the name is not known before the object exists).
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] },
+    ]);
     new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': readAsset('create-secret.py') } });
 
     const secretLabels = standardLabels({ instance: cluster.name, name: 'pg-ha-credentials', component: 'credentials' });

@@ -30,3 +30,20 @@ export function componentServiceAccount(scope: Construct, name: string, labels: 
   new k8s.KubeServiceAccount(scope, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
   return name;
 }
+
+/**
+ * A component's ServiceAccount with a Role of its own (`rules`, in its namespace) bound to it;
+ * returns the account's name. The pod still has to mount a token explicitly to use it.
+ */
+export function componentServiceAccountWithRole(
+  scope: Construct, name: string, labels: Record<string, string>, namespace: string, rules: k8s.PolicyRule[],
+): string {
+  componentServiceAccount(scope, name, labels);
+  new k8s.KubeRole(scope, 'Role', { metadata: { name, labels }, rules });
+  new k8s.KubeRoleBinding(scope, 'RoleBinding', {
+    metadata: { name, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace }],
+  });
+  return name;
+}

@@ -5,7 +5,10 @@ import { ETCD_UID, ETCD_DEFAULT_RESOURCES, componentServiceAccount } from './com
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkImage, checkOddInt, checkQuantity } from './validation';
-import { ClusterContext, StatefulSetWithTypedClaims, fieldEnv, httpProbe, plainEnv, serviceFqdn, statefulPodFqdns, volumeClaimTemplate, memberSetSpec } from './workload';
+import {
+  ClusterContext, fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, serviceFqdn, StatefulSetWithTypedClaims,
+  statefulPodFqdns, volumeClaimTemplate,
+} from './workload';
 
 export interface EtcdClusterProps {
   /** Where the cluster lives. */
@@ -94,17 +97,14 @@ export class EtcdCluster extends Construct {
         // Peers must resolve each other before any of them is ready (readiness needs a quorum).
         publishNotReadyAddresses: true,
         selector: this.selector,
-        ports: [
-          { name: 'client', port: ETCD_PORTS.client, targetPort: k8s.IntOrString.fromString('client') },
-          { name: 'peer', port: ETCD_PORTS.peer, targetPort: k8s.IntOrString.fromString('peer') },
-        ],
+        ports: namedServicePorts({ client: ETCD_PORTS.client, peer: ETCD_PORTS.peer }),
       },
     });
     this.clientService = new k8s.KubeService(this, 'Client', {
       metadata: { name, labels },
       spec: {
         selector: this.selector,
-        ports: [{ name: 'client', port: ETCD_PORTS.client, targetPort: k8s.IntOrString.fromString('client') }],
+        ports: namedServicePorts({ client: ETCD_PORTS.client }),
       },
     });
 

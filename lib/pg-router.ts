@@ -7,7 +7,7 @@ import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from 
 import { POSTGRES_PORTS, PostgresCluster } from './postgres-cluster';
 import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from './validation';
-import { ClusterContext, contentHash, httpProbe } from './workload';
+import { ClusterContext, contentHash, httpProbe, namedServicePorts } from './workload';
 
 export interface PgRouterProps {
   /** Where the cluster lives. */
@@ -184,16 +184,13 @@ export class PgRouter extends Construct {
       },
     });
 
-    const service = (sid: string, serviceName: string, ports: Array<[string, number]>) => new k8s.KubeService(this, sid, {
+    const service = (sid: string, serviceName: string, ports: Record<string, number>) => new k8s.KubeService(this, sid, {
       metadata: { name: serviceName, labels },
-      spec: {
-        selector: this.selector,
-        ports: ports.map(([portName, port]) => ({ name: portName, port, targetPort: k8s.IntOrString.fromString(portName) })),
-      },
+      spec: { selector: this.selector, ports: namedServicePorts(ports) },
     });
-    this.writeService = service('WriteService', `${cluster.name}-rw`, [['write', this.writePort]]);
-    this.readService = service('ReadService', `${cluster.name}-ro`, [['read', this.readPort]]);
-    this.statsService = service('StatsService', name, [['stats', this.statsPort], ['metrics', this.metricsPort]]);
+    this.writeService = service('WriteService', `${cluster.name}-rw`, { write: this.writePort });
+    this.readService = service('ReadService', `${cluster.name}-ro`, { read: this.readPort });
+    this.statsService = service('StatsService', name, { stats: this.statsPort, metrics: this.metricsPort });
   }
 }
 

@@ -4,13 +4,13 @@ import { stringify } from 'yaml';
 import { ClusterSecrets } from './cluster-secrets';
 import { DEFAULT_IMAGES } from './defaults';
 import { EtcdCluster } from './etcd-cluster';
-import { EXPORTER_DEFAULT_RESOURCES, EXPORTER_UID, POSTGRES_DEFAULT_RESOURCES } from './component-security';
+import { componentServiceAccountWithRole, EXPORTER_DEFAULT_RESOURCES, EXPORTER_UID, POSTGRES_DEFAULT_RESOURCES } from './component-security';
 import { resolveResources, restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
 import { PostgresTlsProps, resolvePostgresTls, serviceAccountTokenVolume, SERVICE_ACCOUNT_TOKEN_MOUNT } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
 import { checkImage, checkInt, checkQuantity, ConfigError } from './validation';
 import {
-  ClusterContext, fieldEnv, httpProbe, memberSetSpec, plainEnv, StatefulSetWithTypedClaims, statefulPodFqdns, volumeClaimTemplate,
+  ClusterContext, fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, statefulPodFqdns, volumeClaimTemplate,
 } from './workload';
 
 /** Patroni's timing and replication settings (bootstrap.dcs: applied when the cluster is first created). */
@@ -195,26 +195,14 @@ export class PostgresCluster extends Construct {
         // (yet) ready must still resolve, or a recovering member would vanish from the router.
         publishNotReadyAddresses: true,
         selector: this.selector,
-        ports: [
-          { name: 'postgresql', port: POSTGRES_PORTS.postgresql, targetPort: k8s.IntOrString.fromString('postgresql') },
-          { name: 'patroni', port: POSTGRES_PORTS.patroni, targetPort: k8s.IntOrString.fromString('patroni') },
-          { name: 'metrics', port: this.exporterPort, targetPort: k8s.IntOrString.fromString('metrics') },
-        ],
+        ports: namedServicePorts({ postgresql: POSTGRES_PORTS.postgresql, patroni: POSTGRES_PORTS.patroni, metrics: this.exporterPort }),
       },
     });
 
     // Spilo's role callback labels its own pod `spilo-role=primary|replica` (kubectl get pods -L spilo-role).
-    const saName = `${name}-postgres`;
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: saName, labels }, automountServiceAccountToken: false });
-    new k8s.KubeRole(this, 'Role', {
-      metadata: { name: saName, labels },
-      rules: [{ apiGroups: [''], resources: ['pods'], resourceNames: this.podNames, verbs: ['get', 'patch'] }],
-    });
-    new k8s.KubeRoleBinding(this, 'RoleBinding', {
-      metadata: { name: saName, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: saName },
-      subjects: [{ kind: 'ServiceAccount', name: saName, namespace: cluster.namespace }],
-    });
+    const saName = componentServiceAccountWithRole(this, `${name}-postgres`, labels, cluster.namespace, [
+      { apiGroups: [''], resources: ['pods'], resourceNames: this.podNames, verbs: ['get', 'patch'] },
+    ]);
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: { name, labels },

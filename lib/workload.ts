@@ -39,6 +39,11 @@ export function plainEnv(values: Record<string, string | number>): k8s.EnvVar[] 
   return Object.entries(values).map(([name, value]) => ({ name, value: String(value) }));
 }
 
+/** Service ports that target the container ports of the same names, in the given order. */
+export function namedServicePorts(ports: Record<string, number>): k8s.ServicePort[] {
+  return Object.entries(ports).map(([name, port]) => ({ name, port, targetPort: k8s.IntOrString.fromString(name) }));
+}
+
 /** An HTTP GET probe on a named or numbered port. */
 export function httpProbe(path: string, port: number | string, timing: Partial<k8s.Probe> = {}): k8s.Probe {
   return {
