@@ -1,4 +1,4 @@
-/** Prints the README's configuration table from lib/config.ts SETTINGS (test/config.test.ts keeps them equal). */
+/** The settings table of docs/configuration.md, from SETTINGS (`npm run docs:table` writes it there; test/docs.test.ts keeps them equal). */
 import { SETTINGS } from '../lib/config';
 
 export function configTable(): string {
