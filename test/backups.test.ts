@@ -4,7 +4,7 @@
  */
 import { Testing } from 'cdk8s';
 import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from '../lib/backups';
+import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from '../lib';
 
 const spilo = (settings: PgHaSettings) => {
   const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));

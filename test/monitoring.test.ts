@@ -6,7 +6,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { ROUTER_PROXIES } from '../lib/monitoring';
+import { ROUTER_PROXIES } from '../lib';
 
 const FIXTURES = join(__dirname, 'fixtures');
 const known: { metrics: Record<string, { program: string; checked: string[] }> } = JSON.parse(readFileSync(join(FIXTURES, 'metric-names.json'), 'utf8'));
