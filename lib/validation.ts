@@ -111,6 +111,11 @@ export function checkDistinct(settings: Record<string, number>): void {
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
 
+/** True when Kubernetes accepts `key` and `value` as a label. */
+export function isLabel(key: string, value: string): boolean {
+  return typeof key === 'string' && LABEL_KEY.test(key) && typeof value === 'string' && LABEL_VALUE.test(value);
+}
+
 /** A label key and value Kubernetes accepts. */
 export function checkLabel(setting: string, key: string, value: string): void {
   if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
