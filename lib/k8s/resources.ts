@@ -41,14 +41,6 @@ export function resolveResources(
   };
 }
 
-/** Requests and a memory limit from strings (`cpu` request, `memory` request, `memory` limit). */
-export function resources(cpuRequest: string, memoryRequest: string, memoryLimit: string): k8s.ResourceRequirements {
-  return {
-    requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
-    limits: { memory: k8s.Quantity.fromString(memoryLimit) },
-  };
-}
-
 const SUFFIX: Record<string, number> = {
   '': 1, 'm': 1e-3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'P': 1e15, 'E': 1e18,
   'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'Pi': 2 ** 50, 'Ei': 2 ** 60,
