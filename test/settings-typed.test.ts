@@ -107,6 +107,12 @@ describe('"set by" names exactly the variable that set the value', () => {
     expect(variablesFor('scheduling.antiAffinity')).toEqual(['ANTI_AFFINITY']);
   });
 
+  test('the replication-lag alert\'s default is blamed on the router setting it comes from', () => {
+    expect(fromVariables({ PROMETHEUS_OPERATOR: 'true', REPLICA_MAX_LAG_BYTES: '0' })).toThrow(/^router.replicaMaxLagBytes must be at least 1 while monitoring is on/);
+    expect(fromVariables({ PROMETHEUS_OPERATOR: 'true', REPLICA_MAX_LAG_BYTES: '0', REPLICATION_LAG_ALERT_BYTES: '1024' })).not.toThrow();
+    expect(variablesFor('router.replicaMaxLagBytes')).toEqual(['REPLICA_MAX_LAG_BYTES']);
+  });
+
   const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], {
     cwd: root, encoding: 'utf8', env: { ...process.env, ...env, CDK8S_OUTDIR: mkdtempSync(join(tmpdir(), 'pg-ha-dist-')) },
   });

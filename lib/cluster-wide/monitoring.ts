@@ -14,7 +14,7 @@ import { PgRouter } from '../components/router/pg-router';
 import { PostgresCluster } from '../components/postgres/postgres-cluster';
 import { DEFAULTS } from '../settings/defaults';
 import { MonitoringSettings } from '../settings/feature-settings';
-import { checkInt, ConfigError, isLabel } from '../validation';
+import { checkInt, checkPrometheusDuration, ConfigError, isLabel } from '../validation';
 import { ClusterContext } from '../k8s/dns-names';
 
 /** Names of the HAProxy proxies in haproxy-config.ts (`listen primary`, `listen replicas`). */
@@ -46,9 +46,10 @@ export class Monitoring extends Construct {
         throw new ConfigError('monitoring.labels', `${key}=${value}`, 'Kubernetes labels "key=value" (keys like "release" or "example.com/team", values of at most 63 letters, digits, "-", "_", ".")');
       }
     }
-    const interval = props.scrapeInterval ?? DEFAULTS.monitoring.scrapeInterval;
-    if (!/^[1-9][0-9]*(ms|s|m|h)$/.test(interval)) {
-      throw new ConfigError('monitoring.scrapeInterval', interval, 'a Prometheus duration such as "30s" or "1m"');
+    const interval = checkPrometheusDuration('monitoring.scrapeInterval', props.scrapeInterval ?? DEFAULTS.monitoring.scrapeInterval);
+    if (props.replicationLagBytes === undefined && router.replicaMaxLagBytes < 1) {
+      // The alert's default is the router's bound: the error names the setting that holds the value.
+      throw new ConfigError('router.replicaMaxLagBytes', router.replicaMaxLagBytes, 'at least 1 while monitoring is on (the replication-lag alert uses it), or set monitoring.replicationLagBytes');
     }
     const lagBytes = checkInt('monitoring.replicationLagBytes', props.replicationLagBytes ?? router.replicaMaxLagBytes, 1, Number.MAX_SAFE_INTEGER);
 

@@ -9,7 +9,7 @@ import { Application } from '../../imports/application-argoproj.io';
 import { DEFAULTS } from '../settings/defaults';
 import { ArgoCdApplicationSettings } from '../settings/feature-settings';
 import { checkOptionalFeatures } from '../settings/optional-features';
-import { checkDnsLabel, checkDnsSubdomain, checkRepoPath, ConfigError } from '../validation';
+import { checkApiServerUrl, checkDnsLabel, checkDnsSubdomain, checkGitRevision, checkGitUrl, checkRepoPath, ConfigError } from '../validation';
 
 export interface ArgoCdApplicationProps extends ArgoCdApplicationSettings {
   readonly repoUrl: string;
@@ -19,8 +19,6 @@ export interface ArgoCdApplicationProps extends ArgoCdApplicationSettings {
   readonly scope: string;
 }
 
-const REPO_URL = /^(?:(?:https?|ssh|git):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+)$/;
-const REVISION = /^[A-Za-z0-9._\-/]+$/;
 
 /** An Argo CD Application that syncs dist/ from your fork into the cluster's namespace. */
 export class ArgoCdApplication extends Construct {
@@ -28,21 +26,13 @@ export class ArgoCdApplication extends Construct {
 
   constructor(scope: Construct, id: string, props: ArgoCdApplicationProps) {
     super(scope, id);
-    if (typeof props.repoUrl !== 'string' || !REPO_URL.test(props.repoUrl)) {
-      throw new ConfigError('argocd.repoUrl', props.repoUrl, 'a Git URL such as "https://github.com/you/pg-ha-cdk8s.git" or "git@github.com:you/pg-ha-cdk8s.git"');
-    }
-    const targetRevision = props.targetRevision ?? DEFAULTS.argocd.targetRevision;
-    if (!REVISION.test(targetRevision) || targetRevision.includes('..')) {
-      throw new ConfigError('argocd.targetRevision', targetRevision, 'a branch, tag or commit (letters, digits, ".", "_", "-", "/")');
-    }
+    const repoUrl = checkGitUrl('argocd.repoUrl', props.repoUrl);
+    const targetRevision = checkGitRevision('argocd.targetRevision', props.targetRevision ?? DEFAULTS.argocd.targetRevision);
     const path = checkRepoPath('argocd.path', props.path ?? DEFAULTS.argocd.path);
     const name = checkDnsSubdomain('argocd.appName', props.appName ?? props.scope);
     const namespace = checkDnsLabel('argocd.namespace', props.namespace ?? DEFAULTS.argocd.namespace);
     const project = checkDnsSubdomain('argocd.project', props.project ?? DEFAULTS.argocd.project);
-    const server = props.server ?? DEFAULTS.argocd.server;
-    if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(server)) {
-      throw new ConfigError('argocd.server', server, 'an https:// URL of a Kubernetes API server, e.g. "https://kubernetes.default.svc"');
-    }
+    const server = checkApiServerUrl('argocd.server', props.server ?? DEFAULTS.argocd.server);
     const automated = props.automated ?? DEFAULTS.argocd.automated;
 
     this.application = new Application(this, 'Application', {
@@ -57,7 +47,7 @@ export class ArgoCdApplication extends Construct {
       spec: {
         project,
         source: {
-          repoUrl: props.repoUrl,
+          repoUrl,
           targetRevision,
           path,
           // dist/ holds plain YAML; recursing could pick up anything else a user puts there.

@@ -10,7 +10,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { DEFAULTS } from '../../settings/defaults';
 import { BackupSettings } from '../../settings/feature-settings';
 import { checkOptionalFeatures } from '../../settings/optional-features';
-import { checkDnsLabel, checkInt, ConfigError } from '../../validation';
+import { checkCronSchedule, checkDnsLabel, checkInt, checkTimestampWithZone, ConfigError } from '../../validation';
 import { secretEnv } from '../../k8s/workload';
 
 /** Annotation on the Postgres StatefulSet that states whether WAL archiving is on. */
@@ -35,7 +35,6 @@ export interface BackupConfiguration {
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX = /^[A-Za-z0-9!_.*'()\-/]+$/;
 const S3_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9!_.*'()\-/]*)?$/;
-const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
 
 /**
  * Validates the backup settings and returns the Spilo env vars.
@@ -85,11 +84,7 @@ export function backupConfiguration(settings: BackupSettings, context: { scope: 
       throw new ConfigError('backups.credentialsSecret', undefined, `the name of a Secret with the keys ${Object.values(BACKUP_SECRET_KEYS).join(' and ')} when backups are enabled`);
     }
     secret = checkDnsLabel('backups.credentialsSecret', settings.credentialsSecret, 253);
-    const schedule = settings.schedule ?? DEFAULTS.backups.schedule;
-    const fields = schedule.trim().split(/\s+/);
-    if (fields.length !== 5 || !fields.every((f) => CRON_FIELD.test(f))) {
-      throw new ConfigError('backups.schedule', schedule, 'a 5-field cron schedule such as "0 1 * * *" (minute hour day-of-month month day-of-week)');
-    }
+    const schedule = checkCronSchedule('backups.schedule', settings.schedule ?? DEFAULTS.backups.schedule);
     const numToRetain = checkInt('backups.numToRetain', settings.numToRetain ?? DEFAULTS.backups.numToRetain, 2, 1000);
 
     env.push(
@@ -100,7 +95,7 @@ export function backupConfiguration(settings: BackupSettings, context: { scope: 
       })),
       secretEnv('AWS_ACCESS_KEY_ID', secret, BACKUP_SECRET_KEYS.accessKeyId),
       secretEnv('AWS_SECRET_ACCESS_KEY', secret, BACKUP_SECRET_KEYS.secretAccessKey),
-      ...toEnv({ BACKUP_SCHEDULE: fields.join(' '), BACKUP_NUM_TO_RETAIN: String(numToRetain) }),
+      ...toEnv({ BACKUP_SCHEDULE: schedule, BACKUP_NUM_TO_RETAIN: String(numToRetain) }),
     );
   }
 
@@ -113,9 +108,7 @@ export function backupConfiguration(settings: BackupSettings, context: { scope: 
       throw new ConfigError('backups.clone.s3Prefix', clone.s3Prefix, `different from this cluster's own prefix ${walgPrefix} (a clone must archive elsewhere, or it would mix two timelines in one archive)`);
     }
     const cloneScope = checkDnsLabel('backups.clone.scope', clone.scope ?? context.scope);
-    if (clone.targetTime !== undefined && !/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:\d{2})?|Z)$/.test(clone.targetTime)) {
-      throw new ConfigError('backups.clone.targetTime', clone.targetTime, 'a timestamp with a time zone, e.g. "2026-11-26 05:00:00+00:00"');
-    }
+    if (clone.targetTime !== undefined) checkTimestampWithZone('backups.clone.targetTime', clone.targetTime);
     env.push(
       ...toEnv(s3Settings('CLONE_', {
         CLONE_METHOD: 'CLONE_WITH_WALE',
