@@ -1,5 +1,6 @@
-/** The settings table of docs/configuration.md, from SETTINGS (`npm run docs:table` writes it there; test/docs.test.ts keeps them equal). */
-import { SETTINGS } from '../lib/config';
+/** The settings table of docs/configuration.md, from SETTINGS (lib/settings/env-table.ts), its Default column from DEFAULTS;
+ * `npm run docs:table` writes it there and test/docs.test.ts keeps them equal. */
+import { SETTINGS } from '../lib';
 
 export function configTable(): string {
   const rows = SETTINGS.map((s) => `| \`${s.env}\` | \`${s.path}\` | ${s.default === '' ? '' : `\`${s.default}\``} | ${s.doc} |`);

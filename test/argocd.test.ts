@@ -10,7 +10,7 @@ import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { ARGOCD, renderArgoCdApplication, SYNC_WAVES } from '../lib/argocd';
+import { ARGOCD, renderArgoCdApplication, SYNC_WAVES } from '../lib';
 import { FULL_SETTINGS } from './support/configurations';
 
 const synth = (settings: PgHaSettings = {}) => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
@@ -104,7 +104,7 @@ describe('objects Argo CD does not track', () => {
     expect(JSON.parse(env.find((e: any) => e.name === 'SECRET_ANNOTATIONS').value)).toEqual({
       [ARGOCD.syncOptions]: 'Prune=false,Delete=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous',
     });
-    const script = readFileSync(join(__dirname, '..', 'lib', 'files', 'create-secret.py'), 'utf8');
+    const script = readFileSync(join(__dirname, '..', 'lib', 'assets', 'create-secret.py'), 'utf8');
     expect(script).toContain("'annotations': json.loads(os.environ.get('SECRET_ANNOTATIONS', '{}'))");
   });
 
@@ -127,7 +127,7 @@ describe('Application', () => {
   });
 
   test('other ARGOCD_* settings without a repo URL are an error, not silently ignored', () => {
-    expect(() => renderArgoCdApplication({ targetRevision: 'main' }, context)).toThrow(/argocd.repoUrl must be set \(ARGOCD_REPO_URL\) when argocd.targetRevision is set/);
+    expect(() => renderArgoCdApplication({ targetRevision: 'main' }, context)).toThrow(/argocd.targetRevision must be unset while argocd.repoUrl is unset \(ARGOCD_REPO_URL\)/);
   });
 
   test('points at dist/ of the fork and syncs into the cluster namespace, written outside dist/', () => {

@@ -1,5 +1,5 @@
 /**
- * The secret generator (lib/files/create-secret.py) run with the real python3 against a local HTTPS
+ * The secret generator (lib/assets/create-secret.py) run with the real python3 against a local HTTPS
  * server that answers like the Kubernetes API's Secret endpoints. This proves the script's logic
  * (create only when absent, never overwrite, verify TLS, print no password), not the cluster's RBAC.
  */
@@ -11,7 +11,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { CREDENTIAL_KEYS } from '../lib';
 
-const script = join(__dirname, '..', 'lib', 'files', 'create-secret.py');
+const script = join(__dirname, '..', 'lib', 'assets', 'create-secret.py');
 const keys = Object.values(CREDENTIAL_KEYS);
 
 interface FakeApi { server: Server; port: number; secrets: Map<string, any>; requests: string[] }

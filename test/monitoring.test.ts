@@ -6,7 +6,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { ROUTER_PROXIES } from '../lib/monitoring';
+import { ROUTER_PROXIES } from '../lib';
 
 const FIXTURES = join(__dirname, 'fixtures');
 const known: { metrics: Record<string, { program: string; checked: string[] }> } = JSON.parse(readFileSync(join(FIXTURES, 'metric-names.json'), 'utf8'));
@@ -132,7 +132,7 @@ describe('monitoring', () => {
       expect(() => settingsFromVariables({ PROMETHEUS_LABELS: 'release' })).toThrow(/PROMETHEUS_LABELS must be key=value pairs separated by commas/);
     });
     test('monitoring settings without PROMETHEUS_OPERATOR=true are an error, not silently ignored', () => {
-      expect(() => synth({ monitoring: { labels: { release: 'prom' } } })).toThrow(/monitoring.enabled must be true when monitoring.labels is set/);
+      expect(() => synth({ monitoring: { labels: { release: 'prom' } } })).toThrow(/monitoring.labels must be unset while monitoring.enabled is false \(PROMETHEUS_OPERATOR=false\)/);
     });
     test('PROMETHEUS_OPERATOR must be true or false', () => {
       expect(() => settingsFromVariables({ PROMETHEUS_OPERATOR: 'yes' })).toThrow(/PROMETHEUS_OPERATOR must be "true" or "false"/);

@@ -1,5 +1,5 @@
 /**
- * PodDisruptionBudgets (added by the hardening work, lib/disruption-budgets.ts).
+ * PodDisruptionBudgets (added by the hardening work, lib/cluster-wide/disruption-budgets.ts).
  *
  * Why: without a PDB, `kubectl drain` on a node upgrade may evict several members of a quorum
  * (etcd) or the leader and its sync standby at once, or every router pod.

@@ -1,5 +1,5 @@
 /**
- * Security contexts (set by the hardening work, lib/pod-hardening.ts).
+ * Security contexts (set by the hardening work, lib/k8s/security-context.ts).
  *
  * Why: an explicit securityContext on every container documents what each image needs (Spilo starts
  * as root and keeps privilege escalation for its cron backups; the others run as a fixed non-root uid)

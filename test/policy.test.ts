@@ -3,7 +3,7 @@
  * Each check says why it matters; the PodDisruptionBudget and security-context checks live in their
  * own files (policy-pdb.test.ts, policy-security-context.test.ts).
  */
-import { checkImage } from '../lib/validation';
+import { checkImage } from '../lib';
 import { CONFIGURATIONS, synthObjects } from './support/configurations';
 import { LONG_RUNNING_KINDS, matches, probePort, probes, workloads } from './support/workloads';
 

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'fs';
 import { join } from 'path';
-import { renderArgoCdApplication } from '../lib/argocd';
+import { renderArgoCdApplication } from '../lib';
 import { parseAllDocuments } from 'yaml';
 import { KubernetesSchemas, objectsInDir } from './support/k8s-schema';
 import { CONFIGURATIONS, synthObjects } from './support/configurations';
