@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
-import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { ROUTER_PROXIES } from '../lib/monitoring';
+import { PgHaSettings, settingsFromVariables } from '../../lib';
+import { ROUTER_PROXIES } from '../../lib/monitoring';
+import { synth as synthesize } from '../support/synth';
 
-const FIXTURES = join(__dirname, 'fixtures');
+const FIXTURES = join(__dirname, '..', 'fixtures');
 const known: { metrics: Record<string, { program: string; checked: string[] }> } = JSON.parse(readFileSync(join(FIXTURES, 'metric-names.json'), 'utf8'));
 
 const PROMQL_WORDS = new Set([
@@ -17,7 +17,7 @@ const PROMQL_WORDS = new Set([
 ]);
 
 /** The metric names in a PromQL expression (label matchers, strings, grouping labels and numbers removed). */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, ' ')
@@ -26,10 +26,7 @@ export function metricNames(expr: string): string[] {
   return [...new Set(names.filter((n) => !PROMQL_WORDS.has(n)))];
 }
 
-const synth = (settings: PgHaSettings) => {
-  const chart = new PgHaChart(Testing.app(), 'pg-ha', settings);
-  return { chart, objects: Testing.synth(chart) };
-};
+const synth = (settings: PgHaSettings) => synthesize(settings);
 
 describe('monitoring', () => {
   test('is off by default: dist/ must apply on clusters without the Prometheus Operator CRDs', () => {
@@ -41,7 +38,7 @@ describe('monitoring', () => {
   describe('when on', () => {
     const { chart, objects } = synth({ monitoring: { enabled: true, labels: { release: 'kube-prometheus-stack' } } });
     const podMonitors = objects.filter((o) => o.kind === 'PodMonitor');
-    const rule = objects.find((o) => o.kind === 'PrometheusRule');
+    const [rule] = objects.filter((o) => o.kind === 'PrometheusRule');
     const exprs: string[] = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr));
 
     test('one PodMonitor per component scrapes every exporter: postgres-exporter and Patroni, etcd, HAProxy', () => {

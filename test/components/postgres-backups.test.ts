@@ -2,14 +2,14 @@
  * Backups: off by default and said so on the StatefulSet; when on, exactly Spilo's env names
  * (zalando/spilo 4.0-p3 configure_spilo.py), credentials only through a Secret.
  */
-import { Testing } from 'cdk8s';
-import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from '../lib/backups';
+import { PgHaSettings, settingsFromVariables } from '../../lib';
+import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from '../../lib/backups';
+import { container } from '../support/manifests';
+import { synth } from '../support/synth';
 
 const spilo = (settings: PgHaSettings) => {
-  const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
-  const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'pg-ha');
-  const env: any[] = sts.spec.template.spec.containers.find((c: any) => c.name === 'postgres').env;
+  const sts = synth(settings).get('StatefulSet', 'pg-ha');
+  const env: any[] = container(sts, 'postgres').env;
   return { sts, env, names: env.map((e) => e.name) };
 };
 const ON: BackupSettings = { enabled: true, bucket: 'pg-backups', credentialsSecret: 'pg-ha-s3', endpoint: 'https://minio.example.com:9000' };
@@ -64,14 +64,13 @@ describe('backups', () => {
 
   test('the NetworkPolicy lets the Postgres pods reach the backup endpoint\'s port', () => {
     const egressPorts = (settings: PgHaSettings) => {
-      const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
-      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'pg-ha-postgres');
+      const policy = synth(settings).get('NetworkPolicy', 'pg-ha-postgres');
       return [...new Set(policy.spec.egress.flatMap((e: any) => (e.ports ?? []).map((p: any) => p.port)))];
     };
     expect(egressPorts({ backups: ON })).toEqual(expect.arrayContaining([443, 9000]));
     expect(egressPorts({})).not.toContain(9000);
     // An explicit list without the endpoint's port is an error, not a silently blocked backup.
-    expect(() => new PgHaChart(Testing.app(), 'pg-ha', { backups: ON, networkPolicies: { objectStoragePorts: [443] } }))
+    expect(() => synth({ backups: ON, networkPolicies: { objectStoragePorts: [443] } }))
       .toThrow(/networkPolicies.objectStoragePorts must be a list that includes 9000, the port of the backup endpoint/);
     expect(backupConfiguration({ ...ON, endpoint: 'http://minio' }, { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 }).storagePort).toBe(80);
     expect(backupConfiguration({ ...ON, endpoint: undefined }, { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 }).storagePort).toBe(443);

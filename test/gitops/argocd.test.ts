@@ -1,19 +1,16 @@
 /**
  * Argo CD: sync waves in dependency order, Jobs as Sync hooks that keep `kubectl apply` working,
  * nothing Argo CD would keep reporting OutOfSync or prune by mistake, and the optional Application
- * written outside dist/ by an atomic synth.
+ * written outside dist/ (the synth command writing it: test/cli.test.ts).
  */
-import { spawnSync } from 'child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { ARGOCD, renderArgoCdApplication, SYNC_WAVES } from '../lib/argocd';
-import { FULL_SETTINGS } from './support/configurations';
+import { settingsFromVariables } from '../../lib';
+import { ARGOCD, renderArgoCdApplication, SYNC_WAVES } from '../../lib/argocd';
+import { FULL_SETTINGS, ROOT, synth as synthesize } from '../support/synth';
 
-const synth = (settings: PgHaSettings = {}) => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
+const synth = (settings = {}): any[] => synthesize(settings).objects;
 const annotation = (o: any, key: string) => o.metadata.annotations?.[key];
 const wave = (o: any) => Number(annotation(o, ARGOCD.syncWave));
 const isHook = (o: any) => annotation(o, ARGOCD.hook) !== undefined;
@@ -27,8 +24,8 @@ describe('sync waves', () => {
   });
 
   test('waves follow the dependencies: namespace, secrets, etcd, postgres, router, init Job, extras', () => {
-    const HARDENING = ['PodDisruptionBudget', 'NetworkPolicy'];
-    const waves = (component: string) => [...new Set(byComponent(objects, component).filter((o) => !HARDENING.includes(o.kind)).map(wave))];
+    const CLUSTER_WIDE = ['PodDisruptionBudget', 'NetworkPolicy'];
+    const waves = (component: string) => [...new Set(byComponent(objects, component).filter((o) => !CLUSTER_WIDE.includes(o.kind)).map(wave))];
     expect(wave(objects.find((o) => o.kind === 'Namespace'))).toBe(SYNC_WAVES.namespace);
     // The secrets Job runs after its RBAC and before anything that reads the Secret.
     expect(waves('secrets').sort()).toEqual([SYNC_WAVES.secretsPrerequisites, SYNC_WAVES.secretsJob].sort());
@@ -72,17 +69,6 @@ describe('Jobs', () => {
   test('only Jobs are hooks: everything else is compared and self-healed', () => {
     expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job']);
   });
-
-  test('a changed Job gets a new name, so `kubectl apply` never patches an immutable pod template', () => {
-    const names = (settings: PgHaSettings) => synth(settings).filter((o) => o.kind === 'Job').map((o) => o.metadata.name).sort();
-    const before = names({});
-    expect(before).toEqual([expect.stringMatching(/^pg-ha-init-[0-9a-f]{10}$/), expect.stringMatching(/^pg-ha-secrets-[0-9a-f]{10}$/)]);
-    // The secrets Job runs with the Spilo image; a new image is a new Job.
-    const after = names({ postgres: { image: 'ghcr.io/zalando/spilo-17:4.0-p2' } });
-    expect(after[1]).not.toEqual(before[1]);
-    // The same input gives the same name: re-applying is a no-op.
-    expect(names({})).toEqual(before);
-  });
 });
 
 describe('objects Argo CD does not track', () => {
@@ -104,16 +90,12 @@ describe('objects Argo CD does not track', () => {
     expect(JSON.parse(env.find((e: any) => e.name === 'SECRET_ANNOTATIONS').value)).toEqual({
       [ARGOCD.syncOptions]: 'Prune=false,Delete=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous',
     });
-    const script = readFileSync(join(__dirname, '..', 'lib', 'files', 'create-secret.py'), 'utf8');
+    const script = readFileSync(join(ROOT, 'lib', 'files', 'create-secret.py'), 'utf8');
     expect(script).toContain("'annotations': json.loads(os.environ.get('SECRET_ANNOTATIONS', '{}'))");
   });
 
   test('the Namespace is never pruned nor deleted with the Application (that would delete the PVCs in it)', () => {
     expect(annotation(objects.find((o) => o.kind === 'Namespace'), ARGOCD.syncOptions)).toBe('Prune=false,Delete=false');
-  });
-
-  test('no Secret is in the manifests (passwords never go to git)', () => {
-    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
   });
 });
 
@@ -164,31 +146,4 @@ describe('Application', () => {
   ])('rejects %j', (settings, message) => {
     expect(() => render(settings)).toThrow(message);
   });
-});
-
-describe('npm run synth (main.ts)', () => {
-  const run = (env: Record<string, string>, outdir: string) => spawnSync(process.execPath, ['--import', 'tsx', 'main.ts'], {
-    cwd: join(__dirname, '..'),
-    env: { PATH: process.env.PATH, CDK8S_OUTDIR: outdir, ...env },
-    encoding: 'utf8',
-  });
-
-  test('writes dist/ and the Application outside it; invalid Argo CD settings leave both untouched', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pg-ha-argocd-'));
-    const outdir = join(dir, 'dist');
-    const file = join(dir, 'deploy', 'argocd-application.yaml');
-    // GIVEN a successful synth with an Application
-    const ok = run({ ARGOCD_REPO_URL: 'https://github.com/you/pg-ha-cdk8s.git', ARGOCD_APPLICATION_FILE: file }, outdir);
-    expect(ok.stderr).toBe('');
-    expect(ok.status).toBe(0);
-    expect(readdirSync(outdir)).toEqual(['pg-ha.k8s.yaml']);
-    expect(parse(readFileSync(file, 'utf8')).kind).toBe('Application');
-    // WHEN the next synth has an invalid Argo CD setting
-    writeFileSync(join(outdir, 'marker'), '');
-    const bad = run({ ARGOCD_REPO_URL: 'not a url', ARGOCD_APPLICATION_FILE: file }, outdir);
-    // THEN it fails naming the variable, and dist/ is unchanged
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/argocd.repoUrl must be a Git URL.*ARGOCD_REPO_URL/);
-    expect(existsSync(join(outdir, 'marker'))).toBe(true);
-  }, 60000);
 });
