@@ -3,9 +3,11 @@
  * Run with `npm run synth` (or `cdk8s synth`, which uses cdk8s.yaml's `app`).
  */
 import { join } from 'path';
-import { ConfigError, loadSettings, PgHaChart, variablesFor } from './lib';
-import { renderArgoCdApplication, writeApplication } from './lib/argocd';
-import { synthAtomically } from './lib/synth';
+import { ConfigError } from './lib/validation';
+import { loadSettings, variablesFor } from './lib/settings/env-table';
+import { PgHaChart } from './lib/pg-ha-chart';
+import { renderArgoCdApplication } from './lib/gitops/argocd-application';
+import { synthAtomically, writeApplication } from './lib/cli';
 
 const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
 

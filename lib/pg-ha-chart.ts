@@ -1,22 +1,24 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES, SyncWaveGroup } from './argocd';
-import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration, BackupSettings } from './backups';
-import { ClusterSecrets } from './cluster-secrets';
-import { DEFAULT_IMAGES } from './defaults';
-import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
-import { InitJob, InitJobProps } from './init-job';
-import { checkMonitoringSettings, Monitoring, MonitoringSettings } from './monitoring';
-import { PgRouter, PgRouterProps } from './pg-router';
-import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
-import { StatsIngress, StatsIngressProps } from './stats-ingress';
-import { DisruptionBudgets } from './disruption-budgets';
-import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
-import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
-import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
+import { annotateForArgoCd, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
+import { ArgoCdApplicationSettings } from './gitops/argocd-application';
+import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration, BackupSettings } from './components/postgres/backups';
+import { ClusterSecrets } from './components/jobs/cluster-secrets';
+import { DEFAULT_IMAGES } from './settings/defaults';
+import { EtcdCluster, EtcdClusterProps } from './components/etcd/etcd-cluster';
+import { InitJob, InitJobProps } from './components/jobs/init-job';
+import { checkMonitoringSettings, Monitoring, MonitoringSettings } from './cluster-wide/monitoring';
+import { PgRouter, PgRouterProps } from './components/router/pg-router';
+import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './components/postgres/postgres-cluster';
+import { StatsIngress, StatsIngressProps } from './components/router/stats-ingress';
+import { DisruptionBudgets } from './cluster-wide/disruption-budgets';
+import { NetworkPolicies, NetworkPolicySettings } from './cluster-wide/network-policies';
+import { mergeScheduling, SchedulingProps } from './k8s/scheduling';
+import { POD_SECURITY_NAMESPACE_LABELS } from './k8s/security-context';
+import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { checkDnsLabel, checkDnsSubdomain, ConfigError } from './validation';
-import { ClusterContext } from './workload';
+import { ClusterContext } from './k8s/dns-names';
 
 /** Everything a user can set; every field is optional and documented with its default. */
 export interface PgHaSettings {

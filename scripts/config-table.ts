@@ -1,5 +1,5 @@
 /** Prints the README's configuration table from lib/config.ts SETTINGS (test/config.test.ts keeps them equal). */
-import { SETTINGS } from '../lib/config';
+import { SETTINGS } from '../lib';
 
 export function configTable(): string {
   const rows = SETTINGS.map((s) => `| \`${s.env}\` | \`${s.path}\` | ${s.default === '' ? '' : `\`${s.default}\``} | ${s.doc} |`);

@@ -1,5 +1,5 @@
 /**
- * The secret generator (lib/files/create-secret.py) run with the real python3 against a local HTTPS
+ * The secret generator (lib/assets/create-secret.py) run with the real python3 against a local HTTPS
  * server that answers like the Kubernetes API's Secret endpoints. This proves the script's logic
  * (create only when absent, never overwrite, verify TLS, print no password), not the cluster's RBAC.
  */
@@ -12,7 +12,7 @@ import { join } from 'path';
 import { CREDENTIAL_KEYS } from '../../lib';
 import { ROOT } from '../support/synth';
 
-const script = join(ROOT, 'lib', 'files', 'create-secret.py');
+const script = join(ROOT, 'lib', 'assets', 'create-secret.py');
 const keys = Object.values(CREDENTIAL_KEYS);
 
 interface FakeApi { server: Server; port: number; secrets: Map<string, any>; requests: string[] }

@@ -4,8 +4,7 @@
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { PgHaSettings, settingsFromVariables } from '../../lib';
-import { ROUTER_PROXIES } from '../../lib/monitoring';
+import { PgHaSettings, ROUTER_PROXIES, settingsFromVariables } from '../../lib';
 import { synth as synthesize } from '../support/synth';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');

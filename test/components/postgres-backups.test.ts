@@ -2,8 +2,7 @@
  * Backups: off by default and said so on the StatefulSet; when on, exactly Spilo's env names
  * (zalando/spilo 4.0-p3 configure_spilo.py), credentials only through a Secret.
  */
-import { PgHaSettings, settingsFromVariables } from '../../lib';
-import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from '../../lib/backups';
+import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings, PgHaSettings, settingsFromVariables } from '../../lib';
 import { container } from '../support/manifests';
 import { synth } from '../support/synth';
 

@@ -4,7 +4,7 @@
  * time by Argo CD), so the test fails on unknown fields as well as on wrong types.
  */
 import { parseAllDocuments } from 'yaml';
-import { renderArgoCdApplication } from '../../lib/argocd';
+import { renderArgoCdApplication } from '../../lib';
 import { KubernetesSchemas } from '../support/k8s-schema';
 import { CONFIGURATIONS, synth } from '../support/synth';
 

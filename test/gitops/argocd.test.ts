@@ -6,8 +6,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { parse } from 'yaml';
-import { settingsFromVariables } from '../../lib';
-import { ARGOCD, renderArgoCdApplication, SYNC_WAVES } from '../../lib/argocd';
+import { ARGOCD, renderArgoCdApplication, settingsFromVariables, SYNC_WAVES } from '../../lib';
 import { FULL_SETTINGS, ROOT, synth as synthesize } from '../support/synth';
 
 const synth = (settings = {}): any[] => synthesize(settings).objects;
@@ -90,7 +89,7 @@ describe('objects Argo CD does not track', () => {
     expect(JSON.parse(env.find((e: any) => e.name === 'SECRET_ANNOTATIONS').value)).toEqual({
       [ARGOCD.syncOptions]: 'Prune=false,Delete=false', [ARGOCD.compareOptions]: 'IgnoreExtraneous',
     });
-    const script = readFileSync(join(ROOT, 'lib', 'files', 'create-secret.py'), 'utf8');
+    const script = readFileSync(join(ROOT, 'lib', 'assets', 'create-secret.py'), 'utf8');
     expect(script).toContain("'annotations': json.loads(os.environ.get('SECRET_ANNOTATIONS', '{}'))");
   });
 

@@ -9,11 +9,10 @@
  */
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { ETCD_PORTS } from './etcd-cluster';
-import { POSTGRES_PORTS } from './postgres-cluster';
-import { checkDnsLabel, checkInt, checkOneOf } from './validation';
-import { checkLabel } from './pod-hardening';
-import { ClusterContext } from './workload';
+import { ETCD_PORTS } from '../components/etcd/etcd-cluster';
+import { POSTGRES_PORTS } from '../components/postgres/postgres-cluster';
+import { checkDnsLabel, checkInt, checkLabel, checkOneOf } from '../validation';
+import { ClusterContext } from '../k8s/dns-names';
 
 /** Where DNS queries may go. */
 export const DNS_EGRESS_MODES = ['kube-dns', 'any'] as const;

@@ -6,16 +6,16 @@
  * program, version and how the name was checked (real /metrics output or upstream source).
  */
 import { Construct } from 'constructs';
-import { PodMonitor } from '../imports/podmonitor-monitoring.coreos.com';
-import { PrometheusRule, PrometheusRuleSpecGroupsRules, PrometheusRuleSpecGroupsRulesExpr } from '../imports/prometheusrule-monitoring.coreos.com';
-import { EtcdCluster } from './etcd-cluster';
-import { standardLabels } from './labels';
-import { PgRouter } from './pg-router';
-import { PostgresCluster } from './postgres-cluster';
-import { ConfigError, checkInt } from './validation';
-import { ClusterContext } from './workload';
+import { PodMonitor } from '../../imports/podmonitor-monitoring.coreos.com';
+import { PrometheusRule, PrometheusRuleSpecGroupsRules, PrometheusRuleSpecGroupsRulesExpr } from '../../imports/prometheusrule-monitoring.coreos.com';
+import { EtcdCluster } from '../components/etcd/etcd-cluster';
+import { standardLabels } from '../k8s/labels';
+import { PgRouter } from '../components/router/pg-router';
+import { PostgresCluster } from '../components/postgres/postgres-cluster';
+import { checkInt, ConfigError } from '../validation';
+import { ClusterContext } from '../k8s/dns-names';
 
-/** Names of the HAProxy proxies in lib/haproxy-config.ts (`listen primary`, `listen replicas`). */
+/** Names of the HAProxy proxies in haproxy-config.ts (`listen primary`, `listen replicas`). */
 export const ROUTER_PROXIES = { write: 'primary', read: 'replicas' } as const;
 
 export interface MonitoringSettings {

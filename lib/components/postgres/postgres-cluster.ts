@@ -1,17 +1,18 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { stringify } from 'yaml';
-import { ClusterSecrets } from './cluster-secrets';
-import { DEFAULT_IMAGES } from './defaults';
-import { EtcdCluster } from './etcd-cluster';
-import { componentServiceAccountWithRole, EXPORTER_DEFAULT_RESOURCES, EXPORTER_UID, POSTGRES_DEFAULT_RESOURCES } from './component-security';
-import { resolveResources, restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
-import { PostgresTlsProps, resolvePostgresTls, serviceAccountTokenVolume, SERVICE_ACCOUNT_TOKEN_MOUNT } from './postgres-tls';
-import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
-import { checkImage, checkInt, checkQuantity, ConfigError } from './validation';
-import {
-  ClusterContext, fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, statefulPodFqdns, volumeClaimTemplate,
-} from './workload';
+import { ClusterSecrets } from '../jobs/cluster-secrets';
+import { DEFAULT_IMAGES, EXPORTER_DEFAULT_RESOURCES, POSTGRES_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { EtcdCluster } from '../etcd/etcd-cluster';
+import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
+import { EXPORTER_UID, restrictedContainerSecurityContext } from '../../k8s/security-context';
+import { resolveResources } from '../../k8s/resources';
+import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { PostgresTlsProps, resolvePostgresTls } from './postgres-tls';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { checkImage, checkInt, checkQuantity, checkRoleName, ConfigError } from '../../validation';
+import { ClusterContext, statefulPodFqdns } from '../../k8s/dns-names';
+import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Patroni's timing and replication settings (bootstrap.dcs: applied when the cluster is first created). */
 export interface PatroniSettings {
@@ -114,7 +115,7 @@ export interface PostgresClusterProps {
    */
   readonly monitorUser?: string;
   /**
-   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of lib/backups.ts).
+   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of backups.ts).
    * @default []
    */
   readonly extraEnv?: k8s.EnvVar[];
@@ -299,14 +300,6 @@ export class PostgresCluster extends Construct {
       },
     });
   }
-}
-
-/** A PostgreSQL role name the chart can quote safely everywhere (lowercase identifier). */
-export function checkRoleName(setting: string, value: string): string {
-  if (typeof value !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(value) || value.startsWith('pg_')) {
-    throw new ConfigError(setting, value, 'a lowercase PostgreSQL identifier (letters, digits, "_"; not starting with a digit or "pg_"; at most 63 characters)');
-  }
-  return value;
 }
 
 /** Patroni settings for SPILO_CONFIGURATION, validated against Patroni's own rules. */

@@ -1,11 +1,14 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { componentServiceAccountWithRole } from './component-security';
-import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
-import { restrictedContainerSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
-import { checkDnsLabel } from './validation';
-import { KEEP_UNTRACKED_ANNOTATIONS } from './argocd';
-import { ClusterContext, contentHash, fieldEnv, plainEnv, readAsset } from './workload';
+import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { restrictedContainerSecurityContext } from '../../k8s/security-context';
+import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { checkDnsLabel } from '../../validation';
+import { KEEP_UNTRACKED_ANNOTATIONS } from '../../gitops/argocd-annotations';
+import { ClusterContext } from '../../k8s/dns-names';
+import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
+import { readAsset } from '../../assets/read-asset';
 
 /** The keys of the credentials Secret, one per database role the cluster uses. */
 export const CREDENTIAL_KEYS = {

@@ -1,14 +1,18 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { ClusterSecrets } from './cluster-secrets';
-import { componentServiceAccount, INIT_DEFAULT_RESOURCES, POSTGRES_ALPINE_UID } from './component-security';
-import { DEFAULT_IMAGES } from './defaults';
-import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
-import { PgRouter } from './pg-router';
-import { checkRoleName, PostgresCluster, SUPERUSER } from './postgres-cluster';
-import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
-import { checkImage, checkInt } from './validation';
-import { ClusterContext, contentHash, plainEnv, readAsset } from './workload';
+import { componentServiceAccount } from '../../k8s/service-accounts';
+import { DEFAULT_IMAGES, INIT_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { POSTGRES_ALPINE_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { PgRouter } from '../router/pg-router';
+import { checkImage, checkInt, checkRoleName } from '../../validation';
+import { PostgresCluster, SUPERUSER } from '../postgres/postgres-cluster';
+import { resolveResources } from '../../k8s/resources';
+import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { ClusterContext } from '../../k8s/dns-names';
+import { contentHash, plainEnv } from '../../k8s/workload';
+import { readAsset } from '../../assets/read-asset';
 
 export interface InitJobProps {
   /** Where the cluster lives. */
@@ -57,7 +61,7 @@ const SQL_DIR = '/etc/pg-ha-init';
 
 /**
  * A Job that waits for the leader behind the write Service, then creates the application role
- * and database and the monitoring role (idempotent SQL, readable in lib/files/).
+ * and database and the monitoring role (idempotent SQL, readable in lib/assets/).
  *
  * Its name carries a hash of what it runs, so a changed script or SQL creates a new Job instead of
  * failing on the immutable pod template of the old one; finished Jobs are deleted after an hour.

@@ -7,10 +7,9 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { k8s } from 'cdk8s-plus-28';
-import { standardLabels } from './labels';
-import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from './validation';
-import { ClusterContext, serviceFqdn } from './workload';
+import { standardLabels } from '../../k8s/labels';
+import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from '../../validation';
+import { ClusterContext, serviceFqdn } from '../../k8s/dns-names';
 
 export const ISSUER_KINDS = ['Issuer', 'ClusterIssuer'] as const;
 export type IssuerKind = (typeof ISSUER_KINDS)[number];
@@ -54,26 +53,6 @@ export function postgresTlsDnsNames(cluster: ClusterContext, routerServices: str
   }
   names.push(`*.${serviceFqdn(cluster, headlessService)}`);
   return names;
-}
-
-/** Where the kubelet mounts a ServiceAccount token; Spilo's role callback reads it there. */
-export const SERVICE_ACCOUNT_TOKEN_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-/**
- * The projected volume the kubelet would add with automountServiceAccountToken (token, cluster CA,
- * namespace), to mount into the one container that calls the API instead of into every container.
- */
-export function serviceAccountTokenVolume(name: string): k8s.Volume {
-  return {
-    name,
-    projected: {
-      sources: [
-        { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
-        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
-      ],
-    },
-  };
 }
 
 /** The fields of a cert-manager `Certificate` the chart sets (cert-manager.io/v1). */

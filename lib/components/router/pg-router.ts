@@ -1,13 +1,16 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DEFAULT_IMAGES } from './defaults';
-import { componentServiceAccount, HAPROXY_UID, ROUTER_DEFAULT_RESOURCES } from './component-security';
+import { DEFAULT_IMAGES, ROUTER_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { componentServiceAccount } from '../../k8s/service-accounts';
+import { HAPROXY_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { renderHaproxyConfig, STATS_AUTH_ENV } from './haproxy-config';
-import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
-import { POSTGRES_PORTS, PostgresCluster } from './postgres-cluster';
-import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
-import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from './validation';
-import { ClusterContext, contentHash, httpProbe, namedServicePorts } from './workload';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { POSTGRES_PORTS, PostgresCluster } from '../postgres/postgres-cluster';
+import { resolveResources } from '../../k8s/resources';
+import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from '../../validation';
+import { ClusterContext } from '../../k8s/dns-names';
+import { contentHash, httpProbe, namedServicePorts } from '../../k8s/workload';
 
 export interface PgRouterProps {
   /** Where the cluster lives. */

@@ -7,8 +7,8 @@
  * is no point-in-time recovery. The StatefulSet says so in its BACKUP_ANNOTATION either way.
  */
 import { k8s } from 'cdk8s-plus-28';
-import { ConfigError, checkDnsLabel, checkInt } from './validation';
-import { secretEnv } from './workload';
+import { checkDnsLabel, checkInt, ConfigError } from '../../validation';
+import { secretEnv } from '../../k8s/workload';
 
 /** Annotation on the Postgres StatefulSet that states whether WAL archiving is on. */
 export const BACKUP_ANNOTATION = 'pg-ha.cdk8s.io/backups';

@@ -1,14 +1,14 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DEFAULT_IMAGES } from './defaults';
-import { ETCD_UID, ETCD_DEFAULT_RESOURCES, componentServiceAccount } from './component-security';
-import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from './labels';
-import { resolveResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SchedulingProps, schedulingSpec } from './pod-hardening';
-import { checkImage, checkOddInt, checkQuantity } from './validation';
-import {
-  ClusterContext, fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, serviceFqdn, StatefulSetWithTypedClaims,
-  statefulPodFqdns, volumeClaimTemplate,
-} from './workload';
+import { DEFAULT_IMAGES, ETCD_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { ETCD_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
+import { componentServiceAccount } from '../../k8s/service-accounts';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { resolveResources } from '../../k8s/resources';
+import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { checkImage, checkOddInt, checkQuantity } from '../../validation';
+import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
+import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 export interface EtcdClusterProps {
   /** Where the cluster lives. */

@@ -1,28 +1,6 @@
-/** Small helpers for the pod and container fields every component writes the same way. */
+/** Pod, container and StatefulSet fields every component writes the same way. */
 import { createHash } from 'crypto';
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { k8s } from 'cdk8s-plus-28';
-
-/** Where the cluster lives; shared by every component. */
-export interface ClusterContext {
-  /** Instance name (the Patroni scope); prefixes every object name. */
-  readonly name: string;
-  /** Namespace of every object. */
-  readonly namespace: string;
-  /** The Kubernetes cluster's DNS domain. */
-  readonly clusterDomain: string;
-}
-
-/** The fully qualified DNS name of a Service (`<svc>.<ns>.svc.<domain>`). */
-export function serviceFqdn(cluster: ClusterContext, service: string): string {
-  return `${service}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
-}
-
-/** The fully qualified DNS names of a StatefulSet's pods behind its headless Service. */
-export function statefulPodFqdns(cluster: ClusterContext, statefulSet: string, headlessService: string, replicas: number): string[] {
-  return Array.from({ length: replicas }, (_, i) => `${statefulSet}-${i}.${serviceFqdn(cluster, headlessService)}`);
-}
 
 /** An env var from a field of the pod itself (`metadata.name`, `status.podIP`, ...). */
 export function fieldEnv(name: string, fieldPath: string): k8s.EnvVar {
@@ -50,11 +28,6 @@ export function httpProbe(path: string, port: number | string, timing: Partial<k
     httpGet: { path, port: typeof port === 'number' ? k8s.IntOrString.fromNumber(port) : k8s.IntOrString.fromString(port) },
     ...timing,
   };
-}
-
-/** Reads a file shipped in `lib/files/` (HAProxy, SQL and shell text reviewers read as files). */
-export function readAsset(name: string): string {
-  return readFileSync(join(__dirname, 'files', name), 'utf8');
 }
 
 /** A short, stable content hash, for rollout annotations and content-addressed names. */

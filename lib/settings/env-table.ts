@@ -6,10 +6,10 @@
  * otherwise be silently ignored). Passwords are never settings: they live in a Secret.
  */
 import { existsSync, readFileSync } from 'fs';
-import { PgHaSettings } from './pg-ha-chart';
+import { PgHaSettings } from '../pg-ha-chart';
 import { k8s } from 'cdk8s-plus-28';
-import { parseLabelMap, parseTolerations } from './pod-hardening';
-import { checkQuantity, ConfigError } from './validation';
+import { parseLabelMap, parseTolerations } from './parsers';
+import { checkQuantity, ConfigError } from '../validation';
 
 type Kind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
 

@@ -1,27 +1,10 @@
 /**
- * Per-component identities: the numeric users each image runs as, default resources, and one
- * ServiceAccount per component (so RBAC and audit logs tell the components apart, and no pod runs
- * under the namespace's `default` account).
+ * One ServiceAccount per component (so RBAC and audit logs tell the components apart, and no pod
+ * runs under the namespace's `default` account), and the token volume of the one container that
+ * calls the Kubernetes API.
  */
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { resources } from './pod-hardening';
-
-/** etcd's image is distroless/static: its `nonroot` user is 65532. */
-export const ETCD_UID = 65532;
-/** The official HAProxy image's `haproxy` user and group. */
-export const HAPROXY_UID = 99;
-/** postgres-exporter's image runs as `nobody`. */
-export const EXPORTER_UID = 65534;
-/** postgres:*-alpine's `postgres` user and group. */
-export const POSTGRES_ALPINE_UID = 70;
-
-/** Default requests/limits (no CPU limits: throttling stalls heartbeats and health checks; see README). */
-export const ETCD_DEFAULT_RESOURCES = resources('100m', '128Mi', '512Mi');
-export const POSTGRES_DEFAULT_RESOURCES = resources('500m', '1Gi', '1Gi');
-export const EXPORTER_DEFAULT_RESOURCES = resources('20m', '32Mi', '128Mi');
-export const ROUTER_DEFAULT_RESOURCES = resources('50m', '64Mi', '256Mi');
-export const INIT_DEFAULT_RESOURCES = resources('10m', '32Mi', '128Mi');
 
 /**
  * A ServiceAccount named `name` that mounts no token unless a pod asks for one explicitly; returns its name.
@@ -46,4 +29,24 @@ export function componentServiceAccountWithRole(
     subjects: [{ kind: 'ServiceAccount', name, namespace }],
   });
   return name;
+}
+
+/** Where the kubelet mounts a ServiceAccount token; Spilo's role callback reads it there. */
+export const SERVICE_ACCOUNT_TOKEN_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The projected volume the kubelet would add with automountServiceAccountToken (token, cluster CA,
+ * namespace), to mount into the one container that calls the API instead of into every container.
+ */
+export function serviceAccountTokenVolume(name: string): k8s.Volume {
+  return {
+    name,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  };
 }

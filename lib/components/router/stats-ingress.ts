@@ -1,13 +1,11 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import {
-  IngressRoute, IngressRouteSpecRoutesKind, IngressRouteSpecRoutesServicesPort,
-} from '../imports/ingressroute-traefik.io';
-import { Middleware } from '../imports/middleware-traefik.io';
-import { standardLabels } from './labels';
+import { IngressRoute, IngressRouteSpecRoutesKind, IngressRouteSpecRoutesServicesPort, } from '../../../imports/ingressroute-traefik.io';
+import { Middleware } from '../../../imports/middleware-traefik.io';
+import { standardLabels } from '../../k8s/labels';
 import { PgRouter } from './pg-router';
-import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from './validation';
-import { ClusterContext } from './workload';
+import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from '../../validation';
+import { ClusterContext } from '../../k8s/dns-names';
 
 /** How the stats page is exposed through Traefik. */
 export const STATS_EXPOSURES = ['ingress', 'ingressroute', 'none'] as const;
