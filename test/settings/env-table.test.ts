@@ -1,7 +1,7 @@
 /** The env table: pg-ha.env and environment variables -> typed settings, with errors that name the variable. */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { parseEnvFile, parseTolerations, SETTINGS, settingsFromVariables } from '../../lib';
+import { parseEnvFile, SETTINGS, settingsFromVariables } from '../../lib';
 import { ROOT as root, synth } from '../support/synth';
 
 describe('compose-style variables', () => {
@@ -93,12 +93,8 @@ describe('scheduling, budget, resource, policy and TLS variables', () => {
 
   test('malformed variables are rejected with the variable name', () => {
     expect(() => settingsFromVariables({ POSTGRES_MEMORY_LIMIT: '4 GB' })).toThrow(/POSTGRES_MEMORY_LIMIT must be a Kubernetes quantity/);
-    expect(() => settingsFromVariables({ NODE_SELECTOR: 'disk' })).toThrow(/NODE_SELECTOR must be key=value pairs/);
-    expect(() => settingsFromVariables({ NETWORK_POLICY_CLIENT_POD_LABELS: 'app=my app' })).toThrow(/NETWORK_POLICY_CLIENT_POD_LABELS\["app"\] must be a label value/);
-    expect(() => settingsFromVariables({ TOLERATIONS: 'dedicated=db:Never' })).toThrow(/TOLERATIONS.effect must be one of/);
     expect(() => settingsFromVariables({ NETWORK_POLICIES: 'yes' })).toThrow(/NETWORK_POLICIES must be "true" or "false"/);
     expect(() => settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443,minio' })).toThrow(/NETWORK_POLICY_OBJECT_STORAGE_PORTS must be port numbers separated by commas/);
     expect(settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443, 9000' }).networkPolicies).toEqual({ objectStoragePorts: [443, 9000] });
-    expect(() => parseTolerations('TOLERATIONS', 'a:b:c')).toThrow(/TOLERATIONS must be a toleration "key=value:Effect"/);
   });
 });
