@@ -20,7 +20,7 @@ describe('customised configuration (compose variables changed)', () => {
     createNamespace: false,
   });
 
-  test('snapshot', () => {
+  test('snapshot of every object (any change to the output shows up as a diff to review)', () => {
     expect(s.objects).toMatchSnapshot();
   });
 

@@ -59,7 +59,7 @@ describe('router (HAProxy)', () => {
     expect(other.spec.template.metadata.annotations['pg-ha.cdk8s.io/config-hash']).not.toBe(hash);
   });
 
-  test('write, read and stats Services', () => {
+  test('write, read and stats Services, each on its own port (clients choose the leader or a replica by port)', () => {
     expect(s.get('Service', 'pg-ha-rw').spec.ports).toEqual([{ name: 'write', port: 5432, targetPort: 'write' }]);
     expect(s.get('Service', 'pg-ha-ro').spec.ports).toEqual([{ name: 'read', port: 5433, targetPort: 'read' }]);
     expect(s.get('Service', 'pg-ha-router').spec.ports.map((p: any) => p.port)).toEqual([7000, 8404]);
