@@ -1,8 +1,14 @@
 /** The public API: settings, building blocks, components, cluster-wide objects, Argo CD support and the chart. */
 export * from './validation';
+export * from './settings/pg-ha-settings';
+export * from './settings/component-settings';
+export * from './settings/feature-settings';
+export * from './settings/setting-paths';
 export * from './settings/defaults';
 export * from './settings/env-table';
+export * from './settings/env-file';
 export * from './settings/parsers';
+export * from './settings/optional-features';
 export * from './k8s/dns-names';
 export * from './k8s/labels';
 export * from './k8s/resources';
@@ -12,6 +18,7 @@ export * from './k8s/service-accounts';
 export * from './k8s/workload';
 export * from './components/etcd/etcd-cluster';
 export * from './components/postgres/backups';
+export * from './components/postgres/patroni-config';
 export * from './components/postgres/postgres-cluster';
 export * from './components/postgres/postgres-tls';
 export * from './components/router/haproxy-config';

@@ -111,6 +111,11 @@ export function checkDistinct(settings: Record<string, number>): void {
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
 
+/** True when Kubernetes accepts `key` and `value` as a label. */
+export function isLabel(key: string, value: string): boolean {
+  return typeof key === 'string' && LABEL_KEY.test(key) && typeof value === 'string' && LABEL_VALUE.test(value);
+}
+
 /** A label key and value Kubernetes accepts. */
 export function checkLabel(setting: string, key: string, value: string): void {
   if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
@@ -150,4 +155,55 @@ export function checkRepoPath(setting: string, value: string): string {
     throw new ConfigError(setting, value, 'a directory relative to the repository root, inside it, e.g. "dist"');
   }
   return normal;
+}
+
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+/** A 5-field cron schedule (minute hour day-of-month month day-of-week); returned with single spaces. */
+export function checkCronSchedule(setting: string, value: string): string {
+  const fields = value.trim().split(/\s+/);
+  if (fields.length !== 5 || !fields.every((f) => CRON_FIELD.test(f))) {
+    throw new ConfigError(setting, value, 'a 5-field cron schedule such as "0 1 * * *" (minute hour day-of-month month day-of-week)');
+  }
+  return fields.join(' ');
+}
+
+/** A point in time with a time zone, as PostgreSQL's recovery_target_time reads it. */
+export function checkTimestampWithZone(setting: string, value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:\d{2})?|Z)$/.test(value)) {
+    throw new ConfigError(setting, value, 'a timestamp with a time zone, e.g. "2026-11-26 05:00:00+00:00"');
+  }
+  return value;
+}
+
+/** A Prometheus duration such as `30s`. */
+export function checkPrometheusDuration(setting: string, value: string): string {
+  if (!/^[1-9][0-9]*(ms|s|m|h)$/.test(value)) {
+    throw new ConfigError(setting, value, 'a Prometheus duration such as "30s" or "1m"');
+  }
+  return value;
+}
+
+/** A Git URL over https, ssh or git, or in scp form (`git@host:path`). */
+export function checkGitUrl(setting: string, value: string): string {
+  if (typeof value !== 'string' || !/^(?:(?:https?|ssh|git):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+)$/.test(value)) {
+    throw new ConfigError(setting, value, 'a Git URL such as "https://github.com/you/pg-ha-cdk8s.git" or "git@github.com:you/pg-ha-cdk8s.git"');
+  }
+  return value;
+}
+
+/** A branch, tag or commit name. */
+export function checkGitRevision(setting: string, value: string): string {
+  if (!/^[A-Za-z0-9._\-/]+$/.test(value) || value.includes('..')) {
+    throw new ConfigError(setting, value, 'a branch, tag or commit (letters, digits, ".", "_", "-", "/")');
+  }
+  return value;
+}
+
+/** An https:// URL of a Kubernetes API server. */
+export function checkApiServerUrl(setting: string, value: string): string {
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(value)) {
+    throw new ConfigError(setting, value, 'an https:// URL of a Kubernetes API server, e.g. "https://kubernetes.default.svc"');
+  }
+  return value;
 }

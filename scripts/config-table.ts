@@ -1,4 +1,4 @@
-/** Prints the README's configuration table from lib/config.ts SETTINGS (test/config.test.ts keeps them equal). */
+/** Prints the configuration table from SETTINGS (lib/settings/env-table.ts); its Default column reads DEFAULTS. */
 import { SETTINGS } from '../lib';
 
 export function configTable(): string {

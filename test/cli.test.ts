@@ -3,22 +3,18 @@
  * the Argo CD Application written outside it, and bad input reported without touching either.
  * That dist/ equals a fresh synth is test/cross-cutting/dist.test.ts.
  */
-import { spawnSync } from 'child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { parse } from 'yaml';
-import { ROOT } from './support/synth';
+import { newOutdir, runSynthCommand } from './support/synth-command';
 
 describe('the synth command (npm run synth)', () => {
-  /** main.ts as `npm run synth` runs it, with only `env` set (no setting leaks in from the shell). */
-  const run = (env: Record<string, string>, outdir: string) => spawnSync(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], {
-    cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, CDK8S_OUTDIR: outdir },
-  });
+  const run = runSynthCommand;
 
   test('invalid settings: clear error, non-zero exit, existing output untouched', () => {
     // GIVEN an output directory holding a previous synth
-    const outdir = mkdtempSync(join(tmpdir(), 'pg-ha-dist-'));
+    const outdir = newOutdir();
     writeFileSync(join(outdir, 'pg-ha.k8s.yaml'), 'previous\n');
     // WHEN the synth runs with an even etcd member count
     const result = run({ ETCD_REPLICAS: '4' }, outdir);
@@ -32,14 +28,14 @@ describe('the synth command (npm run synth)', () => {
   });
 
   test('the Patroni timing rule names every variable involved', () => {
-    const outdir = mkdtempSync(join(tmpdir(), 'pg-ha-dist-'));
+    const outdir = newOutdir();
     const result = run({ PATRONI_LOOP_WAIT: '10', PATRONI_RETRY_TIMEOUT: '10' }, outdir);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('[set by PATRONI_LOOP_WAIT, PATRONI_RETRY_TIMEOUT in pg-ha.env or the environment]');
   });
 
   test('valid settings replace the output with exactly the chart file', () => {
-    const outdir = mkdtempSync(join(tmpdir(), 'pg-ha-dist-'));
+    const outdir = newOutdir();
     writeFileSync(join(outdir, 'stale.k8s.yaml'), 'stale\n');
     const result = run({ SCOPE: 'orders' }, outdir);
     expect(result.stderr).toBe('');

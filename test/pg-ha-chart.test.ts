@@ -1,8 +1,9 @@
 /**
- * The chart as a whole: the compose-style settings a user changes most reach every object. Its
- * snapshot is the customised configuration's; the default configuration's is dist/ itself
- * (test/cross-cutting/dist.test.ts).
+ * The chart as a whole: a typed field per group of objects, and the compose-style settings a user
+ * changes most reaching every object. Its snapshot is the customised configuration's; the default
+ * configuration's is dist/ itself (test/cross-cutting/dist.test.ts).
  */
+import { NetworkPolicies } from '../lib';
 import { container, envOf } from './support/manifests';
 import { synth } from './support/synth';
 
@@ -34,5 +35,19 @@ describe('customised configuration (compose variables changed)', () => {
     expect(s.all('Namespace')).toEqual([]);
     const init = envOf(container(s.job('orders-init-'), 'init'));
     expect([init.APP_USER.value, init.APP_DB.value, init.PGHOST.value, init.PGPORT.value]).toEqual(['orders_app', 'orders', 'orders-rw', '6432']);
+  });
+});
+
+describe('chart composition', () => {
+  test('every optional group is a typed field, present exactly when its feature is on', () => {
+    const { chart: on } = synth({ postgres: { tls: { issuerName: 'ca' } }, monitoring: { enabled: true } });
+    expect(on.networkPolicies).toBeInstanceOf(NetworkPolicies);
+    expect(on.disruptionBudgets?.etcd.name).toBe('pg-ha-etcd');
+    expect(on.postgresCertificate?.certificate.name).toBe('pg-ha-tls');
+    expect(on.monitoring?.rule.name).toBe('pg-ha-alerts');
+    expect(on.secrets.generatorJob?.kind).toBe('Job');
+    const { chart: off } = synth({ networkPolicies: { enabled: false }, disruptionBudgets: false, createNamespace: false, existingSecret: 'mine' });
+    expect([off.networkPolicies, off.disruptionBudgets, off.postgresCertificate, off.monitoring, off.namespaceObject, off.secrets.generatorJob])
+      .toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
   });
 });

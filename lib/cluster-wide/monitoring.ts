@@ -12,37 +12,13 @@ import { EtcdCluster } from '../components/etcd/etcd-cluster';
 import { standardLabels } from '../k8s/labels';
 import { PgRouter } from '../components/router/pg-router';
 import { PostgresCluster } from '../components/postgres/postgres-cluster';
-import { checkInt, ConfigError } from '../validation';
+import { DEFAULTS } from '../settings/defaults';
+import { MonitoringSettings } from '../settings/feature-settings';
+import { checkInt, checkPrometheusDuration, ConfigError, isLabel } from '../validation';
 import { ClusterContext } from '../k8s/dns-names';
 
 /** Names of the HAProxy proxies in haproxy-config.ts (`listen primary`, `listen replicas`). */
 export const ROUTER_PROXIES = { write: 'primary', read: 'replicas' } as const;
-
-export interface MonitoringSettings {
-  /**
-   * Write PodMonitors and a PrometheusRule (PROMETHEUS_OPERATOR). Needs the Prometheus Operator's
-   * CRDs in the cluster, so it is off by default.
-   * @default false
-   */
-  readonly enabled?: boolean;
-  /**
-   * Labels on every PodMonitor and the PrometheusRule, for the Prometheus resource's
-   * podMonitorSelector / ruleSelector (PROMETHEUS_LABELS, e.g. `release=kube-prometheus-stack`).
-   * @default {}
-   */
-  readonly labels?: Record<string, string>;
-  /**
-   * Scrape interval of every PodMonitor (PROMETHEUS_SCRAPE_INTERVAL).
-   * @default '30s'
-   */
-  readonly scrapeInterval?: string;
-  /**
-   * A replica whose replayed WAL is further behind the leader than this many bytes raises
-   * PostgresReplicationLagHigh (REPLICATION_LAG_ALERT_BYTES).
-   * @default - the router's replicaMaxLagBytes: the lag at which a replica stops getting reads
-   */
-  readonly replicationLagBytes?: number;
-}
 
 export interface MonitoringProps extends MonitoringSettings {
   readonly cluster: ClusterContext;
@@ -51,19 +27,6 @@ export interface MonitoringProps extends MonitoringSettings {
   readonly router: PgRouter;
   /** Whether Patroni runs in synchronous mode (the sync-standby alert exists only then). */
   readonly synchronousMode: boolean;
-}
-
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-/**
- * Throws when monitoring settings are given while monitoring is off: they would be silently ignored.
- */
-export function checkMonitoringSettings(settings: MonitoringSettings): void {
-  const given = Object.entries(settings).filter(([key, value]) => key !== 'enabled' && value !== undefined).map(([key]) => `monitoring.${key}`);
-  if (!(settings.enabled ?? false) && given.length > 0) {
-    throw new ConfigError('monitoring.enabled', settings.enabled ?? false, `true when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set (PROMETHEUS_OPERATOR=true), or unset them`);
-  }
 }
 
 /** PodMonitors for postgres-exporter, Patroni, etcd and HAProxy, plus the alerting rules. */
@@ -79,19 +42,20 @@ export class Monitoring extends Construct {
     const { cluster, etcd, postgres, router } = props;
     const extraLabels = props.labels ?? {};
     for (const [key, value] of Object.entries(extraLabels)) {
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
+      if (!isLabel(key, value)) {
         throw new ConfigError('monitoring.labels', `${key}=${value}`, 'Kubernetes labels "key=value" (keys like "release" or "example.com/team", values of at most 63 letters, digits, "-", "_", ".")');
       }
     }
-    const interval = props.scrapeInterval ?? '30s';
-    if (!/^[1-9][0-9]*(ms|s|m|h)$/.test(interval)) {
-      throw new ConfigError('monitoring.scrapeInterval', interval, 'a Prometheus duration such as "30s" or "1m"');
+    const interval = checkPrometheusDuration('monitoring.scrapeInterval', props.scrapeInterval ?? DEFAULTS.monitoring.scrapeInterval);
+    if (props.replicationLagBytes === undefined && router.replicaMaxLagBytes < 1) {
+      // The alert's default is the router's bound: the error names the setting that holds the value.
+      throw new ConfigError('router.replicaMaxLagBytes', router.replicaMaxLagBytes, 'at least 1 while monitoring is on (the replication-lag alert uses it), or set monitoring.replicationLagBytes');
     }
     const lagBytes = checkInt('monitoring.replicationLagBytes', props.replicationLagBytes ?? router.replicaMaxLagBytes, 1, Number.MAX_SAFE_INTEGER);
 
     const labels = { ...standardLabels({ instance: cluster.name, name: 'pg-ha-monitoring', component: 'monitoring' }), ...extraLabels };
-    const podMonitor = (mid: string, name: string, selector: Record<string, string>, ports: Array<{ port: string; path: string }>) =>
-      new PodMonitor(this, mid, {
+    const podMonitor = (id: string, name: string, selector: Record<string, string>, ports: Array<{ port: string; path: string }>) =>
+      new PodMonitor(this, id, {
         metadata: { name, labels },
         spec: {
           selector: { matchLabels: selector },
@@ -110,12 +74,12 @@ export class Monitoring extends Construct {
       router: podMonitor('Router', `${cluster.name}-router`, router.selector, [{ port: 'metrics', path: '/metrics' }]),
     };
 
-    const job = (pm: PodMonitor) => `${cluster.namespace}/${pm.name}`;
-    const ns = `namespace="${cluster.namespace}"`;
-    const patroni = `{${ns},scope="${postgres.scope}"}`;
-    const postgresJob = `${ns},job="${job(this.podMonitors.postgres)}"`;
-    const etcdJob = `{${ns},job="${job(this.podMonitors.etcd)}"}`;
-    const routerJob = `${ns},job="${job(this.podMonitors.router)}"`;
+    const job = (monitor: PodMonitor) => `${cluster.namespace}/${monitor.name}`;
+    const inNamespace = `namespace="${cluster.namespace}"`;
+    const patroni = `{${inNamespace},scope="${postgres.scope}"}`;
+    const postgresJob = `${inNamespace},job="${job(this.podMonitors.postgres)}"`;
+    const etcdJob = `{${inNamespace},job="${job(this.podMonitors.etcd)}"}`;
+    const routerJob = `${inNamespace},job="${job(this.podMonitors.router)}"`;
     const members = postgres.podNames.length;
     const etcdMembers = etcd.podFqdns.length;
     const who = `${cluster.namespace}/${cluster.name}`;

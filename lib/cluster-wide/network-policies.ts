@@ -13,70 +13,8 @@ import { ETCD_PORTS } from '../components/etcd/etcd-cluster';
 import { POSTGRES_PORTS } from '../components/postgres/postgres-cluster';
 import { checkDnsLabel, checkInt, checkLabel, checkOneOf } from '../validation';
 import { ClusterContext } from '../k8s/dns-names';
-
-/** Where DNS queries may go. */
-export const DNS_EGRESS_MODES = ['kube-dns', 'any'] as const;
-export type DnsEgressMode = (typeof DNS_EGRESS_MODES)[number];
-
-/** User settings of the NetworkPolicies (the chart's `networkPolicies`). */
-export interface NetworkPolicySettings {
-  /**
-   * Write the NetworkPolicies (they need a CNI that enforces them: Calico, Cilium, k3s' default...).
-   * @default true
-   */
-  readonly enabled?: boolean;
-  /**
-   * Namespaces (by name) whose pods may connect to the router's write and read ports.
-   * @default - the cluster's own namespace only
-   */
-  readonly clientNamespaces?: string[];
-  /**
-   * Labels a client pod must carry to connect to the router.
-   * @default - any pod of `clientNamespaces`
-   */
-  readonly clientPodLabels?: Record<string, string>;
-  /**
-   * Namespaces (by name) of Prometheus, allowed to scrape etcd (8080), Patroni (8008), the exporter
-   * (9187) and HAProxy (8404).
-   * @default ['monitoring']
-   */
-  readonly prometheusNamespaces?: string[];
-  /**
-   * Labels of the Prometheus pods in `prometheusNamespaces`.
-   * @default - any pod of `prometheusNamespaces`
-   */
-  readonly prometheusPodLabels?: Record<string, string>;
-  /**
-   * Namespaces (by name) of the ingress controller that serves the stats page (port 7000).
-   * @default ['kube-system', 'traefik'] (k3s' bundled Traefik, Traefik's Helm chart)
-   */
-  readonly ingressNamespaces?: string[];
-  /**
-   * Labels of the ingress controller's pods.
-   * @default { 'app.kubernetes.io/name': 'traefik' }
-   */
-  readonly ingressPodLabels?: Record<string, string>;
-  /**
-   * DNS egress (UDP and TCP 53): `kube-dns` allows only pods labelled `k8s-app: kube-dns` in
-   * kube-system (CoreDNS on kubeadm, k3s, kind, EKS, GKE, AKS); `any` allows port 53 to every
-   * address (needed with NodeLocal DNSCache, whose address is not a pod).
-   * @default 'kube-dns'
-   */
-  readonly dns?: DnsEgressMode;
-  /**
-   * Ports of the Kubernetes API server. Its address is not a pod and not selectable, so pods that
-   * call the API (Spilo's role callback, the secrets Job) may reach these ports on any address.
-   * @default [443, 6443]
-   */
-  readonly apiServerPorts?: number[];
-  /**
-   * Ports on which the Postgres pods may reach any address for backups (WAL-G/WAL-E to S3, GCS,
-   * Azure or MinIO; object storage is outside the cluster or not selectable). 443 is open anyway
-   * for the API server; add e.g. 9000 for a MinIO endpoint.
-   * @default [443]
-   */
-  readonly objectStoragePorts?: number[];
-}
+import { DEFAULTS } from '../settings/defaults';
+import { DNS_EGRESS_MODES, NetworkPolicySettings } from '../settings/feature-settings';
 
 /** A component the policies connect: its pod labels (and, for servers, ports). */
 interface Pods {
@@ -101,9 +39,9 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
 
 type Port = number | { readonly port: number; readonly protocol: 'TCP' | 'UDP' };
 
-const portsOf = (...ports: Port[]): k8s.NetworkPolicyPort[] => ports.map((p) => (typeof p === 'number'
-  ? { protocol: 'TCP', port: k8s.IntOrString.fromNumber(p) }
-  : { protocol: p.protocol, port: k8s.IntOrString.fromNumber(p.port) }));
+const portsOf = (...ports: Port[]): k8s.NetworkPolicyPort[] => ports.map((port) => (typeof port === 'number'
+  ? { protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }
+  : { protocol: port.protocol, port: k8s.IntOrString.fromNumber(port.port) }));
 
 /** The NetworkPolicies of one cluster: a default deny, then one allow policy per component. */
 export class NetworkPolicies extends Construct {
@@ -119,13 +57,13 @@ export class NetworkPolicies extends Construct {
     };
     const clientNamespaces = names('networkPolicies.clientNamespaces', props.clientNamespaces ?? []);
     const clientPodLabels = labelMap('networkPolicies.clientPodLabels', props.clientPodLabels ?? {});
-    const prometheusNamespaces = names('networkPolicies.prometheusNamespaces', props.prometheusNamespaces ?? ['monitoring']);
+    const prometheusNamespaces = names('networkPolicies.prometheusNamespaces', props.prometheusNamespaces ?? DEFAULTS.networkPolicies.prometheusNamespaces);
     const prometheusPodLabels = labelMap('networkPolicies.prometheusPodLabels', props.prometheusPodLabels ?? {});
-    const ingressNamespaces = names('networkPolicies.ingressNamespaces', props.ingressNamespaces ?? ['kube-system', 'traefik']);
-    const ingressPodLabels = labelMap('networkPolicies.ingressPodLabels', props.ingressPodLabels ?? { 'app.kubernetes.io/name': 'traefik' });
-    const dns = checkOneOf('networkPolicies.dns', props.dns ?? 'kube-dns', DNS_EGRESS_MODES);
-    const apiServerPorts = (props.apiServerPorts ?? [443, 6443]).map((p, i) => checkInt(`networkPolicies.apiServerPorts[${i}]`, p, 1, 65535));
-    const objectStoragePorts = (props.objectStoragePorts ?? [443]).map((p, i) => checkInt(`networkPolicies.objectStoragePorts[${i}]`, p, 1, 65535));
+    const ingressNamespaces = names('networkPolicies.ingressNamespaces', props.ingressNamespaces ?? DEFAULTS.networkPolicies.ingressNamespaces);
+    const ingressPodLabels = labelMap('networkPolicies.ingressPodLabels', props.ingressPodLabels ?? DEFAULTS.networkPolicies.ingressPodLabels);
+    const dns = checkOneOf('networkPolicies.dns', props.dns ?? DEFAULTS.networkPolicies.dns, DNS_EGRESS_MODES);
+    const apiServerPorts = (props.apiServerPorts ?? DEFAULTS.networkPolicies.apiServerPorts).map((p, i) => checkInt(`networkPolicies.apiServerPorts[${i}]`, p, 1, 65535));
+    const objectStoragePorts = (props.objectStoragePorts ?? DEFAULTS.networkPolicies.objectStoragePorts).map((p, i) => checkInt(`networkPolicies.objectStoragePorts[${i}]`, p, 1, 65535));
     // Spilo calls the API and, with backups on, object storage: neither address is selectable.
     const postgresAnywherePorts = [...new Set([...apiServerPorts, ...objectStoragePorts])];
 
@@ -146,13 +84,13 @@ export class NetworkPolicies extends Construct {
     // No `to`: the API server's address is not a pod, and its IP differs per cluster.
     const apiServerRule: k8s.NetworkPolicyEgressRule = { ports: portsOf(...apiServerPorts) };
 
-    const policy = (pid: string, selector: Record<string, string>, ingress: k8s.NetworkPolicyIngressRule[], egress: k8s.NetworkPolicyEgressRule[]) => {
-      const p = new k8s.KubeNetworkPolicy(this, pid, {
-        metadata: { name: `${cluster.name}-${pid}`, labels: props.labels },
+    const policy = (name: string, selector: Record<string, string>, ingress: k8s.NetworkPolicyIngressRule[], egress: k8s.NetworkPolicyEgressRule[]) => {
+      const networkPolicy = new k8s.KubeNetworkPolicy(this, name, {
+        metadata: { name: `${cluster.name}-${name}`, labels: props.labels },
         spec: { podSelector: { matchLabels: selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
       });
-      this.policies.push(p);
-      return p;
+      this.policies.push(networkPolicy);
+      return networkPolicy;
     };
 
     // Everything the cluster's pods send or receive is denied unless a policy below allows it.

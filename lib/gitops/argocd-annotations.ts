@@ -75,7 +75,7 @@ export const NAMESPACE_SYNC_OPTIONS = 'Prune=false,Delete=false';
 
 /** Which part of the topology a group of constructs is, for `annotateForArgoCd`. */
 export interface SyncWaveGroup {
-  /** Every ApiObject under this construct gets `wave`. */
+  /** Every ApiObject under this construct gets `wave` (unless a later group claims it). */
   readonly scope: IConstruct;
   readonly wave: number;
 }
@@ -108,9 +108,7 @@ export function annotateForArgoCd(chart: Chart, groups: readonly SyncWaveGroup[]
     if (!(child instanceof ApiObject)) continue;
     const wave = waveOf.get(child) ?? 0;
     if (child.kind === 'Job') {
-      // The secrets Job runs one wave after its prerequisites.
-      const hookWave = wave === SYNC_WAVES.secretsPrerequisites ? SYNC_WAVES.secretsJob : wave;
-      for (const [key, value] of Object.entries(syncHookAnnotations(hookWave))) child.metadata.addAnnotation(key, value);
+      for (const [key, value] of Object.entries(syncHookAnnotations(wave))) child.metadata.addAnnotation(key, value);
       continue;
     }
     child.metadata.addAnnotation(ARGOCD.syncWave, String(wave));

@@ -6,58 +6,10 @@ import { isAbsolute, relative, resolve, sep } from 'path';
 import { App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Application } from '../../imports/application-argoproj.io';
-import { checkDnsLabel, checkDnsSubdomain, checkRepoPath, ConfigError } from '../validation';
-
-/** Where the optional Argo CD Application points and how it syncs. */
-export interface ArgoCdApplicationSettings {
-  /**
-   * Git URL of your fork (ARGOCD_REPO_URL). When unset, no Application manifest is written.
-   * @default - no Application
-   */
-  readonly repoUrl?: string;
-  /**
-   * Branch, tag or commit Argo CD follows (ARGOCD_TARGET_REVISION).
-   * @default 'HEAD'
-   */
-  readonly targetRevision?: string;
-  /**
-   * Directory of the manifests in the repository (ARGOCD_PATH).
-   * @default 'dist'
-   */
-  readonly path?: string;
-  /**
-   * Name of the Application (ARGOCD_APP_NAME).
-   * @default - the cluster's scope (SCOPE)
-   */
-  readonly appName?: string;
-  /**
-   * Namespace Argo CD watches for Applications (ARGOCD_NAMESPACE).
-   * @default 'argocd'
-   */
-  readonly namespace?: string;
-  /**
-   * Argo CD project (ARGOCD_PROJECT).
-   * @default 'default'
-   */
-  readonly project?: string;
-  /**
-   * Kubernetes API server of the destination cluster (ARGOCD_DESTINATION_SERVER).
-   * @default 'https://kubernetes.default.svc' (the cluster Argo CD runs in)
-   */
-  readonly server?: string;
-  /**
-   * Sync automatically on every commit, prune what was removed from git and undo manual changes
-   * (ARGOCD_AUTO_SYNC).
-   * @default true
-   */
-  readonly automated?: boolean;
-  /**
-   * Where the Application manifest is written, relative to the project (ARGOCD_APPLICATION_FILE).
-   * Must be outside the synth output directory: Argo CD would otherwise sync the Application into itself.
-   * @default 'deploy/argocd-application.yaml'
-   */
-  readonly file?: string;
-}
+import { DEFAULTS } from '../settings/defaults';
+import { ArgoCdApplicationSettings } from '../settings/feature-settings';
+import { checkOptionalFeatures } from '../settings/optional-features';
+import { checkApiServerUrl, checkDnsLabel, checkDnsSubdomain, checkGitRevision, checkGitUrl, checkRepoPath, ConfigError } from '../validation';
 
 export interface ArgoCdApplicationProps extends ArgoCdApplicationSettings {
   readonly repoUrl: string;
@@ -67,8 +19,6 @@ export interface ArgoCdApplicationProps extends ArgoCdApplicationSettings {
   readonly scope: string;
 }
 
-const REPO_URL = /^(?:(?:https?|ssh|git):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+)$/;
-const REVISION = /^[A-Za-z0-9._\-/]+$/;
 
 /** An Argo CD Application that syncs dist/ from your fork into the cluster's namespace. */
 export class ArgoCdApplication extends Construct {
@@ -76,22 +26,14 @@ export class ArgoCdApplication extends Construct {
 
   constructor(scope: Construct, id: string, props: ArgoCdApplicationProps) {
     super(scope, id);
-    if (typeof props.repoUrl !== 'string' || !REPO_URL.test(props.repoUrl)) {
-      throw new ConfigError('argocd.repoUrl', props.repoUrl, 'a Git URL such as "https://github.com/you/pg-ha-cdk8s.git" or "git@github.com:you/pg-ha-cdk8s.git"');
-    }
-    const targetRevision = props.targetRevision ?? 'HEAD';
-    if (!REVISION.test(targetRevision) || targetRevision.includes('..')) {
-      throw new ConfigError('argocd.targetRevision', targetRevision, 'a branch, tag or commit (letters, digits, ".", "_", "-", "/")');
-    }
-    const path = checkRepoPath('argocd.path', props.path ?? 'dist');
+    const repoUrl = checkGitUrl('argocd.repoUrl', props.repoUrl);
+    const targetRevision = checkGitRevision('argocd.targetRevision', props.targetRevision ?? DEFAULTS.argocd.targetRevision);
+    const path = checkRepoPath('argocd.path', props.path ?? DEFAULTS.argocd.path);
     const name = checkDnsSubdomain('argocd.appName', props.appName ?? props.scope);
-    const namespace = checkDnsLabel('argocd.namespace', props.namespace ?? 'argocd');
-    const project = checkDnsSubdomain('argocd.project', props.project ?? 'default');
-    const server = props.server ?? 'https://kubernetes.default.svc';
-    if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(server)) {
-      throw new ConfigError('argocd.server', server, 'an https:// URL of a Kubernetes API server, e.g. "https://kubernetes.default.svc"');
-    }
-    const automated = props.automated ?? true;
+    const namespace = checkDnsLabel('argocd.namespace', props.namespace ?? DEFAULTS.argocd.namespace);
+    const project = checkDnsSubdomain('argocd.project', props.project ?? DEFAULTS.argocd.project);
+    const server = checkApiServerUrl('argocd.server', props.server ?? DEFAULTS.argocd.server);
+    const automated = props.automated ?? DEFAULTS.argocd.automated;
 
     this.application = new Application(this, 'Application', {
       metadata: {
@@ -105,7 +47,7 @@ export class ArgoCdApplication extends Construct {
       spec: {
         project,
         source: {
-          repoUrl: props.repoUrl,
+          repoUrl,
           targetRevision,
           path,
           // dist/ holds plain YAML; recursing could pick up anything else a user puts there.
@@ -143,14 +85,9 @@ export function renderArgoCdApplication(
   settings: ArgoCdApplicationSettings | undefined,
   context: { scope: string; namespace: string; projectDir: string; outdir: string },
 ): RenderedApplication | undefined {
-  if (settings?.repoUrl === undefined) {
-    const given = Object.entries(settings ?? {}).filter(([, value]) => value !== undefined).map(([key]) => `argocd.${key}`);
-    if (given.length > 0) {
-      throw new ConfigError('argocd.repoUrl', undefined, `set (ARGOCD_REPO_URL) when ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} set: without it no Application is written`);
-    }
-    return undefined;
-  }
-  const fileSetting = settings.file ?? 'deploy/argocd-application.yaml';
+  checkOptionalFeatures({ argocd: settings });
+  if (settings?.repoUrl === undefined) return undefined;
+  const fileSetting = settings.file ?? DEFAULTS.argocd.file;
   const file = resolve(context.projectDir, fileSetting);
   const fromOutdir = relative(resolve(context.outdir), file);
   if (!fromOutdir.startsWith('..') && !isAbsolute(fromOutdir)) {

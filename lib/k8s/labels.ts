@@ -31,6 +31,11 @@ export function standardLabels(id: ComponentIdentity): Record<string, string> {
   };
 }
 
+/** The labels every object of one cluster carries, whatever its component. */
+export function instanceLabels(instance: string): Record<string, string> {
+  return { 'app.kubernetes.io/instance': instance, 'app.kubernetes.io/part-of': 'pg-ha' };
+}
+
 /** The tag of an image reference (`haproxy:3.3.1` gives `3.3.1`), for the version label. */
 export function imageVersion(image: string): string | undefined {
   const noDigest = image.split('@')[0];

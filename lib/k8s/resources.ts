@@ -3,6 +3,7 @@
  * of Kubernetes quantities needed to compare a request with its limit.
  */
 import { k8s } from 'cdk8s-plus-28';
+import { ResourceSettings } from '../settings/component-settings';
 import { checkQuantity, ConfigError } from '../validation';
 
 /**
@@ -12,8 +13,8 @@ import { checkQuantity, ConfigError } from '../validation';
  */
 export function resolveResources(
   setting: string,
-  defaults: k8s.ResourceRequirements,
-  override?: k8s.ResourceRequirements,
+  defaults: ResourceSettings,
+  override?: ResourceSettings,
   memoryLimitReason = 'a container without a memory limit can use all of the node\'s memory',
 ): k8s.ResourceRequirements {
   const requests = { ...defaults.requests, ...override?.requests };
@@ -27,7 +28,7 @@ export function resolveResources(
   if (!limits.memory) {
     throw new ConfigError(`${setting}.limits.memory`, undefined, `set: ${memoryLimitReason}`);
   }
-  for (const name of ['cpu', 'memory']) {
+  for (const name of ['cpu', 'memory'] as const) {
     const request = requests[name];
     const limit = limits[name];
     if (request && limit && quantityValue(String(request.value)) > quantityValue(String(limit.value))) {
@@ -37,14 +38,6 @@ export function resolveResources(
   return {
     ...(Object.keys(requests).length ? { requests } : {}),
     limits,
-  };
-}
-
-/** Requests and a memory limit from strings (`cpu` request, `memory` request, `memory` limit). */
-export function resources(cpuRequest: string, memoryRequest: string, memoryLimit: string): k8s.ResourceRequirements {
-  return {
-    requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
-    limits: { memory: k8s.Quantity.fromString(memoryLimit) },
   };
 }
 

@@ -1,218 +1,165 @@
 /**
- * Settings from `pg-ha.env` and the environment, under the names compose users know.
- *
- * Like docker compose with its `.env` file, a variable set in the environment overrides the file.
- * Only the variables in SETTINGS are read; an unknown key in the file is an error (a typo would
- * otherwise be silently ignored). Passwords are never settings: they live in a Secret.
+ * SETTINGS: the variables of `pg-ha.env`, under the names compose users know, each with the
+ * PgHaSettings path it fills (checked by the compiler, with the type there), its parser and what it
+ * does. The default column comes from DEFAULTS, or describes a default other settings decide.
  */
-import { existsSync, readFileSync } from 'fs';
-import { PgHaSettings } from '../pg-ha-chart';
 import { k8s } from 'cdk8s-plus-28';
-import { parseLabelMap, parseTolerations } from './parsers';
-import { checkQuantity, ConfigError } from '../validation';
+import { DEFAULTS } from './defaults';
+import { getSetting, SettingPath, SettingValue } from './setting-paths';
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
+/** How a variable's text is parsed (lib/settings/env-file.ts). */
+export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
+
+/** The kinds that parse into a value of type `V`: a path only takes a variable of a kind that fits it. */
+export type KindFor<V> =
+  [V] extends [k8s.Quantity] ? 'quantity'
+    : [V] extends [boolean] ? 'bool'
+      : [V] extends [number] ? 'int'
+        : [V] extends [string] ? 'string' | 'file'
+          : [V] extends [readonly number[]] ? 'ports'
+            : [V] extends [readonly string[]] ? 'list'
+              : [V] extends [readonly k8s.Toleration[]] ? 'tolerations'
+                : [V] extends [Record<string, string>] ? 'labels'
+                  : never;
 
 /** One user-facing setting: its variable, where it goes in PgHaSettings, and its documented default. */
-export interface SettingSpec {
+export interface SettingSpec<P extends SettingPath = SettingPath> {
   readonly env: string;
-  /** Dotted path in PgHaSettings (also the name validation errors use). */
-  readonly path: string;
-  readonly kind: Kind;
+  /** Path in PgHaSettings (also the name validation errors use). */
+  readonly path: P;
+  readonly kind: SettingKind;
+  /** The default as the docs show it: DEFAULTS' value at `path`, or what decides it. */
   readonly default: string;
   readonly doc: string;
 }
 
-const s = (env: string, path: string, kind: Kind, def: string, doc: string): SettingSpec => ({ env, path, kind, default: def, doc });
-
-/** Production hardening (docs/readme-parts/production.md): scheduling, budgets, resources, policies, TLS. */
-const HARDENING_SETTINGS: readonly SettingSpec[] = [
-  s('ANTI_AFFINITY', 'scheduling.antiAffinity', 'string', 'preferred', 'Pods of a component on different nodes: preferred, required or none'),
-  s('ZONE_SPREAD', 'scheduling.zoneSpread', 'string', 'none', 'Spread each component over zones: none, preferred or required'),
-  s('NODE_SELECTOR', 'scheduling.nodeSelector', 'labels', '(any node)', 'Node labels every pod requires (key=value,...)'),
-  s('TOLERATIONS', 'scheduling.tolerations', 'tolerations', '(none)', 'Taints every pod tolerates (key=value:Effect, key:Effect or key; comma list)'),
-  s('PRIORITY_CLASS_NAME', 'scheduling.priorityClassName', 'string', '(none)', 'PriorityClass of every pod'),
-  s('DISRUPTION_BUDGETS', 'disruptionBudgets', 'bool', 'true', 'PodDisruptionBudgets: etcd and Postgres at most 1 unavailable, router at least 1 available'),
-  s('POSTGRES_CPU_REQUEST', 'postgres.resources.requests.cpu', 'quantity', '500m', 'CPU request of the Spilo container'),
-  s('POSTGRES_MEMORY_REQUEST', 'postgres.resources.requests.memory', 'quantity', '1Gi', 'Memory request of the Spilo container'),
-  s('POSTGRES_MEMORY_LIMIT', 'postgres.resources.limits.memory', 'quantity', '1Gi', 'Memory limit of the Spilo container (sizes shared_buffers and max_connections)'),
-  s('POSTGRES_CPU_LIMIT', 'postgres.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of the Spilo container'),
-  s('ETCD_CPU_REQUEST', 'etcd.resources.requests.cpu', 'quantity', '100m', 'CPU request of an etcd member'),
-  s('ETCD_MEMORY_REQUEST', 'etcd.resources.requests.memory', 'quantity', '128Mi', 'Memory request of an etcd member'),
-  s('ETCD_MEMORY_LIMIT', 'etcd.resources.limits.memory', 'quantity', '512Mi', 'Memory limit of an etcd member'),
-  s('ETCD_CPU_LIMIT', 'etcd.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of an etcd member'),
-  s('ROUTER_CPU_REQUEST', 'router.resources.requests.cpu', 'quantity', '50m', 'CPU request of a router pod'),
-  s('ROUTER_MEMORY_REQUEST', 'router.resources.requests.memory', 'quantity', '64Mi', 'Memory request of a router pod'),
-  s('ROUTER_MEMORY_LIMIT', 'router.resources.limits.memory', 'quantity', '256Mi', 'Memory limit of a router pod'),
-  s('ROUTER_CPU_LIMIT', 'router.resources.limits.cpu', 'quantity', '(none)', 'CPU limit of a router pod'),
-  s('NETWORK_POLICIES', 'networkPolicies.enabled', 'bool', 'true', 'Deny-by-default NetworkPolicies that allow only the paths the cluster uses'),
-  s('NETWORK_POLICY_CLIENT_NAMESPACES', 'networkPolicies.clientNamespaces', 'list', '(own namespace)', 'Namespaces whose pods may connect to the router (comma list)'),
-  s('NETWORK_POLICY_CLIENT_POD_LABELS', 'networkPolicies.clientPodLabels', 'labels', '(any pod)', 'Labels client pods need to connect to the router (key=value,...)'),
-  s('NETWORK_POLICY_PROMETHEUS_NAMESPACES', 'networkPolicies.prometheusNamespaces', 'list', 'monitoring', 'Namespaces whose pods may scrape the metrics ports (comma list)'),
-  s('NETWORK_POLICY_PROMETHEUS_POD_LABELS', 'networkPolicies.prometheusPodLabels', 'labels', '(any pod)', 'Labels of the Prometheus pods (key=value,...)'),
-  s('NETWORK_POLICY_INGRESS_NAMESPACES', 'networkPolicies.ingressNamespaces', 'list', 'kube-system,traefik', 'Namespaces of the ingress controller that serves the stats page'),
-  s('NETWORK_POLICY_INGRESS_POD_LABELS', 'networkPolicies.ingressPodLabels', 'labels', 'app.kubernetes.io/name=traefik', 'Labels of the ingress controller pods'),
-  s('NETWORK_POLICY_OBJECT_STORAGE_PORTS', 'networkPolicies.objectStoragePorts', 'ports', '443', 'Ports the Postgres pods may reach on any address for backups (e.g. 443,9000 for MinIO)'),
-  s('NETWORK_POLICY_DNS', 'networkPolicies.dns', 'string', 'kube-dns', 'DNS egress: kube-dns (CoreDNS pods in kube-system) or any (port 53 anywhere, e.g. NodeLocal DNSCache)'),
-  s('POSTGRES_TLS_SECRET', 'postgres.tls.secretName', 'string', '(Spilo self-signed)', 'Secret with tls.crt, tls.key, ca.crt: PostgreSQL\'s serving certificate'),
-  s('POSTGRES_TLS_ISSUER', 'postgres.tls.issuerName', 'string', '(none)', 'cert-manager issuer: the chart adds a Certificate writing POSTGRES_TLS_SECRET (default <SCOPE>-tls)'),
-  s('POSTGRES_TLS_ISSUER_KIND', 'postgres.tls.issuerKind', 'string', 'Issuer', 'Issuer or ClusterIssuer'),
-  s('ROUTER_STATS_AUTH_SECRET', 'router.statsAuthSecret', 'string', '(none)', 'Secret (kubernetes.io/basic-auth: username, password) HAProxy asks for on the stats page'),
-];
-
-/** Every setting, in the order of the README's configuration table. */
-export const SETTINGS: readonly SettingSpec[] = [
-  s('SCOPE', 'scope', 'string', 'pg-ha', 'Patroni scope; prefix of every object name'),
-  s('NAMESPACE', 'namespace', 'string', 'pg-ha', 'Namespace of every object'),
-  s('CREATE_NAMESPACE', 'createNamespace', 'bool', 'true', 'Write a Namespace object into dist/'),
-  s('CLUSTER_DOMAIN', 'clusterDomain', 'string', 'cluster.local', 'Kubernetes cluster DNS domain'),
-  s('DEFAULT_URL', 'domain', 'string', 'example.com', 'Base domain; stats page at pg-haproxy.<DEFAULT_URL>'),
-  s('POSTGRES_USER', 'postgresUser', 'string', 'app', 'Application role created by the init Job'),
-  s('POSTGRES_DB', 'postgresDb', 'string', 'app', 'Application database created by the init Job'),
-  s('POSTGRES_WRITE_PORT', 'router.writePort', 'int', '5432', 'Write (leader) port of the router'),
-  s('POSTGRES_READ_PORT', 'router.readPort', 'int', '5433', 'Read (replicas) port of the router'),
-  s('POSTGRES_EXPORTER_PORT', 'postgres.exporterPort', 'int', '9187', 'postgres-exporter sidecar port'),
-  s('EXISTING_SECRET', 'existingSecret', 'string', '(generated)', 'Use this Secret for passwords instead of generating one'),
-  s('ETCD_REPLICAS', 'etcd.replicas', 'int', '3', 'etcd members (odd)'),
-  s('ETCD_IMAGE', 'etcd.image', 'string', 'quay.io/coreos/etcd:v3.6.7', 'etcd image'),
-  s('ETCD_STORAGE_SIZE', 'etcd.storageSize', 'string', '1Gi', 'etcd volume size per member'),
-  s('ETCD_STORAGE_CLASS', 'etcd.storageClass', 'string', '(cluster default)', 'etcd StorageClass'),
-  s('POSTGRES_REPLICAS', 'postgres.replicas', 'int', '3', 'PostgreSQL members (1 leader + replicas)'),
-  s('SPILO_IMAGE', 'postgres.image', 'string', 'ghcr.io/zalando/spilo-17:4.0-p3', 'Spilo (PostgreSQL + Patroni) image'),
-  s('PGVERSION', 'postgres.pgVersion', 'int', '17', 'PostgreSQL major version Spilo runs'),
-  s('POSTGRES_STORAGE_SIZE', 'postgres.storageSize', 'string', '10Gi', 'PostgreSQL volume size per member'),
-  s('POSTGRES_STORAGE_CLASS', 'postgres.storageClass', 'string', '(cluster default)', 'PostgreSQL StorageClass'),
-  s('EXPORTER_IMAGE', 'postgres.exporterImage', 'string', 'prometheuscommunity/postgres-exporter:v0.18.1', 'postgres-exporter image'),
-  s('MONITOR_USER', 'postgres.monitorUser', 'string', 'postgres_exporter', 'Role the exporters log in as (pg_monitor)'),
-  s('BACKUPS', 'backups.enabled', 'bool', 'false', 'WAL-G continuous archiving and base backups to S3-compatible storage'),
-  s('BACKUP_S3_BUCKET', 'backups.bucket', 'string', '(none)', 'S3 bucket (required with BACKUPS=true)'),
-  s('BACKUP_S3_PREFIX', 'backups.prefix', 'string', 'spilo/<NAMESPACE>-<SCOPE>/wal/<PGVERSION>', 'Path inside the bucket'),
-  s('BACKUP_S3_ENDPOINT', 'backups.endpoint', 'string', '(AWS S3)', 'Endpoint of S3-compatible storage, e.g. https://minio.example.com:9000'),
-  s('BACKUP_S3_REGION', 'backups.region', 'string', 'us-east-1', 'S3 region'),
-  s('BACKUP_S3_FORCE_PATH_STYLE', 'backups.forcePathStyle', 'bool', 'true', 'Path-style bucket addressing (always on with an endpoint)'),
-  s('BACKUP_CREDENTIALS_SECRET', 'backups.credentialsSecret', 'string', '(none)', 'Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (required with BACKUPS=true)'),
-  s('BACKUP_SCHEDULE', 'backups.schedule', 'string', '0 1 * * *', 'Cron schedule of base backups (run on the primary)'),
-  s('BACKUP_NUM_TO_RETAIN', 'backups.numToRetain', 'int', '5', 'Base backups (and days) to keep, at least 2'),
-  s('CLONE_FROM_S3_PREFIX', 'backups.clone.s3Prefix', 'string', '(none)', 'Bootstrap a NEW cluster from this WAL-G archive (s3://bucket/path)'),
-  s('CLONE_FROM_SCOPE', 'backups.clone.scope', 'string', '(SCOPE)', 'SCOPE of the cluster being cloned'),
-  s('CLONE_TARGET_TIME', 'backups.clone.targetTime', 'string', '(latest)', 'Point-in-time to recover the clone to, e.g. 2026-11-26 05:00:00+00:00'),
-  s('PATRONI_TTL', 'patroni.ttl', 'int', '20', 'Leader lock TTL, seconds (>= 20)'),
-  s('PATRONI_LOOP_WAIT', 'patroni.loopWait', 'int', '5', 'Patroni HA loop interval, seconds (>= 1)'),
-  s('PATRONI_RETRY_TIMEOUT', 'patroni.retryTimeout', 'int', '7', 'DCS/PostgreSQL retry timeout, seconds (>= 3; loop_wait + 2*retry_timeout <= ttl)'),
-  s('SYNCHRONOUS_MODE', 'patroni.synchronousMode', 'bool', 'true', 'Synchronous replication: no acknowledged commit lost on failover'),
-  s('FAILSAFE_MODE', 'patroni.failsafeMode', 'bool', 'true', 'Keep the leader while etcd is down if every member confirms it'),
-  s('MAXIMUM_LAG_ON_FAILOVER', 'patroni.maximumLagOnFailover', 'int', '1048576', 'Bytes of lag above which a replica is not promoted'),
-  s('ROUTER_REPLICAS', 'router.replicas', 'int', '2', 'HAProxy pods'),
-  s('HAPROXY_IMAGE', 'router.image', 'string', 'haproxy:3.3.1', 'HAProxy image'),
-  s('ROUTER_STATS_PORT', 'router.statsPort', 'int', '7000', 'HAProxy stats page port'),
-  s('ROUTER_METRICS_PORT', 'router.metricsPort', 'int', '8404', 'HAProxy Prometheus metrics port'),
-  s('PROMETHEUS_OPERATOR', 'monitoring.enabled', 'bool', 'false', 'Write PodMonitors and a PrometheusRule (needs the Prometheus Operator CRDs)'),
-  s('PROMETHEUS_LABELS', 'monitoring.labels', 'labels', '(none)', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)'),
-  s('PROMETHEUS_SCRAPE_INTERVAL', 'monitoring.scrapeInterval', 'string', '30s', 'Scrape interval of the PodMonitors'),
-  s('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', '(REPLICA_MAX_LAG_BYTES)', 'Replication lag (bytes) that raises PostgresReplicationLagHigh'),
-  s('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', '16777216', 'Replicas further behind get no reads'),
-  s('ROUTER_MAX_CONNECTIONS', 'router.maxConnections', 'int', '1000', 'Client connections per router pod'),
-  s('INIT_IMAGE', 'init.image', 'string', 'postgres:17-alpine', 'Init Job image'),
-  s('INIT_SQL_FILE', 'init.extraSql', 'file', '(none)', 'File of extra idempotent SQL the init Job runs in POSTGRES_DB'),
-  s('STATS_INGRESS', 'statsIngress.kind', 'string', 'ingress', 'ingress, ingressroute (Traefik CRD) or none'),
-  s('STATS_INGRESS_CLASS', 'statsIngress.className', 'string', 'traefik', 'IngressClass of the stats Ingress'),
-  s('STATS_ENTRYPOINTS', 'statsIngress.entryPoints', 'list', 'websecure', 'Traefik entry points (comma list)'),
-  s('STATS_AUTH_SECRET', 'statsIngress.basicAuthSecret', 'string', '(none)', 'Secret with an htpasswd "users" key for Traefik basic auth'),
-  s('ARGOCD_REPO_URL', 'argocd.repoUrl', 'string', '(none)', 'Git URL of your fork; when set, synth writes an Argo CD Application'),
-  s('ARGOCD_TARGET_REVISION', 'argocd.targetRevision', 'string', 'HEAD', 'Branch, tag or commit Argo CD follows'),
-  s('ARGOCD_PATH', 'argocd.path', 'string', 'dist', 'Directory of the manifests in the repository'),
-  s('ARGOCD_APP_NAME', 'argocd.appName', 'string', '(SCOPE)', 'Name of the Application'),
-  s('ARGOCD_NAMESPACE', 'argocd.namespace', 'string', 'argocd', 'Namespace Argo CD reads Applications from'),
-  s('ARGOCD_PROJECT', 'argocd.project', 'string', 'default', 'Argo CD project'),
-  s('ARGOCD_DESTINATION_SERVER', 'argocd.server', 'string', 'https://kubernetes.default.svc', 'API server of the target cluster'),
-  s('ARGOCD_AUTO_SYNC', 'argocd.automated', 'bool', 'true', 'Automated sync with prune and self-heal'),
-  s('ARGOCD_APPLICATION_FILE', 'argocd.file', 'string', 'deploy/argocd-application.yaml', 'Where the Application is written (outside dist/)'),
-  ...HARDENING_SETTINGS,
-];
-
-/** Reads a KEY=VALUE file (`#` comments, optional quotes). Unknown keys are errors. */
-export function parseEnvFile(text: string, fileName: string): Record<string, string> {
-  const known = new Set(SETTINGS.map((spec) => spec.env));
-  const values: Record<string, string> = {};
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) {
-      throw new ConfigError(`${fileName}:${index + 1}`, raw, 'a KEY=VALUE line');
-    }
-    const [, key, rawValue] = match;
-    if (!known.has(key)) {
-      throw new ConfigError(`${fileName}:${index + 1}`, key, `one of the known settings (${[...known].join(', ')})`);
-    }
-    values[key] = rawValue.replace(/^(["'])(.*)\1$/, '$2');
-  });
-  return values;
-}
-
-/** Turns variables into PgHaSettings; `readFile` loads INIT_SQL_FILE-style settings. */
-export function settingsFromVariables(vars: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): PgHaSettings {
-  const settings: Record<string, unknown> = {};
-  for (const spec of SETTINGS) {
-    const raw = vars[spec.env];
-    if (raw === undefined || raw === '') continue;
-    setPath(settings, spec.path, convert(spec, raw.trim(), readFile));
+/**
+ * A row of the table. `describedDefault` is only for settings without a value in DEFAULTS ("(none)",
+ * "(SCOPE)": decided by other settings or by the cluster); a test checks no default is written twice.
+ */
+function setting<P extends SettingPath>(env: string, path: P, kind: KindFor<SettingValue<P>>, doc: string, describedDefault?: string): SettingSpec<P> {
+  const value = getSetting(DEFAULTS, path);
+  if (value !== undefined && describedDefault !== undefined) {
+    throw new Error(`${env}: the default of ${path} is in DEFAULTS; do not describe it again ("${describedDefault}")`);
   }
-  return settings as PgHaSettings;
+  return { env, path, kind, doc, default: describedDefault ?? formatDefault(value) };
 }
+
+/** A default as a variable would spell it (`443,9000`, `key=value`, `512Mi`). */
+function formatDefault(value: unknown): string {
+  if (value === undefined) return '';
+  if (Array.isArray(value)) return value.join(',');
+  if (value instanceof k8s.Quantity) return String(value.value);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).map(([key, v]) => `${key}=${v}`).join(',');
+  return String(value);
+}
+
+/** Every setting, in the order of the configuration table (docs/configuration.md). */
+export const SETTINGS: readonly SettingSpec[] = [
+  setting('SCOPE', 'scope', 'string', 'Patroni scope; prefix of every object name'),
+  setting('NAMESPACE', 'namespace', 'string', 'Namespace of every object'),
+  setting('CREATE_NAMESPACE', 'createNamespace', 'bool', 'Write a Namespace object into dist/'),
+  setting('CLUSTER_DOMAIN', 'clusterDomain', 'string', 'Kubernetes cluster DNS domain'),
+  setting('DEFAULT_URL', 'domain', 'string', 'Base domain; stats page at pg-haproxy.<DEFAULT_URL>'),
+  setting('POSTGRES_USER', 'postgresUser', 'string', 'Application role created by the init Job'),
+  setting('POSTGRES_DB', 'postgresDb', 'string', 'Application database created by the init Job'),
+  setting('POSTGRES_WRITE_PORT', 'router.writePort', 'int', 'Write (leader) port of the router'),
+  setting('POSTGRES_READ_PORT', 'router.readPort', 'int', 'Read (replicas) port of the router'),
+  setting('POSTGRES_EXPORTER_PORT', 'postgres.exporterPort', 'int', 'postgres-exporter sidecar port'),
+  setting('EXISTING_SECRET', 'existingSecret', 'string', 'Use this Secret for passwords instead of generating one', '(generated)'),
+  setting('ETCD_REPLICAS', 'etcd.replicas', 'int', 'etcd members (odd)'),
+  setting('ETCD_IMAGE', 'etcd.image', 'string', 'etcd image'),
+  setting('ETCD_STORAGE_SIZE', 'etcd.storageSize', 'string', 'etcd volume size per member'),
+  setting('ETCD_STORAGE_CLASS', 'etcd.storageClass', 'string', 'etcd StorageClass', '(cluster default)'),
+  setting('POSTGRES_REPLICAS', 'postgres.replicas', 'int', 'PostgreSQL members (1 leader + replicas)'),
+  setting('SPILO_IMAGE', 'postgres.image', 'string', 'Spilo (PostgreSQL + Patroni) image'),
+  setting('PGVERSION', 'postgres.pgVersion', 'int', 'PostgreSQL major version Spilo runs'),
+  setting('POSTGRES_STORAGE_SIZE', 'postgres.storageSize', 'string', 'PostgreSQL volume size per member'),
+  setting('POSTGRES_STORAGE_CLASS', 'postgres.storageClass', 'string', 'PostgreSQL StorageClass', '(cluster default)'),
+  setting('EXPORTER_IMAGE', 'postgres.exporterImage', 'string', 'postgres-exporter image'),
+  setting('MONITOR_USER', 'postgres.monitorUser', 'string', 'Role the exporters log in as (pg_monitor)'),
+  setting('BACKUPS', 'backups.enabled', 'bool', 'WAL-G continuous archiving and base backups to S3-compatible storage'),
+  setting('BACKUP_S3_BUCKET', 'backups.bucket', 'string', 'S3 bucket (required with BACKUPS=true)', '(none)'),
+  setting('BACKUP_S3_PREFIX', 'backups.prefix', 'string', 'Path inside the bucket', 'spilo/<NAMESPACE>-<SCOPE>/wal/<PGVERSION>'),
+  setting('BACKUP_S3_ENDPOINT', 'backups.endpoint', 'string', 'Endpoint of S3-compatible storage, e.g. https://minio.example.com:9000', '(AWS S3)'),
+  setting('BACKUP_S3_REGION', 'backups.region', 'string', 'S3 region'),
+  setting('BACKUP_S3_FORCE_PATH_STYLE', 'backups.forcePathStyle', 'bool', 'Path-style bucket addressing (always on with an endpoint)'),
+  setting('BACKUP_CREDENTIALS_SECRET', 'backups.credentialsSecret', 'string', 'Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (required with BACKUPS=true)', '(none)'),
+  setting('BACKUP_SCHEDULE', 'backups.schedule', 'string', 'Cron schedule of base backups (run on the primary)'),
+  setting('BACKUP_NUM_TO_RETAIN', 'backups.numToRetain', 'int', 'Base backups (and days) to keep, at least 2'),
+  setting('CLONE_FROM_S3_PREFIX', 'backups.clone.s3Prefix', 'string', 'Bootstrap a NEW cluster from this WAL-G archive (s3://bucket/path)', '(none)'),
+  setting('CLONE_FROM_SCOPE', 'backups.clone.scope', 'string', 'SCOPE of the cluster being cloned', '(SCOPE)'),
+  setting('CLONE_TARGET_TIME', 'backups.clone.targetTime', 'string', 'Point-in-time to recover the clone to, e.g. 2026-11-26 05:00:00+00:00', '(latest)'),
+  setting('PATRONI_TTL', 'patroni.ttl', 'int', 'Leader lock TTL, seconds (>= 20)'),
+  setting('PATRONI_LOOP_WAIT', 'patroni.loopWait', 'int', 'Patroni HA loop interval, seconds (>= 1)'),
+  setting('PATRONI_RETRY_TIMEOUT', 'patroni.retryTimeout', 'int', 'DCS/PostgreSQL retry timeout, seconds (>= 3; loop_wait + 2*retry_timeout <= ttl)'),
+  setting('SYNCHRONOUS_MODE', 'patroni.synchronousMode', 'bool', 'Synchronous replication: no acknowledged commit lost on failover'),
+  setting('FAILSAFE_MODE', 'patroni.failsafeMode', 'bool', 'Keep the leader while etcd is down if every member confirms it'),
+  setting('MAXIMUM_LAG_ON_FAILOVER', 'patroni.maximumLagOnFailover', 'int', 'Bytes of lag above which a replica is not promoted'),
+  setting('ROUTER_REPLICAS', 'router.replicas', 'int', 'HAProxy pods'),
+  setting('HAPROXY_IMAGE', 'router.image', 'string', 'HAProxy image'),
+  setting('ROUTER_STATS_PORT', 'router.statsPort', 'int', 'HAProxy stats page port'),
+  setting('ROUTER_METRICS_PORT', 'router.metricsPort', 'int', 'HAProxy Prometheus metrics port'),
+  setting('PROMETHEUS_OPERATOR', 'monitoring.enabled', 'bool', 'Write PodMonitors and a PrometheusRule (needs the Prometheus Operator CRDs)'),
+  setting('PROMETHEUS_LABELS', 'monitoring.labels', 'labels', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)', '(none)'),
+  setting('PROMETHEUS_SCRAPE_INTERVAL', 'monitoring.scrapeInterval', 'string', 'Scrape interval of the PodMonitors'),
+  setting('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', 'Replication lag (bytes) that raises PostgresReplicationLagHigh', '(REPLICA_MAX_LAG_BYTES)'),
+  setting('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', 'Replicas further behind get no reads'),
+  setting('ROUTER_MAX_CONNECTIONS', 'router.maxConnections', 'int', 'Client connections per router pod'),
+  setting('INIT_IMAGE', 'init.image', 'string', 'Init Job image'),
+  setting('INIT_SQL_FILE', 'init.extraSql', 'file', 'File of extra idempotent SQL the init Job runs in POSTGRES_DB', '(none)'),
+  setting('STATS_INGRESS', 'statsIngress.kind', 'string', 'ingress, ingressroute (Traefik CRD) or none'),
+  setting('STATS_INGRESS_CLASS', 'statsIngress.className', 'string', 'IngressClass of the stats Ingress'),
+  setting('STATS_ENTRYPOINTS', 'statsIngress.entryPoints', 'list', 'Traefik entry points (comma list)'),
+  setting('STATS_AUTH_SECRET', 'statsIngress.basicAuthSecret', 'string', 'Secret with an htpasswd "users" key for Traefik basic auth', '(none)'),
+  setting('ARGOCD_REPO_URL', 'argocd.repoUrl', 'string', 'Git URL of your fork; when set, synth writes an Argo CD Application', '(none)'),
+  setting('ARGOCD_TARGET_REVISION', 'argocd.targetRevision', 'string', 'Branch, tag or commit Argo CD follows'),
+  setting('ARGOCD_PATH', 'argocd.path', 'string', 'Directory of the manifests in the repository'),
+  setting('ARGOCD_APP_NAME', 'argocd.appName', 'string', 'Name of the Application', '(SCOPE)'),
+  setting('ARGOCD_NAMESPACE', 'argocd.namespace', 'string', 'Namespace Argo CD reads Applications from'),
+  setting('ARGOCD_PROJECT', 'argocd.project', 'string', 'Argo CD project'),
+  setting('ARGOCD_DESTINATION_SERVER', 'argocd.server', 'string', 'API server of the target cluster'),
+  setting('ARGOCD_AUTO_SYNC', 'argocd.automated', 'bool', 'Automated sync with prune and self-heal'),
+  setting('ARGOCD_APPLICATION_FILE', 'argocd.file', 'string', 'Where the Application is written (outside dist/)'),
+  setting('ANTI_AFFINITY', 'scheduling.antiAffinity', 'string', 'Pods of a component on different nodes: preferred, required or none'),
+  setting('ZONE_SPREAD', 'scheduling.zoneSpread', 'string', 'Spread each component over zones: none, preferred or required'),
+  setting('NODE_SELECTOR', 'scheduling.nodeSelector', 'labels', 'Node labels every pod requires (key=value,...)', '(any node)'),
+  setting('TOLERATIONS', 'scheduling.tolerations', 'tolerations', 'Taints every pod tolerates (key=value:Effect, key:Effect or key; comma list)', '(none)'),
+  setting('PRIORITY_CLASS_NAME', 'scheduling.priorityClassName', 'string', 'PriorityClass of every pod', '(none)'),
+  setting('DISRUPTION_BUDGETS', 'disruptionBudgets', 'bool', 'PodDisruptionBudgets: etcd and Postgres at most 1 unavailable, router at least 1 available'),
+  setting('POSTGRES_CPU_REQUEST', 'postgres.resources.requests.cpu', 'quantity', 'CPU request of the Spilo container'),
+  setting('POSTGRES_MEMORY_REQUEST', 'postgres.resources.requests.memory', 'quantity', 'Memory request of the Spilo container'),
+  setting('POSTGRES_MEMORY_LIMIT', 'postgres.resources.limits.memory', 'quantity', 'Memory limit of the Spilo container (sizes shared_buffers and max_connections)'),
+  setting('POSTGRES_CPU_LIMIT', 'postgres.resources.limits.cpu', 'quantity', 'CPU limit of the Spilo container', '(none)'),
+  setting('ETCD_CPU_REQUEST', 'etcd.resources.requests.cpu', 'quantity', 'CPU request of an etcd member'),
+  setting('ETCD_MEMORY_REQUEST', 'etcd.resources.requests.memory', 'quantity', 'Memory request of an etcd member'),
+  setting('ETCD_MEMORY_LIMIT', 'etcd.resources.limits.memory', 'quantity', 'Memory limit of an etcd member'),
+  setting('ETCD_CPU_LIMIT', 'etcd.resources.limits.cpu', 'quantity', 'CPU limit of an etcd member', '(none)'),
+  setting('ROUTER_CPU_REQUEST', 'router.resources.requests.cpu', 'quantity', 'CPU request of a router pod'),
+  setting('ROUTER_MEMORY_REQUEST', 'router.resources.requests.memory', 'quantity', 'Memory request of a router pod'),
+  setting('ROUTER_MEMORY_LIMIT', 'router.resources.limits.memory', 'quantity', 'Memory limit of a router pod'),
+  setting('ROUTER_CPU_LIMIT', 'router.resources.limits.cpu', 'quantity', 'CPU limit of a router pod', '(none)'),
+  setting('NETWORK_POLICIES', 'networkPolicies.enabled', 'bool', 'Deny-by-default NetworkPolicies that allow only the paths the cluster uses'),
+  setting('NETWORK_POLICY_CLIENT_NAMESPACES', 'networkPolicies.clientNamespaces', 'list', 'Namespaces whose pods may connect to the router (comma list)', '(own namespace)'),
+  setting('NETWORK_POLICY_CLIENT_POD_LABELS', 'networkPolicies.clientPodLabels', 'labels', 'Labels client pods need to connect to the router (key=value,...)', '(any pod)'),
+  setting('NETWORK_POLICY_PROMETHEUS_NAMESPACES', 'networkPolicies.prometheusNamespaces', 'list', 'Namespaces whose pods may scrape the metrics ports (comma list)'),
+  setting('NETWORK_POLICY_PROMETHEUS_POD_LABELS', 'networkPolicies.prometheusPodLabels', 'labels', 'Labels of the Prometheus pods (key=value,...)', '(any pod)'),
+  setting('NETWORK_POLICY_INGRESS_NAMESPACES', 'networkPolicies.ingressNamespaces', 'list', 'Namespaces of the ingress controller that serves the stats page'),
+  setting('NETWORK_POLICY_INGRESS_POD_LABELS', 'networkPolicies.ingressPodLabels', 'labels', 'Labels of the ingress controller pods'),
+  setting('NETWORK_POLICY_OBJECT_STORAGE_PORTS', 'networkPolicies.objectStoragePorts', 'ports', 'Ports the Postgres pods may reach on any address for backups (e.g. 443,9000 for MinIO)'),
+  setting('NETWORK_POLICY_DNS', 'networkPolicies.dns', 'string', 'DNS egress: kube-dns (CoreDNS pods in kube-system) or any (port 53 anywhere, e.g. NodeLocal DNSCache)'),
+  setting('POSTGRES_TLS_SECRET', 'postgres.tls.secretName', 'string', 'Secret with tls.crt, tls.key, ca.crt: PostgreSQL\'s serving certificate', '(Spilo self-signed)'),
+  setting('POSTGRES_TLS_ISSUER', 'postgres.tls.issuerName', 'string', 'cert-manager issuer: the chart adds a Certificate writing POSTGRES_TLS_SECRET (default <SCOPE>-tls)', '(none)'),
+  setting('POSTGRES_TLS_ISSUER_KIND', 'postgres.tls.issuerKind', 'string', 'Issuer or ClusterIssuer'),
+  setting('ROUTER_STATS_AUTH_SECRET', 'router.statsAuthSecret', 'string', 'Secret (kubernetes.io/basic-auth: username, password) HAProxy asks for on the stats page', '(none)'),
+];
 
 /**
- * The settings for a synth: `pg-ha.env` (if present), overridden by the environment.
+ * The variables that set the settings an error names (for "set by ..." hints): every path in
+ * `setting` (`patroni.loopWait + 2 * patroni.retryTimeout`, `networkPolicies.clientNamespaces[0]`)
+ * that is exactly a variable's path. `argocd.namespace` is not `namespace`.
  */
-export function loadSettings(envFile: string, env: Record<string, string | undefined>): PgHaSettings {
-  const fromFile = existsSync(envFile) ? parseEnvFile(readFileSync(envFile, 'utf8'), envFile) : {};
-  const fromEnv = Object.fromEntries(SETTINGS.filter((spec) => env[spec.env] !== undefined).map((spec) => [spec.env, env[spec.env]]));
-  return settingsFromVariables({ ...fromFile, ...fromEnv });
-}
-
-/** The variables that feed a setting named in an error (for "set by ..." hints). */
 export function variablesFor(setting: string): string[] {
-  return SETTINGS.filter((spec) => setting === spec.path || setting.includes(spec.path)).map((spec) => spec.env);
-}
-
-function convert(spec: SettingSpec, raw: string, readFile: (path: string) => string): unknown {
-  switch (spec.kind) {
-    case 'int':
-      if (!/^-?\d+$/.test(raw)) throw new ConfigError(spec.env, raw, 'a whole number');
-      return Number(raw);
-    case 'bool':
-      if (!/^(true|false)$/i.test(raw)) throw new ConfigError(spec.env, raw, '"true" or "false"');
-      return raw.toLowerCase() === 'true';
-    case 'list':
-      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
-    case 'ports':
-      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
-        if (!/^\d+$/.test(item)) throw new ConfigError(spec.env, raw, 'port numbers separated by commas, e.g. "443,9000"');
-        return Number(item);
-      });
-    case 'quantity':
-      return k8s.Quantity.fromString(checkQuantity(spec.env, raw));
-    case 'labels':
-      return parseLabelMap(spec.env, raw);
-    case 'tolerations':
-      return parseTolerations(spec.env, raw);
-    case 'file':
-      try {
-        return readFile(raw);
-      } catch (error) {
-        throw new ConfigError(spec.env, raw, `a readable file (${(error as Error).message})`);
-      }
-    default:
-      return raw;
-  }
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let node = target;
-  for (const key of keys.slice(0, -1)) {
-    node[key] = (node[key] as Record<string, unknown> | undefined) ?? {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[keys[keys.length - 1]] = value;
+  const paths: string[] = setting.replace(/"[^"]*"/g, '').match(/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*/g) ?? [];
+  return SETTINGS.filter((spec) => paths.includes(spec.path)).map((spec) => spec.env);
 }

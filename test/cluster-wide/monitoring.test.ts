@@ -127,9 +127,6 @@ describe('monitoring', () => {
       expect(settingsFromVariables({ PROMETHEUS_LABELS: 'release=prom, team=db' }).monitoring?.labels).toEqual({ release: 'prom', team: 'db' });
       expect(() => settingsFromVariables({ PROMETHEUS_LABELS: 'release' })).toThrow(/PROMETHEUS_LABELS must be key=value pairs separated by commas/);
     });
-    test('monitoring settings without PROMETHEUS_OPERATOR=true are an error, not silently ignored', () => {
-      expect(() => synth({ monitoring: { labels: { release: 'prom' } } })).toThrow(/monitoring.enabled must be true when monitoring.labels is set/);
-    });
     test('PROMETHEUS_OPERATOR must be true or false', () => {
       expect(() => settingsFromVariables({ PROMETHEUS_OPERATOR: 'yes' })).toThrow(/PROMETHEUS_OPERATOR must be "true" or "false"/);
     });

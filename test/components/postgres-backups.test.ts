@@ -86,8 +86,8 @@ describe('backups', () => {
     const ctx = { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 };
     const check = (settings: BackupSettings) => () => backupConfiguration(settings, ctx);
     test.each<[string, BackupSettings, RegExp]>([
-      ['a bucket without enabling', { bucket: 'b-1' }, /backups.enabled must be true when backups.bucket is set \(BACKUPS=true\)/],
-      ['a schedule without enabling', { enabled: false, schedule: '0 2 * * *' }, /backups.enabled must be true when backups.schedule is set/],
+      // backupConfiguration applies the one rule for features that are off (all its cases: test/settings/optional-features.test.ts).
+      ['a bucket without enabling', { bucket: 'b-1' }, /backups.bucket must be unset while backups.enabled is false \(BACKUPS=false\)/],
       ['no bucket', { enabled: true, credentialsSecret: 's' }, /backups.bucket must be an S3 bucket name/],
       ['a bad bucket', { ...ON, bucket: 'Bad_Bucket' }, /backups.bucket must be an S3 bucket name/],
       ['a bad prefix', { ...ON, prefix: 'a b' }, /backups.prefix must be a path inside the bucket/],
@@ -99,11 +99,9 @@ describe('backups', () => {
       ['a 6-field schedule', { ...ON, schedule: '0 0 1 * * *' }, /backups.schedule must be a 5-field cron schedule/],
       ['a schedule with words', { ...ON, schedule: '@daily' }, /backups.schedule must be a 5-field cron schedule/],
       ['retention below 2', { ...ON, numToRetain: 1 }, /backups.numToRetain must be an integer from 2 to 1000/],
-      ['a clone without backups', { clone: { s3Prefix: 's3://a/b' } }, /backups.clone.s3Prefix must be unset unless backups are enabled/],
       ['a clone prefix that is not s3://', { ...ON, clone: { s3Prefix: 'https://a/b' } }, /backups.clone.s3Prefix must be the source cluster's WALG_S3_PREFIX/],
       ['a clone of its own archive', { ...ON, clone: { s3Prefix: 's3://pg-backups/spilo/pg-ha-pg-ha/wal/17' } }, /backups.clone.s3Prefix must be different from this cluster's own prefix/],
       ['a target time without a zone', { ...ON, clone: { s3Prefix: 's3://old-bucket/b', targetTime: '2026-11-26 05:00:00' } }, /backups.clone.targetTime must be a timestamp with a time zone/],
-      ['a clone scope without a prefix', { ...ON, clone: { scope: 'x' } }, /backups.clone.s3Prefix must be set when CLONE_FROM_SCOPE or CLONE_TARGET_TIME is set/],
       ['a bad clone scope', { ...ON, clone: { s3Prefix: 's3://old-bucket/b', scope: 'Old_Scope' } }, /backups.clone.scope must be a DNS-1123 label/],
     ])('rejects %s', (_, settings, message) => {
       expect(check(settings)).toThrow(message);

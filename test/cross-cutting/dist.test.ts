@@ -9,26 +9,13 @@
  * Because of this test, checks on the default configuration hold for dist/ too: dist/ is not
  * snapshotted or re-validated elsewhere.
  */
-import { spawn, spawnSync } from 'child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { spawnSync } from 'child_process';
+import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
+import { runSynthCommandAsync } from '../support/synth-command';
 import { ROOT } from '../support/synth';
 
 const DIST = 'dist';
-
-/** Runs `npm run synth`'s program into a new directory with no setting in the environment. */
-function freshSynth(): Promise<string> {
-  const outdir = mkdtempSync(join(tmpdir(), 'pg-ha-dist-'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], {
-      cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, CDK8S_OUTDIR: outdir }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('close', (code) => (code === 0 ? resolve(outdir) : reject(new Error(`main.ts exited with ${code}: ${stderr}`))));
-  });
-}
 
 const filesIn = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 
@@ -54,7 +41,7 @@ function indexedDist(): Record<string, string> {
 }
 
 /** What differs between two file sets, as readable lines. */
-export function differences(committed: Record<string, string>, fresh: Record<string, string>): string[] {
+function differences(committed: Record<string, string>, fresh: Record<string, string>): string[] {
   const problems: string[] = [];
   for (const name of Object.keys(fresh)) {
     if (!(name in committed)) problems.push(`dist/${name}: the synth writes it but git does not have it (git add dist/${name})`);
@@ -77,7 +64,7 @@ describe('dist/', () => {
   test('equals a fresh synth of the committed pg-ha.env, file for file (run `npm run synth` and commit dist/)', async () => {
     const committed = indexedDist();
     expect(Object.keys(committed).length).toBeGreaterThan(0);
-    const [first, second] = await Promise.all([freshSynth(), freshSynth()]);
+    const [first, second] = await Promise.all([runSynthCommandAsync(), runSynthCommandAsync()]);
     // The synth is deterministic: two runs write the same files.
     expect(filesIn(second)).toEqual(filesIn(first));
     expect(differences(committed, filesIn(first))).toEqual([]);

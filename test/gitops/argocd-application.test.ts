@@ -16,7 +16,7 @@ describe('Application', () => {
   });
 
   test('other ARGOCD_* settings without a repo URL are an error, not silently ignored', () => {
-    expect(() => renderArgoCdApplication({ targetRevision: 'main' }, context)).toThrow(/argocd.repoUrl must be set \(ARGOCD_REPO_URL\) when argocd.targetRevision is set/);
+    expect(() => renderArgoCdApplication({ targetRevision: 'main' }, context)).toThrow(/argocd.targetRevision must be unset while argocd.repoUrl is unset \(ARGOCD_REPO_URL\)/);
   });
 
   test('points at dist/ of the fork and syncs into the cluster namespace, written outside dist/', () => {

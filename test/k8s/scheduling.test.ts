@@ -53,7 +53,7 @@ describe('scheduling', () => {
   });
 
   test('invalid scheduling settings name the setting, the value and what is valid', () => {
-    expect(() => synth({ scheduling: { antiAffinity: 'always' as any } })).toThrow(/etcd.scheduling.antiAffinity must be one of "preferred", "required", "none" \(got "always"\)/);
+    expect(() => synth({ scheduling: { antiAffinity: 'always' as any } })).toThrow(/^scheduling.antiAffinity must be one of "preferred", "required", "none" \(got "always"\)/);
     expect(() => synth({ postgres: { scheduling: { zoneSpread: 'zones' as any } } })).toThrow(/postgres.scheduling.zoneSpread must be one of "none", "preferred", "required"/);
     expect(() => synth({ scheduling: { priorityClassName: 'High_Priority' } })).toThrow(/scheduling.priorityClassName must be a DNS-1123 subdomain/);
     expect(() => synth({ scheduling: { nodeSelector: { 'bad key': 'x' } } })).toThrow(/scheduling.nodeSelector must be a label key/);

@@ -1,41 +1,16 @@
-/** The env table: pg-ha.env and environment variables -> typed settings, with errors that name the variable. */
+/**
+ * The env table (lib/settings/env-table.ts): one variable per setting, each documented, and the
+ * "set by" hint of an error naming exactly the variables that set the value.
+ */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { parseEnvFile, SETTINGS, settingsFromVariables } from '../../lib';
+import { SETTINGS, settingsFromVariables, variablesFor } from '../../lib';
+import { runSynthCommand } from '../support/synth-command';
 import { ROOT as root, synth } from '../support/synth';
 
-describe('compose-style variables', () => {
-  test('map onto typed settings', () => {
-    const settings = settingsFromVariables({
-      SCOPE: 'orders', POSTGRES_USER: 'shop', POSTGRES_DB: 'shop', POSTGRES_WRITE_PORT: '6432', POSTGRES_READ_PORT: '6433',
-      DEFAULT_URL: 'corp.example', ETCD_REPLICAS: '5', SYNCHRONOUS_MODE: 'false', STATS_ENTRYPOINTS: 'web, websecure',
-    });
-    expect(settings).toEqual({
-      scope: 'orders', postgresUser: 'shop', postgresDb: 'shop', router: { writePort: 6432, readPort: 6433 },
-      domain: 'corp.example', etcd: { replicas: 5 }, patroni: { synchronousMode: false }, statsIngress: { entryPoints: ['web', 'websecure'] },
-    });
-  });
+const fromVariables = (vars: Record<string, string>) => () => synth(settingsFromVariables(vars));
 
-  test('a number setting rejects text, naming the variable', () => {
-    expect(() => settingsFromVariables({ POSTGRES_WRITE_PORT: '54x2' })).toThrow('POSTGRES_WRITE_PORT must be a whole number (got "54x2")');
-  });
-
-  test('a boolean setting accepts only true/false', () => {
-    expect(() => settingsFromVariables({ SYNCHRONOUS_MODE: 'yes' })).toThrow('SYNCHRONOUS_MODE must be "true" or "false" (got "yes")');
-  });
-
-  test('INIT_SQL_FILE loads the file into the init Job\'s user.sql', () => {
-    const settings = settingsFromVariables({ INIT_SQL_FILE: 'extra.sql' }, (path) => `-- from ${path}`);
-    expect(synth(settings).get('ConfigMap', 'pg-ha-init').data['user.sql']).toBe('-- from extra.sql');
-    expect(() => settingsFromVariables({ INIT_SQL_FILE: '/nonexistent.sql' })).toThrow(/^INIT_SQL_FILE must be a readable file/);
-  });
-
-  test('the env file: comments, quotes, export prefixes; an unknown key (a typo) is an error', () => {
-    expect(parseEnvFile('# comment\n\nSCOPE="orders"\nexport NAMESPACE=shop\n', 'pg-ha.env')).toEqual({ SCOPE: 'orders', NAMESPACE: 'shop' });
-    expect(() => parseEnvFile('SCOPE=a\nPOSTGRES_USR=x\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:2 must be one of the known settings .* \(got "POSTGRES_USR"\)/);
-    expect(() => parseEnvFile('just words\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:1 must be a KEY=VALUE line/);
-  });
-
+describe('variables', () => {
   test('every setting has its own variable (one variable setting two values would be ambiguous)', () => {
     expect(new Set(SETTINGS.map((s) => s.env)).size).toBe(SETTINGS.length);
   });
@@ -44,57 +19,52 @@ describe('compose-style variables', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     for (const spec of SETTINGS) expect(readme).toContain(`| \`${spec.env}\` |`);
   });
-
-  test('the committed pg-ha.env parses', () => {
-    expect(() => parseEnvFile(readFileSync(join(root, 'pg-ha.env'), 'utf8'), 'pg-ha.env')).not.toThrow();
-  });
 });
 
-describe('scheduling, budget, resource, policy and TLS variables', () => {
-  test('map onto typed settings the chart accepts', () => {
-    const settings = settingsFromVariables({
-      ANTI_AFFINITY: 'required',
-      ZONE_SPREAD: 'preferred',
-      NODE_SELECTOR: 'node-role.kubernetes.io/db=true, disk=ssd',
-      TOLERATIONS: 'dedicated=postgres:NoSchedule,spot:NoExecute,maintenance',
-      PRIORITY_CLASS_NAME: 'db-critical',
-      DISRUPTION_BUDGETS: 'false',
-      POSTGRES_MEMORY_LIMIT: '4Gi',
-      ETCD_CPU_REQUEST: '200m',
-      NETWORK_POLICIES: 'true',
-      NETWORK_POLICY_CLIENT_NAMESPACES: 'apps,jobs',
-      NETWORK_POLICY_PROMETHEUS_POD_LABELS: 'app.kubernetes.io/name=prometheus',
-      NETWORK_POLICY_DNS: 'any',
-      POSTGRES_TLS_SECRET: 'pg-tls',
-      ROUTER_STATS_AUTH_SECRET: 'stats-auth',
-    });
-    expect(settings.scheduling).toEqual({
-      antiAffinity: 'required',
-      zoneSpread: 'preferred',
-      nodeSelector: { 'node-role.kubernetes.io/db': 'true', 'disk': 'ssd' },
-      tolerations: [
-        { key: 'dedicated', operator: 'Equal', value: 'postgres', effect: 'NoSchedule' },
-        { key: 'spot', operator: 'Exists', effect: 'NoExecute' },
-        { key: 'maintenance', operator: 'Exists' },
-      ],
-      priorityClassName: 'db-critical',
-    });
-    expect(settings.disruptionBudgets).toBe(false);
-    expect(settings.postgres?.resources?.limits?.memory?.value).toBe('4Gi');
-    expect(settings.etcd?.resources?.requests?.cpu?.value).toBe('200m');
-    expect(settings.networkPolicies).toEqual({
-      enabled: true, clientNamespaces: ['apps', 'jobs'], prometheusPodLabels: { 'app.kubernetes.io/name': 'prometheus' }, dns: 'any',
-    });
-    expect(settings.postgres?.tls).toEqual({ secretName: 'pg-tls' });
-    expect(settings.router?.statsAuthSecret).toBe('stats-auth');
-    // And the chart accepts them.
-    expect(() => synth(settings)).not.toThrow();
+describe('"set by" names exactly the variable that set the value', () => {
+  test.each([
+    ['argocd.namespace', ['ARGOCD_NAMESPACE']],
+    ['backups.clone.scope', ['CLONE_FROM_SCOPE']],
+    ['networkPolicies.clientNamespaces[0]', ['NETWORK_POLICY_CLIENT_NAMESPACES']],
+    ['scheduling.nodeSelector["namespace"]', ['NODE_SELECTOR']],
+    ['patroni.loopWait + 2 * patroni.retryTimeout', ['PATRONI_LOOP_WAIT', 'PATRONI_RETRY_TIMEOUT']],
+  ])('%s', (setting, variables) => {
+    expect(variablesFor(setting)).toEqual(variables);
   });
 
-  test('malformed variables are rejected with the variable name', () => {
-    expect(() => settingsFromVariables({ POSTGRES_MEMORY_LIMIT: '4 GB' })).toThrow(/POSTGRES_MEMORY_LIMIT must be a Kubernetes quantity/);
-    expect(() => settingsFromVariables({ NETWORK_POLICIES: 'yes' })).toThrow(/NETWORK_POLICIES must be "true" or "false"/);
-    expect(() => settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443,minio' })).toThrow(/NETWORK_POLICY_OBJECT_STORAGE_PORTS must be port numbers separated by commas/);
-    expect(settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443, 9000' }).networkPolicies).toEqual({ objectStoragePorts: [443, 9000] });
+  test('chart-wide scheduling errors name the chart-wide setting, not the component it was merged into', () => {
+    expect(fromVariables({ ANTI_AFFINITY: 'always' })).toThrow(/^scheduling.antiAffinity must be one of/);
+    expect(variablesFor('scheduling.antiAffinity')).toEqual(['ANTI_AFFINITY']);
+  });
+
+  test('the replication-lag alert\'s default is blamed on the router setting it comes from', () => {
+    expect(fromVariables({ PROMETHEUS_OPERATOR: 'true', REPLICA_MAX_LAG_BYTES: '0' })).toThrow(/^router.replicaMaxLagBytes must be at least 1 while monitoring is on/);
+    expect(fromVariables({ PROMETHEUS_OPERATOR: 'true', REPLICA_MAX_LAG_BYTES: '0', REPLICATION_LAG_ALERT_BYTES: '1024' })).not.toThrow();
+    expect(variablesFor('router.replicaMaxLagBytes')).toEqual(['REPLICA_MAX_LAG_BYTES']);
+  });
+
+  const run = (variables: Record<string, string>) => runSynthCommand(variables);
+
+  test('an invalid ARGOCD_NAMESPACE is blamed on ARGOCD_NAMESPACE alone', () => {
+    const result = run({ ARGOCD_REPO_URL: 'https://github.com/you/pg-ha-cdk8s.git', ARGOCD_NAMESPACE: 'Argo CD' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('argocd.namespace must be a DNS-1123 label');
+    expect(result.stderr).toContain('[set by ARGOCD_NAMESPACE in pg-ha.env or the environment]');
+  });
+
+  test('an invalid CLONE_FROM_SCOPE is blamed on CLONE_FROM_SCOPE alone', () => {
+    const result = run({
+      BACKUPS: 'true', BACKUP_S3_BUCKET: 'pg-backups', BACKUP_CREDENTIALS_SECRET: 's3', CLONE_FROM_S3_PREFIX: 's3://old/wal', CLONE_FROM_SCOPE: 'Old_Scope',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('backups.clone.scope must be a DNS-1123 label');
+    expect(result.stderr).toContain('[set by CLONE_FROM_SCOPE in pg-ha.env or the environment]');
+  });
+
+  test('a setting given while its feature is off is blamed on that setting\'s variable', () => {
+    const result = run({ NETWORK_POLICIES: 'false', NETWORK_POLICY_CLIENT_NAMESPACES: 'shop' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('networkPolicies.clientNamespaces must be unset while networkPolicies.enabled is false (NETWORK_POLICIES=false)');
+    expect(result.stderr).toContain('[set by NETWORK_POLICY_CLIENT_NAMESPACES in pg-ha.env or the environment]');
   });
 });

@@ -1,52 +1,25 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DEFAULT_IMAGES, ETCD_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { EtcdSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
 import { ETCD_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { componentServiceAccount } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { resolveResources } from '../../k8s/resources';
-import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { schedulingSpec } from '../../k8s/scheduling';
 import { checkImage, checkOddInt, checkQuantity } from '../../validation';
 import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
-
-export interface EtcdClusterProps {
-  /** Where the cluster lives. */
-  readonly cluster: ClusterContext;
-  /**
-   * Members of the etcd cluster: odd, so that a majority survives the loss of (n-1)/2.
-   * @default 3
-   */
-  readonly replicas?: number;
-  /** @default 'quay.io/coreos/etcd:v3.6.7' */
-  readonly image?: string;
-  /**
-   * Size of each member's data volume.
-   * @default '1Gi'
-   */
-  readonly storageSize?: string;
-  /**
-   * StorageClass of the data volumes.
-   * @default - the cluster's default StorageClass
-   */
-  readonly storageClass?: string;
-  /**
-   * CPU and memory of the etcd container, merged over the defaults key by key. No CPU limit by
-   * default: throttling delays etcd's heartbeats and triggers needless leader elections.
-   * @default - requests 100m CPU / 128Mi, limit 512Mi memory
-   */
-  readonly resources?: k8s.ResourceRequirements;
-  /**
-   * Anti-affinity, zone spread, node selection and priority of the etcd pods.
-   * @default - preferred anti-affinity on the node name; no zone spread
-   */
-  readonly scheduling?: SchedulingProps;
-}
 
 /** Ports etcd listens on. */
 export const ETCD_PORTS = { client: 2379, peer: 2380, metrics: 8080 } as const;
 
 const DATA_DIR = '/var/lib/etcd';
+
+export interface EtcdClusterProps extends EtcdSettings {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+}
 
 /**
  * A static etcd cluster on a StatefulSet: Patroni's distributed configuration store (DCS).
@@ -73,11 +46,11 @@ export class EtcdCluster extends Construct {
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
     const { cluster } = props;
-    const replicas = checkOddInt('etcd.replicas', props.replicas ?? 3, 1, 9);
-    const image = checkImage('etcd.image', props.image ?? DEFAULT_IMAGES.etcd);
-    const storageSize = checkQuantity('etcd.storageSize', props.storageSize ?? '1Gi');
+    const replicas = checkOddInt('etcd.replicas', props.replicas ?? DEFAULTS.etcd.replicas, 1, 9);
+    const image = checkImage('etcd.image', props.image ?? DEFAULTS.etcd.image);
+    const storageSize = checkQuantity('etcd.storageSize', props.storageSize ?? DEFAULTS.etcd.storageSize);
     const storageClass = props.storageClass;
-    const resources = resolveResources('etcd.resources', ETCD_DEFAULT_RESOURCES, props.resources);
+    const resources = resolveResources('etcd.resources', DEFAULTS.etcd.resources, props.resources);
     this.replicas = replicas;
 
     const name = `${cluster.name}-etcd`;

@@ -3,9 +3,9 @@ import { k8s } from 'cdk8s-plus-28';
 import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { restrictedContainerSecurityContext } from '../../k8s/security-context';
-import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { SchedulingSettings } from '../../settings/component-settings';
+import { schedulingSpec } from '../../k8s/scheduling';
 import { checkDnsLabel } from '../../validation';
-import { KEEP_UNTRACKED_ANNOTATIONS } from '../../gitops/argocd-annotations';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
@@ -39,7 +39,12 @@ export interface ClusterSecretsProps {
    * Node selection and priority of the generator Job's pod.
    * @default - any node
    */
-  readonly scheduling?: SchedulingProps;
+  readonly scheduling?: SchedulingSettings;
+  /**
+   * Annotations the generated Secret gets (it is not in git: a GitOps tool must leave it alone).
+   * @default - none
+   */
+  readonly generatedSecretAnnotations?: Record<string, string>;
 }
 
 /**
@@ -57,6 +62,8 @@ export class ClusterSecrets extends Construct {
   public readonly generated: boolean;
   /** Labels selecting the generator Job's pod (when `generated`). */
   public readonly generatorSelector?: Record<string, string>;
+  /** The Job that generates the Secret (when `generated`); it runs after the rest of this construct exists. */
+  public readonly generatorJob?: k8s.KubeJob;
 
   constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
     super(scope, id);
@@ -67,7 +74,7 @@ export class ClusterSecrets extends Construct {
       : checkDnsLabel('existingSecret', props.existingSecret!, 253);
     if (this.generated) {
       this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
-      this.addGenerator(cluster, props.generatorImage, props.scheduling);
+      this.generatorJob = this.addGenerator(cluster, props);
     }
   }
 
@@ -76,7 +83,8 @@ export class ClusterSecrets extends Construct {
     return { name, valueFrom: { secretKeyRef: { name: this.secretName, key: CREDENTIAL_KEYS[credential] } } };
   }
 
-  private addGenerator(cluster: ClusterContext, image: string, scheduling?: SchedulingProps): void {
+  private addGenerator(cluster: ClusterContext, props: ClusterSecretsProps): k8s.KubeJob {
+    const image = props.generatorImage;
     const name = `${cluster.name}-secrets`;
     const id: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets', version: imageVersion(image) };
     const labels = standardLabels(id);
@@ -102,7 +110,7 @@ export class ClusterSecrets extends Construct {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
-            ...schedulingSpec('scheduling', {}, { ...scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
+            ...schedulingSpec('scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: 65534,
@@ -118,8 +126,7 @@ export class ClusterSecrets extends Construct {
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: Object.values(CREDENTIAL_KEYS).join(','),
                   SECRET_LABELS: JSON.stringify(secretLabels),
-                  // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
-                  SECRET_ANNOTATIONS: JSON.stringify(KEEP_UNTRACKED_ANNOTATIONS),
+                  SECRET_ANNOTATIONS: JSON.stringify(props.generatedSecretAnnotations ?? {}),
                 }),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
               ],
@@ -136,6 +143,6 @@ export class ClusterSecrets extends Construct {
     };
     // Named after its content like the init Job: re-applying a changed Job creates a new one instead
     // of failing on the old one's immutable pod template.
-    new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(JSON.stringify(spec))}`, labels }, spec });
+    return new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(JSON.stringify(spec))}`, labels }, spec });
   }
 }

@@ -2,19 +2,20 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { ClusterSecrets } from './cluster-secrets';
 import { componentServiceAccount } from '../../k8s/service-accounts';
-import { DEFAULT_IMAGES, INIT_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { InitJobSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
 import { POSTGRES_ALPINE_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { PgRouter } from '../router/pg-router';
 import { checkImage, checkInt, checkRoleName } from '../../validation';
 import { PostgresCluster, SUPERUSER } from '../postgres/postgres-cluster';
 import { resolveResources } from '../../k8s/resources';
-import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { schedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 
-export interface InitJobProps {
+export interface InitJobProps extends InitJobSettings {
   /** Where the cluster lives. */
   readonly cluster: ClusterContext;
   /** The Job reaches the leader through the router's write Service. */
@@ -22,37 +23,15 @@ export interface InitJobProps {
   readonly postgres: PostgresCluster;
   readonly secrets: ClusterSecrets;
   /**
-   * Application role to create (POSTGRES_USER).
-   * @default 'app'
+   * Application role to create.
+   * @default DEFAULTS.postgresUser
    */
   readonly appUser?: string;
   /**
-   * Application database to create, owned by appUser (POSTGRES_DB).
-   * @default 'app'
+   * Application database to create, owned by appUser.
+   * @default DEFAULTS.postgresDb
    */
   readonly appDb?: string;
-  /**
-   * Extra SQL run in appDb as the superuser after the chart's own (must be idempotent).
-   * @default - none
-   */
-  readonly extraSql?: string;
-  /** @default 'postgres:17-alpine' */
-  readonly image?: string;
-  /**
-   * Seconds the Job may take, waiting for a leader included.
-   * @default 900
-   */
-  readonly deadlineSeconds?: number;
-  /**
-   * CPU and memory of the init container, merged over the defaults key by key.
-   * @default - requests 10m CPU / 32Mi, limit 128Mi memory
-   */
-  readonly resources?: k8s.ResourceRequirements;
-  /**
-   * Node selection and priority of the Job's pod (anti-affinity and zone spread do not apply to one pod).
-   * @default - any node
-   */
-  readonly scheduling?: SchedulingProps;
 }
 
 const CA_DIR = '/etc/pg-ha-ca';
@@ -75,11 +54,11 @@ export class InitJob extends Construct {
   constructor(scope: Construct, id: string, props: InitJobProps) {
     super(scope, id);
     const { cluster, router, postgres, secrets } = props;
-    const appUser = checkRoleName('postgresUser', props.appUser ?? 'app');
-    const appDb = checkRoleName('postgresDb', props.appDb ?? 'app');
-    const image = checkImage('init.image', props.image ?? DEFAULT_IMAGES.init);
-    const deadlineSeconds = checkInt('init.deadlineSeconds', props.deadlineSeconds ?? 900, 60, 86400);
-    const resources = resolveResources('init.resources', INIT_DEFAULT_RESOURCES, props.resources);
+    const appUser = checkRoleName('postgresUser', props.appUser ?? DEFAULTS.postgresUser);
+    const appDb = checkRoleName('postgresDb', props.appDb ?? DEFAULTS.postgresDb);
+    const image = checkImage('init.image', props.image ?? DEFAULTS.init.image);
+    const deadlineSeconds = checkInt('init.deadlineSeconds', props.deadlineSeconds ?? DEFAULTS.init.deadlineSeconds, 60, 86400);
+    const resources = resolveResources('init.resources', DEFAULTS.init.resources, props.resources);
     const tlsSecret = postgres.tlsSecretName;
 
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-init', component: 'init', version: imageVersion(image) };

@@ -1,125 +1,19 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { stringify } from 'yaml';
 import { ClusterSecrets } from '../jobs/cluster-secrets';
-import { DEFAULT_IMAGES, EXPORTER_DEFAULT_RESOURCES, POSTGRES_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { PatroniSettings, PostgresSettings, PostgresTlsSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
 import { EtcdCluster } from '../etcd/etcd-cluster';
 import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
 import { EXPORTER_UID, restrictedContainerSecurityContext } from '../../k8s/security-context';
 import { resolveResources } from '../../k8s/resources';
-import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
-import { PostgresTlsProps, resolvePostgresTls } from './postgres-tls';
+import { schedulingSpec } from '../../k8s/scheduling';
+import { renderPatroniConfig } from './patroni-config';
+import { resolvePostgresTls } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { checkImage, checkInt, checkQuantity, checkRoleName, ConfigError } from '../../validation';
 import { ClusterContext, statefulPodFqdns } from '../../k8s/dns-names';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
-
-/** Patroni's timing and replication settings (bootstrap.dcs: applied when the cluster is first created). */
-export interface PatroniSettings {
-  /**
-   * Seconds the leader lock lives without renewal; a dead leader is replaced after at most about ttl + loop_wait.
-   * Patroni 4 refuses less than 20.
-   * @default 20
-   */
-  readonly ttl?: number;
-  /**
-   * Seconds between two runs of Patroni's HA loop.
-   * @default 5
-   */
-  readonly loopWait?: number;
-  /**
-   * Seconds Patroni retries DCS and PostgreSQL operations before demoting. Needs loop_wait + 2*retry_timeout <= ttl.
-   * @default 7
-   */
-  readonly retryTimeout?: number;
-  /**
-   * Commit waits for one synchronous standby and only a synchronous standby may be promoted,
-   * so no acknowledged write is lost on failover.
-   * @default true
-   */
-  readonly synchronousMode?: boolean;
-  /**
-   * When etcd is unreachable, the leader stays primary only while every member confirms it over Patroni's
-   * REST API; without it, losing etcd's quorum demotes the leader (the cluster becomes read-only).
-   * @default true
-   */
-  readonly failsafeMode?: boolean;
-  /**
-   * A replica more than this many bytes behind the leader is not promoted.
-   * @default 1048576
-   */
-  readonly maximumLagOnFailover?: number;
-  /**
-   * Extra PostgreSQL parameters, merged over the chart's (bootstrap only; later use `patronictl edit-config`).
-   * @default {}
-   */
-  readonly parameters?: Record<string, string | number>;
-}
-
-export interface PostgresClusterProps {
-  /** Where the cluster lives. */
-  readonly cluster: ClusterContext;
-  /** The etcd cluster Patroni uses as its DCS. */
-  readonly dcs: EtcdCluster;
-  /** Where the passwords live. */
-  readonly secrets: ClusterSecrets;
-  /**
-   * Members (one leader, the rest replicas).
-   * @default 3
-   */
-  readonly replicas?: number;
-  /** @default 'ghcr.io/zalando/spilo-17:4.0-p3' */
-  readonly image?: string;
-  /**
-   * PostgreSQL major version Spilo runs (must be in the image).
-   * @default 17
-   */
-  readonly pgVersion?: number;
-  /** @default '10Gi' */
-  readonly storageSize?: string;
-  /** @default - the cluster's default StorageClass */
-  readonly storageClass?: string;
-  /**
-   * CPU and memory of the Spilo container. Spilo sizes shared_buffers (limit/5) and max_connections
-   * from the memory limit, so it must be set. Merged over the defaults key by key.
-   * @default - requests 500m CPU / 1Gi, limit 1Gi memory
-   */
-  readonly resources?: k8s.ResourceRequirements;
-  /**
-   * CPU and memory of the postgres-exporter sidecar, merged over the defaults key by key.
-   * @default - requests 20m CPU / 32Mi, limit 128Mi memory
-   */
-  readonly exporterResources?: k8s.ResourceRequirements;
-  /**
-   * Anti-affinity, zone spread, node selection and priority of the Postgres pods.
-   * @default - preferred anti-affinity on the node name; no zone spread
-   */
-  readonly scheduling?: SchedulingProps;
-  /**
-   * PostgreSQL's serving certificate from a Secret (optionally issued by cert-manager).
-   * @default - Spilo's self-signed certificate (encrypts, but clients cannot verify the server)
-   */
-  readonly tls?: PostgresTlsProps;
-  /** @default - see PatroniSettings */
-  readonly patroni?: PatroniSettings;
-  /** @default 'prometheuscommunity/postgres-exporter:v0.18.1' */
-  readonly exporterImage?: string;
-  /**
-   * Port of the postgres-exporter sidecar (POSTGRES_EXPORTER_PORT).
-   * @default 9187
-   */
-  readonly exporterPort?: number;
-  /**
-   * Database role the exporter logs in as (created by the init Job, member of pg_monitor).
-   * @default 'postgres_exporter'
-   */
-  readonly monitorUser?: string;
-  /**
-   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of backups.ts).
-   * @default []
-   */
-  readonly extraEnv?: k8s.EnvVar[];
-}
 
 /** Ports of a Spilo pod. */
 export const POSTGRES_PORTS = { postgresql: 5432, patroni: 8008 } as const;
@@ -128,6 +22,22 @@ export const SUPERUSER = 'postgres';
 export const REPLICATION_USER = 'standby';
 
 const PGDATA_MOUNT = '/home/postgres/pgdata';
+
+export interface PostgresClusterProps extends PostgresSettings {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /** The etcd cluster Patroni uses as its DCS. */
+  readonly dcs: EtcdCluster;
+  /** Where the passwords live. */
+  readonly secrets: ClusterSecrets;
+  /** Patroni's timing and replication settings. */
+  readonly patroni?: PatroniSettings;
+  /**
+   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of backups.ts).
+   * @default - none
+   */
+  readonly extraEnv?: k8s.EnvVar[];
+}
 
 /**
  * PostgreSQL with Patroni (Spilo image) on a StatefulSet, using etcd v3 as the DCS, with a
@@ -155,24 +65,24 @@ export class PostgresCluster extends Construct {
   /** The Secret holding PostgreSQL's serving certificate (`tls.crt`, `tls.key`, `ca.crt`), if any. */
   public readonly tlsSecretName?: string;
   /** The TLS settings (for the cert-manager Certificate the chart may add). */
-  public readonly tls: PostgresTlsProps;
+  public readonly tls: PostgresTlsSettings;
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps) {
     super(scope, id);
     const { cluster, dcs, secrets } = props;
-    const replicas = checkInt('postgres.replicas', props.replicas ?? 3, 1, 9);
-    const image = checkImage('postgres.image', props.image ?? DEFAULT_IMAGES.spilo);
-    const pgVersion = checkInt('postgres.pgVersion', props.pgVersion ?? 17, 13, 17);
-    const storageSize = checkQuantity('postgres.storageSize', props.storageSize ?? '10Gi');
-    const exporterImage = checkImage('postgres.exporterImage', props.exporterImage ?? DEFAULT_IMAGES.exporter);
-    this.exporterPort = checkInt('postgres.exporterPort', props.exporterPort ?? 9187, 1024, 65535);
+    const replicas = checkInt('postgres.replicas', props.replicas ?? DEFAULTS.postgres.replicas, 1, 9);
+    const image = checkImage('postgres.image', props.image ?? DEFAULTS.postgres.image);
+    const pgVersion = checkInt('postgres.pgVersion', props.pgVersion ?? DEFAULTS.postgres.pgVersion, 13, 17);
+    const storageSize = checkQuantity('postgres.storageSize', props.storageSize ?? DEFAULTS.postgres.storageSize);
+    const exporterImage = checkImage('postgres.exporterImage', props.exporterImage ?? DEFAULTS.postgres.exporterImage);
+    this.exporterPort = checkInt('postgres.exporterPort', props.exporterPort ?? DEFAULTS.postgres.exporterPort, 1024, 65535);
     if (this.exporterPort === POSTGRES_PORTS.postgresql || this.exporterPort === POSTGRES_PORTS.patroni) {
       throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${POSTGRES_PORTS.postgresql}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
     }
-    this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? 'postgres_exporter');
-    const resources = resolveResources('postgres.resources', POSTGRES_DEFAULT_RESOURCES, props.resources,
+    this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? DEFAULTS.postgres.monitorUser);
+    const resources = resolveResources('postgres.resources', DEFAULTS.postgres.resources, props.resources,
       'Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
-    const exporterResources = resolveResources('postgres.exporterResources', EXPORTER_DEFAULT_RESOURCES, props.exporterResources);
+    const exporterResources = resolveResources('postgres.exporterResources', DEFAULTS.postgres.exporterResources, props.exporterResources);
     this.replicas = replicas;
     this.tls = props.tls ?? {};
     this.tlsSecretName = resolvePostgresTls(cluster, this.tls);
@@ -185,7 +95,7 @@ export class PostgresCluster extends Construct {
     this.selector = selectorLabels(identity);
     this.podNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
-    this.spiloConfiguration = stringify(patroniConfiguration(props.patroni ?? {}));
+    this.spiloConfiguration = renderPatroniConfig(props.patroni ?? {});
     const scheduling = schedulingSpec('postgres.scheduling', this.selector, props.scheduling);
 
     this.headlessService = new k8s.KubeService(this, 'Headless', {
@@ -300,45 +210,6 @@ export class PostgresCluster extends Construct {
       },
     });
   }
-}
-
-/** Patroni settings for SPILO_CONFIGURATION, validated against Patroni's own rules. */
-export function patroniConfiguration(settings: PatroniSettings): Record<string, unknown> {
-  const ttl = checkInt('patroni.ttl', settings.ttl ?? 20, 20, 3600);
-  const loopWait = checkInt('patroni.loopWait', settings.loopWait ?? 5, 1, 3600);
-  const retryTimeout = checkInt('patroni.retryTimeout', settings.retryTimeout ?? 7, 3, 3600);
-  if (loopWait + 2 * retryTimeout > ttl) {
-    throw new ConfigError(
-      'patroni.loopWait + 2 * patroni.retryTimeout',
-      `${loopWait} + 2 * ${retryTimeout} = ${loopWait + 2 * retryTimeout}`,
-      `<= patroni.ttl (${ttl}); otherwise Patroni silently lowers loop_wait, then retry_timeout`,
-    );
-  }
-  const maximumLagOnFailover = checkInt('patroni.maximumLagOnFailover', settings.maximumLagOnFailover ?? 1048576, 0, Number.MAX_SAFE_INTEGER);
-  return {
-    bootstrap: {
-      dcs: {
-        ttl,
-        loop_wait: loopWait,
-        retry_timeout: retryTimeout,
-        maximum_lag_on_failover: maximumLagOnFailover,
-        synchronous_mode: settings.synchronousMode ?? true,
-        // Not strict: with no synchronous standby left, the leader keeps accepting writes.
-        synchronous_mode_strict: false,
-        failsafe_mode: settings.failsafeMode ?? true,
-        postgresql: {
-          use_pg_rewind: true,
-          use_slots: true,
-          parameters: {
-            password_encryption: 'scram-sha-256',
-            // A promoted standby looks for new WAL every second instead of every 5 (faster failover).
-            wal_retrieve_retry_interval: '1s',
-            ...settings.parameters,
-          },
-        },
-      },
-    },
-  };
 }
 
 /** Spilo writes these env vars (certificate contents) to /run/certs with owner postgres and mode 0600. */

@@ -8,34 +8,13 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { standardLabels } from '../../k8s/labels';
+import { IssuerKind, ISSUER_KINDS, PostgresTlsSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
 import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from '../../validation';
 import { ClusterContext, serviceFqdn } from '../../k8s/dns-names';
 
-export const ISSUER_KINDS = ['Issuer', 'ClusterIssuer'] as const;
-export type IssuerKind = (typeof ISSUER_KINDS)[number];
-
-export interface PostgresTlsProps {
-  /**
-   * Secret with `tls.crt`, `tls.key` and (optional for PostgreSQL, needed by the init Job's
-   * verify-full) `ca.crt`, as cert-manager writes it. Its names must include the router's Services
-   * (see `postgresTlsDnsNames`).
-   * @default - `<scope>-tls` when `issuerName` is set, else none (Spilo's self-signed certificate)
-   */
-  readonly secretName?: string;
-  /**
-   * A cert-manager issuer: the chart adds a `cert-manager.io/v1` Certificate that writes `secretName`.
-   * @default - no Certificate (bring your own Secret)
-   */
-  readonly issuerName?: string;
-  /**
-   * Kind of `issuerName`.
-   * @default 'Issuer'
-   */
-  readonly issuerKind?: IssuerKind;
-}
-
 /** The Secret name PostgreSQL's certificate comes from, or undefined for Spilo's self-signed one. */
-export function resolvePostgresTls(cluster: ClusterContext, tls: PostgresTlsProps): string | undefined {
+export function resolvePostgresTls(cluster: ClusterContext, tls: PostgresTlsSettings): string | undefined {
   if (tls.issuerName !== undefined) checkDnsSubdomain('postgres.tls.issuerName', tls.issuerName);
   if (tls.issuerKind !== undefined) checkOneOf('postgres.tls.issuerKind', tls.issuerKind, ISSUER_KINDS);
   if (tls.secretName !== undefined) return checkDnsSubdomain('postgres.tls.secretName', tls.secretName);
@@ -81,7 +60,7 @@ export interface PostgresCertificateProps {
   /** Secret cert-manager writes. */
   readonly secretName: string;
   readonly issuerName: string;
-  /** @default 'Issuer' */
+  /** @default DEFAULTS.postgres.tls.issuerKind */
   readonly issuerKind?: IssuerKind;
   /** Names the certificate covers (see `postgresTlsDnsNames`). */
   readonly dnsNames: string[];
@@ -95,7 +74,7 @@ export class PostgresCertificate extends Construct {
     super(scope, id);
     const { cluster } = props;
     const issuerName = checkDnsSubdomain('postgres.tls.issuerName', props.issuerName);
-    const kind = checkOneOf('postgres.tls.issuerKind', props.issuerKind ?? 'Issuer', ISSUER_KINDS);
+    const kind = checkOneOf('postgres.tls.issuerKind', props.issuerKind ?? DEFAULTS.postgres.tls.issuerKind, ISSUER_KINDS);
     const labels = standardLabels({ instance: cluster.name, name: 'postgresql', component: 'database' });
     this.certificate = new Certificate(this, 'Certificate', {
       metadata: { name: checkDnsLabel('postgres.tls.secretName', props.secretName, 253), labels },

@@ -1,70 +1,23 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DEFAULT_IMAGES, ROUTER_DEFAULT_RESOURCES } from '../../settings/defaults';
+import { RouterSettings, SchedulingSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
 import { componentServiceAccount } from '../../k8s/service-accounts';
 import { HAPROXY_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { renderHaproxyConfig, STATS_AUTH_ENV } from './haproxy-config';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { POSTGRES_PORTS, PostgresCluster } from '../postgres/postgres-cluster';
 import { resolveResources } from '../../k8s/resources';
-import { SchedulingProps, schedulingSpec } from '../../k8s/scheduling';
+import { schedulingSpec } from '../../k8s/scheduling';
 import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, httpProbe, namedServicePorts } from '../../k8s/workload';
 
-export interface PgRouterProps {
+export interface PgRouterProps extends RouterSettings {
   /** Where the cluster lives. */
   readonly cluster: ClusterContext;
   /** The members to route to. */
   readonly postgres: PostgresCluster;
-  /**
-   * Router pods. One would be a single point of failure.
-   * @default 2
-   */
-  readonly replicas?: number;
-  /** @default 'haproxy:3.3.1' */
-  readonly image?: string;
-  /**
-   * Port of the write Service and of HAProxy's write frontend (POSTGRES_WRITE_PORT).
-   * @default 5432
-   */
-  readonly writePort?: number;
-  /**
-   * Port of the read Service and of HAProxy's read frontend (POSTGRES_READ_PORT).
-   * @default 5433
-   */
-  readonly readPort?: number;
-  /** @default 7000 */
-  readonly statsPort?: number;
-  /** @default 8404 */
-  readonly metricsPort?: number;
-  /**
-   * Replicas further behind the leader than this many bytes receive no reads.
-   * @default 16777216 (16 MiB)
-   */
-  readonly replicaMaxLagBytes?: number;
-  /**
-   * Maximum client connections per router pod.
-   * @default 1000
-   */
-  readonly maxConnections?: number;
-  /**
-   * CPU and memory of the HAProxy container, merged over the defaults key by key.
-   * @default - requests 50m CPU / 64Mi, limit 256Mi memory
-   */
-  readonly resources?: k8s.ResourceRequirements;
-  /**
-   * Anti-affinity, zone spread, node selection and priority of the router pods.
-   * @default - preferred anti-affinity on the node name; no zone spread
-   */
-  readonly scheduling?: SchedulingProps;
-  /**
-   * Existing Secret (type `kubernetes.io/basic-auth`: keys `username` and `password`) whose
-   * credentials HAProxy asks for on the stats page. Metrics stay unauthenticated for Prometheus and
-   * are fenced by the NetworkPolicies.
-   * @default - no authentication on the stats page (see the production checklist)
-   */
-  readonly statsAuthSecret?: string;
 }
 
 /**
@@ -96,22 +49,22 @@ export class PgRouter extends Construct {
   constructor(scope: Construct, id: string, props: PgRouterProps) {
     super(scope, id);
     const { cluster, postgres } = props;
-    const replicas = checkInt('router.replicas', props.replicas ?? 2, 1, 20);
-    const image = checkImage('router.image', props.image ?? DEFAULT_IMAGES.haproxy);
-    this.writePort = checkUnprivilegedPort('router.writePort', props.writePort ?? 5432);
-    this.readPort = checkUnprivilegedPort('router.readPort', props.readPort ?? 5433);
-    this.statsPort = checkUnprivilegedPort('router.statsPort', props.statsPort ?? 7000);
-    this.metricsPort = checkUnprivilegedPort('router.metricsPort', props.metricsPort ?? 8404);
+    const replicas = checkInt('router.replicas', props.replicas ?? DEFAULTS.router.replicas, 1, 20);
+    const image = checkImage('router.image', props.image ?? DEFAULTS.router.image);
+    this.writePort = checkUnprivilegedPort('router.writePort', props.writePort ?? DEFAULTS.router.writePort);
+    this.readPort = checkUnprivilegedPort('router.readPort', props.readPort ?? DEFAULTS.router.readPort);
+    this.statsPort = checkUnprivilegedPort('router.statsPort', props.statsPort ?? DEFAULTS.router.statsPort);
+    this.metricsPort = checkUnprivilegedPort('router.metricsPort', props.metricsPort ?? DEFAULTS.router.metricsPort);
     checkDistinct({
       'router.writePort': this.writePort,
       'router.readPort': this.readPort,
       'router.statsPort': this.statsPort,
       'router.metricsPort': this.metricsPort,
     });
-    const replicaMaxLagBytes = checkInt('router.replicaMaxLagBytes', props.replicaMaxLagBytes ?? 16 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER);
+    const replicaMaxLagBytes = checkInt('router.replicaMaxLagBytes', props.replicaMaxLagBytes ?? DEFAULTS.router.replicaMaxLagBytes, 0, Number.MAX_SAFE_INTEGER);
     this.replicaMaxLagBytes = replicaMaxLagBytes;
-    const maxConnections = checkInt('router.maxConnections', props.maxConnections ?? 1000, 1, 100000);
-    const resources = resolveResources('router.resources', ROUTER_DEFAULT_RESOURCES, props.resources);
+    const maxConnections = checkInt('router.maxConnections', props.maxConnections ?? DEFAULTS.router.maxConnections, 1, 100000);
+    const resources = resolveResources('router.resources', DEFAULTS.router.resources, props.resources);
     const statsAuthSecret = props.statsAuthSecret === undefined ? undefined : checkDnsSubdomain('router.statsAuthSecret', props.statsAuthSecret);
     this.replicas = replicas;
 
@@ -187,7 +140,7 @@ export class PgRouter extends Construct {
       },
     });
 
-    const service = (sid: string, serviceName: string, ports: Record<string, number>) => new k8s.KubeService(this, sid, {
+    const service = (id: string, serviceName: string, ports: Record<string, number>) => new k8s.KubeService(this, id, {
       metadata: { name: serviceName, labels },
       spec: { selector: this.selector, ports: namedServicePorts(ports) },
     });
@@ -202,7 +155,7 @@ export class PgRouter extends Construct {
  * node, the surge pod would find no node and the rollout would hang, so replace one at a time
  * instead (the disruption budget's "at least one" still holds with two or more routers).
  */
-function rollingUpdateFor(scheduling?: SchedulingProps): k8s.RollingUpdateDeployment {
+function rollingUpdateFor(scheduling?: SchedulingSettings): k8s.RollingUpdateDeployment {
   return scheduling?.antiAffinity === 'required'
     ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
     : { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) };

@@ -4,40 +4,18 @@ import { IngressRoute, IngressRouteSpecRoutesKind, IngressRouteSpecRoutesService
 import { Middleware } from '../../../imports/middleware-traefik.io';
 import { standardLabels } from '../../k8s/labels';
 import { PgRouter } from './pg-router';
+import { STATS_EXPOSURES, StatsIngressSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
 import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from '../../validation';
 import { ClusterContext } from '../../k8s/dns-names';
 
-/** How the stats page is exposed through Traefik. */
-export const STATS_EXPOSURES = ['ingress', 'ingressroute', 'none'] as const;
-export type StatsExposure = (typeof STATS_EXPOSURES)[number];
-
-export interface StatsIngressProps {
+export interface StatsIngressProps extends StatsIngressSettings {
   /** Where the cluster lives. */
   readonly cluster: ClusterContext;
   /** The router whose stats Service is exposed. */
   readonly router: PgRouter;
-  /** Host name of the stats page, e.g. `pg-haproxy.example.com` (`pg-haproxy.<DEFAULT_URL>`). */
+  /** Host name of the stats page, e.g. `pg-haproxy.example.com`. */
   readonly host: string;
-  /**
-   * `ingress` (networking.k8s.io Ingress), `ingressroute` (Traefik CRD) or `none`.
-   * @default 'ingress'
-   */
-  readonly kind?: StatsExposure;
-  /**
-   * IngressClass of the Ingress (and Traefik's `ingressClassName` hint for the IngressRoute).
-   * @default 'traefik'
-   */
-  readonly className?: string;
-  /**
-   * Traefik entry points the route listens on.
-   * @default ['websecure']
-   */
-  readonly entryPoints?: string[];
-  /**
-   * Existing Secret with an htpasswd `users` key: Traefik asks for basic auth before the stats page.
-   * @default - no authentication (as in the compose deployment)
-   */
-  readonly basicAuthSecret?: string;
 }
 
 /** HAProxy's stats page at `pg-haproxy.<DEFAULT_URL>` through Traefik. */
@@ -45,11 +23,11 @@ export class StatsIngress extends Construct {
   constructor(scope: Construct, id: string, props: StatsIngressProps) {
     super(scope, id);
     const { cluster, router } = props;
-    const kind = checkOneOf('statsIngress.kind', props.kind ?? 'ingress', STATS_EXPOSURES);
+    const kind = checkOneOf('statsIngress.kind', props.kind ?? DEFAULTS.statsIngress.kind, STATS_EXPOSURES);
     if (kind === 'none') return;
     const host = checkDnsSubdomain('statsIngress.host', props.host);
-    const className = checkDnsLabel('statsIngress.className', props.className ?? 'traefik', 253);
-    const entryPoints = (props.entryPoints ?? ['websecure']).map((e, i) => checkDnsLabel(`statsIngress.entryPoints[${i}]`, e));
+    const className = checkDnsLabel('statsIngress.className', props.className ?? DEFAULTS.statsIngress.className, 253);
+    const entryPoints = (props.entryPoints ?? DEFAULTS.statsIngress.entryPoints).map((e, i) => checkDnsLabel(`statsIngress.entryPoints[${i}]`, e));
     const name = `${cluster.name}-router-stats`;
     const labels = standardLabels({ instance: cluster.name, name: 'haproxy', component: 'router' });
     const serviceName = router.statsService.name;
