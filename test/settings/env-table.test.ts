@@ -2,22 +2,15 @@
  * The env table (lib/settings/env-table.ts): one variable per setting, each documented, and the
  * "set by" hint of an error naming exactly the variables that set the value.
  */
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { SETTINGS, settingsFromVariables, variablesFor } from '../../lib';
 import { runSynthCommand } from '../support/synth-command';
-import { ROOT as root, synth } from '../support/synth';
+import { synth } from '../support/synth';
 
 const fromVariables = (vars: Record<string, string>) => () => synth(settingsFromVariables(vars));
 
 describe('variables', () => {
   test('every setting has its own variable (one variable setting two values would be ambiguous)', () => {
     expect(new Set(SETTINGS.map((s) => s.env)).size).toBe(SETTINGS.length);
-  });
-
-  test('every setting has a row in the README configuration table', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    for (const spec of SETTINGS) expect(readme).toContain(`| \`${spec.env}\` |`);
   });
 });
 
