@@ -140,7 +140,7 @@ export class PgHaChart extends Chart {
         postgres: this.postgres,
         router: this.router,
         init: this.init,
-        secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
+        secretsGenerator: { selector: this.secrets.generatorSelector },
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
       });
