@@ -90,6 +90,7 @@ export class PgHaChart extends Chart {
     });
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresSettings,
+      archiving: settings.backups?.enabled ?? DEFAULTS.backups.enabled,
       scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
       extraEnv: this.backups.env,
     });

@@ -24,6 +24,8 @@ export const CREDENTIAL_KEYS = {
   app: 'app-password',
   /** The monitoring user the exporters log in as (member of pg_monitor). */
   monitor: 'monitor-password',
+  /** Patroni's REST API user (`patroni`) for unsafe endpoints: members, patronictl, the converge Job. */
+  restapi: 'patroni-api-password',
 } as const;
 
 /** A role whose password lives in the credentials Secret. */
