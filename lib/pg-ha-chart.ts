@@ -10,6 +10,7 @@ import { Monitoring } from './cluster-wide/monitoring';
 import { NetworkPolicies } from './cluster-wide/network-policies';
 import { EtcdCluster } from './components/etcd/etcd-cluster';
 import { ClusterSecrets } from './components/jobs/cluster-secrets';
+import { ConvergeJob } from './components/jobs/converge-job';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
@@ -46,6 +47,8 @@ export class PgHaChart extends Chart {
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
   public readonly init: InitJob;
+  /** The Job that applies Patroni's dynamic configuration to the running cluster after each sync. */
+  public readonly converge: ConvergeJob;
   public readonly statsIngress: StatsIngress;
   /** PodMonitors and alerts, when monitoring is enabled. */
   public readonly monitoring?: Monitoring;
@@ -109,6 +112,14 @@ export class PgHaChart extends Chart {
       ...settings.init,
       scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
     });
+    this.converge = new ConvergeJob(this, 'Converge', {
+      cluster,
+      postgres: this.postgres,
+      secrets: this.secrets,
+      image: postgresSettings.image ?? DEFAULTS.postgres.image,
+      pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
+      scheduling,
+    });
     this.statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
       router: this.router,
@@ -141,6 +152,7 @@ export class PgHaChart extends Chart {
         postgres: this.postgres,
         router: this.router,
         init: this.init,
+        converge: this.converge,
         secretsGenerator: { selector: this.secrets.generatorSelector },
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
@@ -174,6 +186,7 @@ export class PgHaChart extends Chart {
       ...group(this.postgres, SYNC_WAVES.postgres),
       ...group(this.router, SYNC_WAVES.router),
       ...group(this.init, SYNC_WAVES.init),
+      { scope: this.converge, wave: SYNC_WAVES.converge, hook: 'PostSync' },
       ...group(this.statsIngress, SYNC_WAVES.extras),
       ...group(this.monitoring, SYNC_WAVES.extras),
       ...group(this.disruptionBudgets, SYNC_WAVES.extras),
