@@ -49,12 +49,12 @@ export const SYNC_WAVES = {
 } as const;
 
 /** The Argo CD hooks the chart's Jobs are: Sync (in wave order) or PostSync (after everything is healthy). */
-export type HookPhase = 'Sync' | 'PostSync';
+export type JobHook = 'Sync' | 'PostSync';
 
 /** Annotations that make a Job an Argo CD hook, Sync unless said otherwise (see `annotateForArgoCd`). */
-export function syncHookAnnotations(wave: number, phase: HookPhase = 'Sync'): Record<string, string> {
+export function syncHookAnnotations(wave: number, hook: JobHook = 'Sync'): Record<string, string> {
   return {
-    [ARGOCD.hook]: phase,
+    [ARGOCD.hook]: hook,
     [ARGOCD.hookDeletePolicy]: 'BeforeHookCreation',
     [ARGOCD.syncWave]: String(wave),
   };
@@ -87,7 +87,7 @@ export interface SyncWaveGroup {
    * The hook its Jobs are.
    * @default 'Sync'
    */
-  readonly hook?: HookPhase;
+  readonly hook?: JobHook;
 }
 
 /**
