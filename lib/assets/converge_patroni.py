@@ -30,8 +30,21 @@ MARKER = 'pg_ha_declared_parameters'
 MUST_MATCH = ('max_connections', 'max_locks_per_transaction', 'max_prepared_transactions', 'max_wal_senders', 'max_worker_processes')
 
 
+HEALTHY_TIMEOUT = int(os.environ.get('HEALTHY_TIMEOUT', '600'))
+
+
 class ConvergeError(Exception):
     pass
+
+
+def healthy(patroni):
+    def check():
+        try:
+            return patroni.check_healthy()
+        except PatroniError as error:
+            log(f'waiting: {error}')
+            raise
+    return check
 
 
 # --- PostgreSQL's own checks ---
@@ -205,7 +218,8 @@ def main():
         parameters = desired['postgresql']['parameters']
         expected = expected_settings(pgbin, parameters)
         log(f'{len(expected)} declared parameters are valid for {pgbin}/postgres')
-        cluster = patroni.check_healthy()
+        # A new cluster (kubectl apply runs this Job at once) may still be starting: wait for it.
+        cluster = patroni.wait('a healthy cluster (a leader, every member running)', healthy(patroni), HEALTHY_TIMEOUT, 5)
         log('healthy: ' + ', '.join(f'{m["name"]} {m["role"]}' for m in cluster['members']))
         timeout = 60 + 4 * int(desired.get('ttl', 30))
         steps = plan(patroni.config(), desired)
@@ -213,6 +227,8 @@ def main():
         for patch, primary_first in steps:
             log('PATCH /config ' + json.dumps(patch, sort_keys=True))
             patroni.patch_config(patch)
+            # Each member applies it in its next HA loop (Patroni's loop_wait), reloading or flagging a restart.
+            time.sleep(int(patroni.config().get('loop_wait', 10)) + 2)
             changed = [n for n, v in (patch.get('postgresql', {}).get('parameters') or {}).items() if v is not None]
             wait_applied(patroni, pgbin, expected, changed, timeout)
             restarts += restart_pending(patroni, primary_first, timeout)
