@@ -69,6 +69,16 @@ def expected_settings(pgbin, parameters):
         return {name: postgres_value(pgbin, workdir, name, value) for name, value in parameters.items()}
 
 
+def same_setting(actual, want):
+    """pg_settings.setting against `postgres -C`: equal, or the same file mode (pg_settings shows 0600, -C shows 384)."""
+    if actual == want:
+        return True
+    try:
+        return actual is not None and actual.startswith('0') and int(actual, 8) == int(want)
+    except ValueError:
+        return False
+
+
 def psql(pgbin, member, sql):
     """Rows (lists of fields) of `sql` run on `member`; ConvergeError with PostgreSQL's message on failure."""
     env = dict(os.environ, PGHOST=member['host'], PGPORT=str(member.get('port', 5432)), PGDATABASE='postgres', PGCONNECT_TIMEOUT='5')
@@ -142,7 +152,7 @@ def wait_applied(patroni, pgbin, expected, names, timeout):
             settings = member_settings(pgbin, member, names)
             for name in names:
                 setting, pending = settings.get(name, (None, False))
-                if setting != expected[name] and not pending:
+                if not same_setting(setting, expected[name]) and not pending:
                     return False
         return cluster
     try:
@@ -196,7 +206,7 @@ def verify(patroni, pgbin, expected):
         settings = member_settings(pgbin, member, list(expected))
         for name, want in expected.items():
             setting, pending = settings.get(name, (None, False))
-            if setting != want:
+            if not same_setting(setting, want):
                 why = 'a restart is still pending' if pending else file_error(pgbin, member, name)
                 failures.append(f'{member["name"]}: {name} is {setting!r}, declared {want!r} ({why})')
     if failures:
