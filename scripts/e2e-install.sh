@@ -40,6 +40,11 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+mkdir -p "$(dirname "$ROOT")"
+LOG="$(dirname "$ROOT")/e2e-install.log"
+: >"$LOG"
+# run a step quietly; on failure show the end of its output
+step() { "$@" >>"$LOG" 2>&1 || { echo "e2e-install: failed: $*" >&2; tail -30 "$LOG" >&2; exit 1; }; }
 
 # The Debian package source apt uses here (deb822 or one-line format).
 mirror=""
@@ -53,39 +58,40 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 # 1. base system (debootstrap into a temporary directory, renamed when complete)
 if [ ! -f "$ROOT/.pg-ha-e2e-base" ]; then
+  if [ -e "$ROOT" ] && [ -n "$(ls -A "$ROOT" 2>/dev/null)" ]; then
+    echo "e2e-install: $ROOT exists but is not a root this script built: remove it or set PG_HA_E2E_ROOT to another path" >&2
+    exit 1
+  fi
   if ! command -v debootstrap >/dev/null; then
     echo "e2e-install: installing debootstrap on the host"
-    "${APT[@]}" update >/dev/null
-    "${APT[@]}" install --no-install-recommends debootstrap >/dev/null
+    step "${APT[@]}" update
+    step "${APT[@]}" install --no-install-recommends debootstrap
   fi
   partial="$ROOT.partial"
-  rm -rf "$partial" "$ROOT"
-  mkdir -p "$(dirname "$ROOT")"
+  rm -rf "$partial"
   echo "e2e-install: debootstrap --variant=minbase $SUITE from $mirror"
-  debootstrap --variant=minbase "$SUITE" "$partial" "$mirror" >"$(dirname "$ROOT")/debootstrap.log" 2>&1 || {
-    tail -20 "$(dirname "$ROOT")/debootstrap.log" >&2
-    exit 1
-  }
+  step debootstrap --variant=minbase "$SUITE" "$partial" "$mirror"
   touch "$partial/.pg-ha-e2e-base"
+  rmdir "$ROOT" 2>/dev/null || true
   mv "$partial" "$ROOT"
 fi
 
 # 2. packages inside the root
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod +x "$ROOT/usr/sbin/policy-rc.d"
-echo "e2e-install: installing into $ROOT: ${PKGS[*]}"
-chroot "$ROOT" "${APT[@]}" update >/dev/null
-chroot "$ROOT" "${APT[@]}" install --no-install-recommends postgresql-common >/dev/null
+echo "e2e-install: installing into $ROOT: ${PKGS[*]} (log: $LOG)"
+step chroot "$ROOT" "${APT[@]}" update
+step chroot "$ROOT" "${APT[@]}" install --no-install-recommends postgresql-common
 conf="$ROOT/etc/postgresql-common/createcluster.conf"
 if grep -qE '^\s*#?\s*create_main_cluster' "$conf"; then
   sed -i -E 's/^\s*#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' "$conf"
 else
   echo 'create_main_cluster = false' >>"$conf"
 fi
-chroot "$ROOT" "${APT[@]}" install --no-install-recommends "${PKGS[@]}" >/dev/null
+step chroot "$ROOT" "${APT[@]}" install --no-install-recommends "${PKGS[@]}"
 echo 'en_US.UTF-8 UTF-8' >"$ROOT/etc/locale.gen"
-chroot "$ROOT" locale-gen >/dev/null
-chroot "$ROOT" apt-get clean
+step chroot "$ROOT" locale-gen
+step chroot "$ROOT" apt-get clean
 
 echo "e2e-install: versions in the root:"
 chroot "$ROOT" dpkg-query -W -f='  ${Package} ${Version}\n' postgresql-17 patroni etcd-server haproxy prometheus-postgres-exporter pgbouncer prometheus

@@ -200,7 +200,11 @@ function machine(): Record<string, string> {
 function report(all: ProfileResult[], runs: number, wallS: number): string {
   const m = machine();
   const lines: string[] = [];
-  lines.push(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`BENCH_RUNS=${runs} npm run bench:failover\` (${wallS.toFixed(0)} s wall time).`);
+  const settings = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_DOCS' && k !== 'BENCH_RUNS')
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+  lines.push(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`BENCH_RUNS=${runs} ${settings}npm run bench:failover\` (${wallS.toFixed(0)} s wall time).`);
   lines.push('');
   lines.push(`Machine: ${m.os}, kernel ${m.kernel}, ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, memory ${m.memory}; Node ${m.node}.`);
   lines.push(`Packages (Debian 13 root): ${m.packages}. Program versions: ${Object.entries(new DebianRoot().programVersions()).map(([k, v]) => `${k} ${v}`).join(', ')}.`);

@@ -123,16 +123,19 @@ export class Testbed {
     }
     for (const p of this.cluster.pods) t.print(`pod ${p.name} address`, `${p.name} (${p.workload.kind} ${p.workload.metadata.name})`, p.ip);
     t.print('cluster DNS (for HAProxy resolvers)', 'kube-dns / CoreDNS', `${this.addresses.dnsAddress}:${DNS_PORT} (test bed DNS, FQDNs only)`);
-    for (const p of this.cluster.pods) for (const c of p.containers) c.launch = this.launchFor(p, c);
+    for (const p of this.cluster.pods) this.assignLaunches(p);
     this.jobs.describe();
     const refs = this.manifests.secretRefs();
     t.print('Secrets', refs.map((r) => `${r.name}/${r.key}`).join(', '), 'random values generated in memory (never printed)');
   }
 
-  private launchFor(pod: LocalPod, c: LocalContainer): Launch {
-    const adapter = ADAPTERS[c.program];
-    if (!adapter) throw new Error(`pod ${pod.name}: image ${c.spec.image} has no program in the test bed`);
-    return adapter(this.programs, pod, c);
+  /** Give every container of a pod its launch through its program's adapter (also for pods created after the plan). */
+  assignLaunches(pod: LocalPod): void {
+    for (const c of pod.containers) {
+      const adapter = ADAPTERS[c.program];
+      if (!adapter) throw new Error(`pod ${pod.name}: image ${c.spec.image} has no program in the test bed`);
+      c.launch = adapter(this.programs, pod, c);
+    }
   }
 
   /**
