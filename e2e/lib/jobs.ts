@@ -43,7 +43,7 @@ export class JobRunner {
   /** A Job container's environment as the kubelet builds it (untranslated; holds generated secrets). */
   env(name: string): Record<string, string> {
     const job = this.bed.manifests.get('Job', name);
-    const c = job.spec.template.spec.containers[0] as Container;
+    const container = job.spec.template.spec.containers[0] as Container;
     const identity: PodIdentity = {
       name: `${name}-run`,
       namespace: this.bed.manifests.ns(job),
@@ -54,37 +54,37 @@ export class JobRunner {
       nodeName: 'e2e-node',
       hostIP: HOST_IP,
     };
-    return resolveEnv(c, identity, this.bed.manifests, this.bed.secrets);
+    return resolveEnv(container, identity, this.bed.manifests, this.bed.secrets);
   }
 
   /** Run a Job's pod once to completion; returns the exit code and (masked) output. */
   async run(name: string, timeoutMs = 120000): Promise<JobRun> {
     const bed = this.bed;
-    const t = bed.translator;
+    const translator = bed.translator;
     const job = bed.manifests.get('Job', name);
     const n = ++this.runs;
     const workload: K8sObject = { ...job, kind: 'Job', spec: { ...job.spec, replicas: 1 } };
     const pod = bed.createPod(workload, `${name}-run${n}`, 0, bed.addresses.jobPodAddress(n));
-    const c = pod.containers[0];
-    if (c.program !== 'psql') throw new Error(`Job ${name}: image ${c.spec.image} is not a PostgreSQL client; the test bed cannot run it`);
-    const paths = pod.pathsFor(c.name);
-    const env = t.env(pod, c, t.containerEnv(pod, c.spec), paths);
+    const container = pod.containers[0];
+    if (container.program !== 'psql') throw new Error(`Job ${name}: image ${container.spec.image} is not a PostgreSQL client; the test bed cannot run it`);
+    const paths = pod.pathsFor(container.name);
+    const env = translator.env(pod, container, translator.containerEnv(pod, container.spec), paths);
     // files mounted into the container refer to their mount paths: point them at the pod's copies
     for (const mt of paths.mounts) {
       for (const f of listFiles(mt.hostPath)) {
         const r = paths.rewriteText(fs.readFileSync(f, 'utf8'));
         if (r.count) {
           fs.writeFileSync(f, r.text);
-          t.print(`${c.scope} file ${path.relative(mt.hostPath, f)}`, `${r.count} reference(s) to mount paths`, 'the pod directory');
+          translator.print(`${container.scope} file ${path.relative(mt.hostPath, f)}`, `${r.count} reference(s) to mount paths`, 'the pod directory');
         }
       }
     }
-    const argv = t.args(pod, c, [...(c.spec.command ?? []), ...(c.spec.args ?? [])], env, paths);
+    const argv = translator.args(pod, container, [...(container.spec.command ?? []), ...(container.spec.args ?? [])], env, paths);
     if (!argv.length) throw new Error(`Job ${name}: no command`);
-    const sc = securityContext(pod, c);
+    const sc = securityContext(pod, container);
     const pgBin = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin`;
-    t.print(`${c.scope} image ${c.spec.image}`, 'sh + psql/pg_isready (alpine)', `the Debian 13 root's /bin/sh and ${pgBin}`);
-    c.launch = {
+    translator.print(`${container.scope} image ${container.spec.image}`, 'sh + psql/pg_isready (alpine)', `the Debian 13 root's /bin/sh and ${pgBin}`);
+    container.launch = {
       cmd: argv[0],
       args: argv.slice(1),
       env: { PATH: `${pgBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: paths.host('/root'), ...env },
@@ -94,13 +94,13 @@ export class JobRunner {
       prepare: () => fs.mkdirSync(paths.host('/root'), { recursive: true }),
     };
     const t0 = Date.now();
-    c.start();
-    const proc = c.proc!;
-    const timer = setTimeout(() => void bed.supervisor.killPod(c.scope), timeoutMs);
+    container.start();
+    const proc = container.proc!;
+    const timer = setTimeout(() => void bed.supervisor.killPod(container.scope), timeoutMs);
     const code = await proc.exited;
     clearTimeout(timer);
     pod.deleted = true;
-    const output = t.mask(fs.readFileSync(path.join(pod.dir, 'logs', `${c.name}.log`), 'utf8'));
+    const output = translator.mask(fs.readFileSync(path.join(pod.dir, 'logs', `${container.name}.log`), 'utf8'));
     log(`Job ${name} run ${n}: exit ${code} in ${Date.now() - t0} ms`);
     return { code, output, ms: Date.now() - t0 };
   }

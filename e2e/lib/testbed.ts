@@ -99,7 +99,7 @@ export class Testbed {
 
   /** Plan Services, pods and addresses and every container's launch (nothing started yet). */
   plan(): void {
-    const t = this.translator;
+    const translator = this.translator;
     for (const o of this.manifests.objects) {
       if (!['StatefulSet', 'Deployment', 'Service', 'ConfigMap', 'Secret', 'Job'].includes(o.kind)) log(`ignored (no runtime meaning here): ${o.kind} ${o.metadata?.name}`);
     }
@@ -109,7 +109,7 @@ export class Testbed {
       const svc: LocalService = { obj: s, name: s.metadata.name, namespace: ns, headless, proxies: [], fqdn: `${s.metadata.name}.${ns}.svc.${this.domain}` };
       if (!headless) {
         svc.clusterIP = this.addresses.nextServiceAddress();
-        t.print(`Service ${svc.name} cluster IP`, svc.fqdn, svc.clusterIP);
+        translator.print(`Service ${svc.name} cluster IP`, svc.fqdn, svc.clusterIP);
       }
       this.cluster.services.push(svc);
     }
@@ -121,12 +121,12 @@ export class Testbed {
       const pods = this.cluster.pods.filter((p) => p.workload.spec?.serviceName === s.name || p.spec.subdomain === s.name);
       this.addresses.addServiceNames(s, pods.map((p) => ({ name: p.name, ip: p.ip, hostname: p.spec.hostname })));
     }
-    for (const p of this.cluster.pods) t.print(`pod ${p.name} address`, `${p.name} (${p.workload.kind} ${p.workload.metadata.name})`, p.ip);
-    t.print('cluster DNS (for HAProxy resolvers)', 'kube-dns / CoreDNS', `${this.addresses.dnsAddress}:${DNS_PORT} (test bed DNS, FQDNs only)`);
+    for (const p of this.cluster.pods) translator.print(`pod ${p.name} address`, `${p.name} (${p.workload.kind} ${p.workload.metadata.name})`, p.ip);
+    translator.print('cluster DNS (for HAProxy resolvers)', 'kube-dns / CoreDNS', `${this.addresses.dnsAddress}:${DNS_PORT} (test bed DNS, FQDNs only)`);
     for (const p of this.cluster.pods) this.assignLaunches(p);
     this.jobs.describe();
     const refs = this.manifests.secretRefs();
-    t.print('Secrets', refs.map((r) => `${r.name}/${r.key}`).join(', '), 'random values generated in memory (never printed)');
+    translator.print('Secrets', refs.map((r) => `${r.name}/${r.key}`).join(', '), 'random values generated in memory (never printed)');
   }
 
   /** Give every container of a pod its launch through its program's adapter (also for pods created after the plan). */
@@ -158,10 +158,10 @@ export class Testbed {
     };
     // volumes: PVC templates, emptyDir, ConfigMap/Secret (materialized)
     const volDirs = new Map<string, string>();
-    for (const t of w.spec.volumeClaimTemplates ?? []) {
-      const d = path.join(dir, 'vol', t.metadata.name);
+    for (const claim of w.spec.volumeClaimTemplates ?? []) {
+      const d = path.join(dir, 'vol', claim.metadata.name);
       fs.mkdirSync(d, { recursive: true });
-      volDirs.set(t.metadata.name, d);
+      volDirs.set(claim.metadata.name, d);
     }
     for (const v of spec.volumes ?? []) {
       const d = path.join(dir, 'vol', v.name);

@@ -11,20 +11,20 @@ import type { LocalContainer, LocalPod, Launch } from '../pod';
 import { securityContext } from '../translation';
 import { chownTree, ProgramContext } from './context';
 
-export function etcdLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalContainer): Launch {
-  const t = ctx.translator;
-  const paths = pod.pathsFor(c.name);
-  const env = t.env(pod, c, t.containerEnv(pod, c.spec), paths);
-  const cmd = c.spec.command ?? ['/usr/local/bin/etcd'];
-  const args = t.args(pod, c, [...cmd.slice(1), ...(c.spec.args ?? [])], env, paths);
+export function etcdLaunch(ctx: ProgramContext, pod: LocalPod, container: LocalContainer): Launch {
+  const translator = ctx.translator;
+  const paths = pod.pathsFor(container.name);
+  const env = translator.env(pod, container, translator.containerEnv(pod, container.spec), paths);
+  const cmd = container.spec.command ?? ['/usr/local/bin/etcd'];
+  const args = translator.args(pod, container, [...cmd.slice(1), ...(container.spec.args ?? [])], env, paths);
   const dataDir = env.ETCD_DATA_DIR ?? path.join(paths.host('/var/lib/etcd'), `${pod.name}.etcd`);
   // the image has no USER (root); the pod's securityContext decides, fsGroup owns the volumes
-  const sc = securityContext(pod, c);
-  const uid: number = sc.runAsUser ?? 0;
-  const gid: number = sc.runAsGroup ?? sc.fsGroup ?? uid;
-  if (uid !== 0) t.print(`${c.scope} user`, `runAsUser ${uid}`, `uid ${uid} (volumes chowned like fsGroup ${sc.fsGroup ?? '-'})`);
+  const security = securityContext(pod, container);
+  const uid: number = security.runAsUser ?? 0;
+  const gid: number = security.runAsGroup ?? security.fsGroup ?? uid;
+  if (uid !== 0) translator.print(`${container.scope} user`, `runAsUser ${uid}`, `uid ${uid} (volumes chowned like fsGroup ${security.fsGroup ?? '-'})`);
   return {
-    cmd: t.program(c, cmd[0], '/usr/bin/etcd'),
+    cmd: translator.program(container, cmd[0], '/usr/bin/etcd'),
     args,
     env: { PATH: '/usr/bin:/bin', ...env },
     uid,

@@ -19,47 +19,47 @@ import { hostMemBytes, spiloConfig } from './spilo-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalContainer): Launch {
-  const t = ctx.translator;
+export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, container: LocalContainer): Launch {
+  const translator = ctx.translator;
   const root = ctx.root;
-  const paths = pod.pathsFor(c.name);
-  const raw = t.containerEnv(pod, c.spec);
+  const paths = pod.pathsFor(container.name);
+  const raw = translator.containerEnv(pod, container.spec);
   // addresses only: container paths are mapped on the Patroni config below
-  const env = t.env(pod, c, raw, new PathMap([], '/'));
+  const env = translator.env(pod, container, raw, new PathMap([], '/'));
   const override = ctx.overrides.spiloOverride;
   if (override) {
     const before = raw.SPILO_CONFIGURATION ?? '';
     const after = toYaml(override.apply(parseYaml(before || '{}') ?? {}));
     env.SPILO_CONFIGURATION = after;
-    t.print(`${c.scope} SPILO_CONFIGURATION (${override.describe})`, JSON.stringify(parseYaml(before || '{}')), JSON.stringify(parseYaml(after)));
+    translator.print(`${container.scope} SPILO_CONFIGURATION (${override.describe})`, JSON.stringify(parseYaml(before || '{}')), JSON.stringify(parseYaml(after)));
   }
-  const sp = spiloConfig(env, { memoryLimitBytes: memoryLimitBytes(c.spec), hostMemBytes: hostMemBytes(), pgVersionOnImage: '17' });
-  for (const w of sp.warnings) log(`WARNING ${c.scope}: ${w}`);
+  const sp = spiloConfig(env, { memoryLimitBytes: memoryLimitBytes(container.spec), hostMemBytes: hostMemBytes(), pgVersionOnImage: '17' });
+  for (const w of sp.warnings) log(`WARNING ${container.scope}: ${w}`);
   const conf = structuredClone(sp.spiloConfig);
   const pg = conf.postgresql;
-  const scope = `${c.scope} patroni`;
+  const scope = `${container.scope} patroni`;
   const pgUser = root.userIds('postgres');
   if (!pgUser) throw new Error(`no postgres user in ${root.path}: run scripts/e2e-install.sh`);
-  t.print(`${scope} user`, 'postgres (Spilo image, uid 101)', `postgres of the Debian 13 root (uid ${pgUser.uid})`);
+  translator.print(`${scope} user`, 'postgres (Spilo image, uid 101)', `postgres of the Debian 13 root (uid ${pgUser.uid})`);
 
   // addresses: the wildcard listen addresses -> the pod's address
   const listenHost = (l: string): string => l.replace(/^(\*|0\.0\.0\.0|::|\[::\])?:/, `${pod.ip}:`);
   for (const [obj, key, what] of [[conf.restapi, 'listen', 'restapi.listen'], [pg, 'listen', 'postgresql.listen']] as const) {
     const v = listenHost(String(obj[key]));
-    if (v !== obj[key]) t.print(`${scope} ${what}`, obj[key], v);
+    if (v !== obj[key]) translator.print(`${scope} ${what}`, obj[key], v);
     obj[key] = v;
   }
   // binaries: the image's PostgreSQL version must be in the root
   const pgBin = String(pg.bin_dir);
   if (!fs.existsSync(root.file(path.join(pgBin, 'postgres')))) {
     const local = `/usr/lib/postgresql/${root.pgVersion()}/bin`;
-    t.print(`${scope} postgresql.bin_dir (not in the Debian 13 root)`, pgBin, local);
+    translator.print(`${scope} postgresql.bin_dir (not in the Debian 13 root)`, pgBin, local);
     pg.bin_dir = local;
   }
   // paths: the container filesystem of this pod
   const hostPath = (p: string, what: string): string => {
     const h = paths.host(p);
-    t.print(`${scope} ${what}`, p, h);
+    translator.print(`${scope} ${what}`, p, h);
     return h;
   };
   pg.data_dir = hostPath(pg.data_dir, 'postgresql.data_dir');
@@ -68,19 +68,19 @@ export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalContai
   // a unix socket path has at most 107 bytes: a short private directory per pod
   const sockDir = path.join(ctx.runDir, 'sockets', pod.ip);
   params.unix_socket_directories = sockDir;
-  t.print(`${scope} postgresql.parameters.unix_socket_directories`, '(build default /var/run/postgresql, shared by every pod here)', sockDir);
+  translator.print(`${scope} postgresql.parameters.unix_socket_directories`, '(build default /var/run/postgresql, shared by every pod here)', sockDir);
   params.ssl_cert_file = hostPath(params.ssl_cert_file, 'ssl_cert_file');
   params.ssl_key_file = hostPath(params.ssl_key_file, 'ssl_key_file');
   dropSpiloOnly(ctx, scope, conf);
   ctx.patroniConfigs.set(pod.name, conf);
-  log(`${scope}: bootstrap.dcs = ${t.mask(JSON.stringify(conf.bootstrap?.dcs ?? {}))}`);
+  log(`${scope}: bootstrap.dcs = ${translator.mask(JSON.stringify(conf.bootstrap?.dcs ?? {}))}`);
 
   const cfgFile = path.join(pod.dir, 'patroni.yml');
   const certFile = params.ssl_cert_file;
   const keyFile = params.ssl_key_file;
   const home = paths.host('/home/postgres');
   return {
-    cmd: t.program(c, '/launch.sh (runit -> patroni /run/postgres.yml)', '/usr/bin/patroni'),
+    cmd: translator.program(container, '/launch.sh (runit -> patroni /run/postgres.yml)', '/usr/bin/patroni'),
     args: [cfgFile],
     env: {
       PATH: '/usr/bin:/bin',
@@ -110,7 +110,7 @@ export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalContai
 
 /** What only exists in the Spilo image: its scripts and the libraries Debian does not package. */
 function dropSpiloOnly(ctx: ProgramContext, scope: string, conf: Record<string, any>): void {
-  const t = ctx.translator;
+  const translator = ctx.translator;
   const pg = conf.postgresql;
   const params = pg.parameters;
   const version = /\/(\d+)\/bin/.exec(pg.bin_dir)?.[1] ?? ctx.root.pgVersion();
@@ -121,33 +121,33 @@ function dropSpiloOnly(ctx: ProgramContext, scope: string, conf: Record<string, 
   const keep = libs.filter((l) => ctx.root.pgLibExists(version, l));
   const dropped = libs.filter((l) => !keep.includes(l));
   if (dropped.length) {
-    t.print(`${scope} shared_preload_libraries`, libs.join(','), `${keep.join(',')} (not packaged in Debian: ${dropped.join(',')})`);
+    translator.print(`${scope} shared_preload_libraries`, libs.join(','), `${keep.join(',')} (not packaged in Debian: ${dropped.join(',')})`);
     params.shared_preload_libraries = keep.join(',');
     const prefixes = dropped.map((l) => (l === 'pgextwlist' ? 'extwlist' : l) + '.');
     for (const k of Object.keys(params)) {
       if (prefixes.some((px) => k.startsWith(px))) {
-        t.print(`${scope} parameter ${k}`, String(params[k]), 'dropped with its library');
+        translator.print(`${scope} parameter ${k}`, String(params[k]), 'dropped with its library');
         delete params[k];
       }
     }
   }
   if (conf.bootstrap?.post_init) {
-    t.print(`${scope} bootstrap.post_init`, conf.bootstrap.post_init, 'dropped: Spilo script (roles admin/cron_admin/robot_zmon, pg_cron, metric helpers) not in the root');
+    translator.print(`${scope} bootstrap.post_init`, conf.bootstrap.post_init, 'dropped: Spilo script (roles admin/cron_admin/robot_zmon, pg_cron, metric helpers) not in the root');
     delete conf.bootstrap.post_init;
   }
   if (pg.callbacks) {
-    t.print(`${scope} postgresql.callbacks`, JSON.stringify(pg.callbacks), 'dropped: Spilo scripts that label the pod through the Kubernetes API (no API here)');
+    translator.print(`${scope} postgresql.callbacks`, JSON.stringify(pg.callbacks), 'dropped: Spilo scripts that label the pod through the Kubernetes API (no API here)');
     delete pg.callbacks;
   }
   if (Array.isArray(pg.create_replica_method) && pg.create_replica_method.includes('basebackup_fast_xlog')) {
     const methods = pg.create_replica_method.map((x: string) => (x === 'basebackup_fast_xlog' ? 'basebackup' : x));
-    t.print(`${scope} postgresql.create_replica_method`, JSON.stringify(pg.create_replica_method), `${JSON.stringify(methods)} (Spilo's /scripts/basebackup.sh -> Patroni's built-in pg_basebackup)`);
+    translator.print(`${scope} postgresql.create_replica_method`, JSON.stringify(pg.create_replica_method), `${JSON.stringify(methods)} (Spilo's /scripts/basebackup.sh -> Patroni's built-in pg_basebackup)`);
     pg.create_replica_method = methods;
     delete pg.basebackup_fast_xlog;
   }
   for (const item of (conf.bootstrap?.initdb ?? []) as any[]) {
     if (item && typeof item === 'object' && 'locale' in item && !ctx.root.localeAvailable(item.locale)) {
-      t.print(`${scope} bootstrap.initdb locale`, item.locale, 'C.UTF-8 (locale not generated in the root)');
+      translator.print(`${scope} bootstrap.initdb locale`, item.locale, 'C.UTF-8 (locale not generated in the root)');
       item.locale = 'C.UTF-8';
     }
   }
