@@ -2,4 +2,4 @@
 import * as path from 'path';
 import { scenarioSuite } from './scenarios/suite';
 
-scenarioSuite('committed dist/', { distDir: () => process.env.E2E_DIST ?? path.join(__dirname, '..', 'dist'), addressBlock: 0 });
+scenarioSuite('committed dist/', { distDir: () => process.env.E2E_DIST ?? path.join(__dirname, '..', 'dist'), addressBlock: Number(process.env.E2E_ADDRESS_BLOCK ?? 0) });

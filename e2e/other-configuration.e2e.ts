@@ -40,7 +40,7 @@ function synthOtherConfiguration(): string {
   return out;
 }
 
-scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: 1 });
+scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: Number(process.env.E2E_ADDRESS_BLOCK ?? 0) + 1 });
 
 afterAll(() => {
   if (out) fs.rmSync(out, { recursive: true, force: true });
