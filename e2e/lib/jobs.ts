@@ -2,9 +2,11 @@
  * Where the manifests' Jobs run. A Job whose image is a PostgreSQL client
  * (the init Job) runs to completion in a pod of its own, on the root's
  * /bin/sh and PostgreSQL client tools, with the Job's command, env, mounted
- * files and user. Jobs that talk to the Kubernetes API (the secrets Job) are
- * not run: there is no API here yet, so the test bed generates the Secret
- * values they would create (manifests.ts, SecretStore).
+ * files and user. A Spilo-image Job that only talks to Patroni and PostgreSQL
+ * (the converge Job) runs the same way on the root's python3, psql and postgres,
+ * when a scenario asks for it by name. Jobs that talk to the Kubernetes API
+ * (the secrets Job) are not run: there is no API here yet, so the test bed
+ * generates the Secret values they would create (manifests.ts, SecretStore).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -36,6 +38,7 @@ export class JobRunner {
     for (const j of this.bed.manifests.all('Job')) {
       const img = j.spec.template.spec.containers[0].image as string;
       if (programOfImage(img) === 'psql') log(`Job ${j.metadata.name} (${img}): run by the scenarios, in the Debian 13 root`);
+      else if (!j.spec.template.spec.automountServiceAccountToken) log(`Job ${j.metadata.name} (${img}): run when a scenario asks, in the Debian 13 root`);
       else log(`Job ${j.metadata.name} (${img}): not run (talks to the Kubernetes API); the test bed generates the Secret values itself`);
     }
   }
@@ -66,7 +69,10 @@ export class JobRunner {
     const workload: K8sObject = { ...job, kind: 'Job', spec: { ...job.spec, replicas: 1 } };
     const pod = bed.createPod(workload, `${name}-run${n}`, 0, bed.addresses.jobPodAddress(n));
     const container = pod.containers[0];
-    if (container.program !== 'psql') throw new Error(`Job ${name}: image ${container.spec.image} is not a PostgreSQL client; the test bed cannot run it`);
+    const apiClient = job.spec.template.spec.automountServiceAccountToken === true;
+    if (container.program !== 'psql' && (container.program !== 'spilo' || apiClient)) {
+      throw new Error(`Job ${name}: image ${container.spec.image} is neither a PostgreSQL client nor a Spilo Job without API access; the test bed cannot run it`);
+    }
     const paths = pod.pathsFor(container.name);
     const env = translator.env(pod, container, translator.containerEnv(pod, container.spec), paths);
     // files mounted into the container refer to their mount paths: point them at the pod's copies
@@ -83,7 +89,8 @@ export class JobRunner {
     if (!argv.length) throw new Error(`Job ${name}: no command`);
     const sc = securityContext(pod, container);
     const pgBin = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin`;
-    translator.print(`${container.scope} image ${container.spec.image}`, 'sh + psql/pg_isready (alpine)', `the Debian 13 root's /bin/sh and ${pgBin}`);
+    const tools = container.program === 'spilo' ? ['python3, psql, postgres (Spilo)', `the Debian 13 root's python3 and ${pgBin}`] : ['sh + psql/pg_isready (alpine)', `the Debian 13 root's /bin/sh and ${pgBin}`];
+    translator.print(`${container.scope} image ${container.spec.image}`, tools[0], tools[1]);
     container.launch = {
       cmd: argv[0],
       args: argv.slice(1),

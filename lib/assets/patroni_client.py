@@ -80,18 +80,24 @@ class Patroni:
             raise PatroniError(f'PATCH /config answered {status}: {body}')
         return body
 
+    @staticmethod
+    def base_url(member):
+        """A member's REST API root: /cluster's api_url names its /patroni endpoint."""
+        url = member['api_url'].rstrip('/')
+        return url[:-len('/patroni')] if url.endswith('/patroni') else url
+
     def member_status(self, member):
         """GET /patroni of one member (state, role, pending_restart, ...)."""
-        status, body = self.call(member['api_url'], 'GET', '/patroni')
+        status, body = self.call(self.base_url(member), 'GET', '/patroni')
         if status not in (200, 503):
-            raise PatroniError(f'GET {member["api_url"]}/patroni answered {status}: {body}')
+            raise PatroniError(f'GET {self.base_url(member)}/patroni answered {status}: {body}')
         return body
 
     def restart_pending(self, member):
         """Restarts one member's PostgreSQL if (and only if) it is pending a restart."""
-        status, body = self.call(member['api_url'], 'POST', '/restart', {'restart_pending': True})
+        status, body = self.call(self.base_url(member), 'POST', '/restart', {'restart_pending': True})
         if status not in (200, 202):
-            raise PatroniError(f'POST {member["api_url"]}/restart answered {status}: {body}')
+            raise PatroniError(f'POST {self.base_url(member)}/restart answered {status}: {body}')
 
     def switchover(self, leader, candidate):
         status, body = self.any_member('POST', '/switchover', {'leader': leader, 'candidate': candidate})

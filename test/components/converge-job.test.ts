@@ -27,7 +27,7 @@ describe('the converge Job', () => {
   test('reads what Git declares from the Patroni ConfigMap the pods bootstrap from', () => {
     const volumes = job.spec.template.spec.volumes as Manifest[];
     expect(volumes.find((v) => v.name === 'config')?.configMap).toEqual({ name: 'pg-ha-patroni' });
-    expect(env.DESIRED_CONFIG.value).toBe('/config/dynamic-config.json');
+    expect(env.DESIRED_CONFIG.value).toBe('/declared/dynamic-config.json');
     expect(env.PGBIN.value).toBe('/usr/lib/postgresql/17/bin');
   });
 

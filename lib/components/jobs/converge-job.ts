@@ -15,7 +15,8 @@ import { readAsset } from '../../assets/read-asset';
 export const SPILO_POSTGRES_UID = 101;
 export const SPILO_POSTGRES_GID = 103;
 const SCRIPT_DIR = '/scripts';
-const CONFIG_DIR = '/config';
+// A path the scripts never spell (not /config, a Patroni REST path): the e2e bed rewrites mount paths in mounted files.
+const CONFIG_DIR = '/declared';
 /** The Python files the Job runs; patroni_client.py is a module sibling Jobs import too. */
 export const CONVERGE_SCRIPTS = ['patroni_client.py', 'converge_patroni.py'] as const;
 
