@@ -65,6 +65,8 @@ export interface ConvergeRun {
   leaderChanges: number;
   acked: number;
   lost: number;
+  /** the longest time between two acknowledged writes while the Job ran, seconds */
+  longestWriteGapS: number;
 }
 
 async function startTimes(bed: Testbed): Promise<Map<string, number>> {
@@ -115,8 +117,10 @@ export async function runConverge(bed: Testbed, router: RouterPlan, app: AppCred
     const restarted = [...after.entries()].filter(([name, t]) => t !== before.get(name)).sort((a, b) => a[1] - b[1]).map(([name]) => name);
     const leaderPod = bed.pgPods.find((p) => p.name === members.find((m) => m.role === 'leader')!.name)!;
     const lost = await lostOn(bed, leaderPod, app.database, load.acks);
+    const ackTimes = load.acks.map((a) => a.ackAt).sort((a, b) => a - b);
+    const longestWriteGapS = ackTimes.slice(1).reduce((m, t, i) => Math.max(m, t - ackTimes[i]), 0) / 1000;
     const r: ConvergeRun = {
-      code: run.code, output: run.output, seconds: run.ms / 1000, restarted, leaderBefore, leaderAfter: leaderPod.name, leaderChanges, acked: load.acks.length, lost,
+      code: run.code, output: run.output, seconds: run.ms / 1000, restarted, leaderBefore, leaderAfter: leaderPod.name, leaderChanges, acked: load.acks.length, lost, longestWriteGapS,
     };
     log(`converge result: ${JSON.stringify({ ...r, output: undefined })}`);
     return r;

@@ -161,7 +161,17 @@ def wait_applied(patroni, pgbin, expected, names, timeout):
         raise PatroniError(str(error)) from None
 
 
-def restart_pending(patroni, primary_first, timeout):
+def wait_replayed(patroni, pgbin, leader, replicas, timeout):
+    """Until every replica replayed the primary's WAL up to now: after the primary restarted with a lower
+    must-match value, its parameter-change record must reach a replica's control file before that replica
+    restarts, or Patroni starts it again with the old (higher) value from pg_controldata."""
+    lsn = psql(pgbin, leader, 'SELECT pg_current_wal_lsn()')[0][0]
+    for replica in replicas:
+        patroni.wait(f'{replica["name"]} to replay the primary\'s WAL up to {lsn}',
+                     lambda r=replica: psql(pgbin, r, f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn")[0][0] == 't', timeout)
+
+
+def restart_pending(patroni, pgbin, primary_first, timeout):
     """Restarts members with a pending restart, in the safe order; one at a time, each back running before the next."""
     cluster = patroni.check_healthy()
     pending = {m['name'] for m in cluster['members'] if patroni.member_status(m).get('pending_restart')}
@@ -177,6 +187,10 @@ def restart_pending(patroni, primary_first, timeout):
         patroni.restart_pending(leader)
         patroni.wait_member_running(leader['name'], timeout)
         restarts += 1
+        try:
+            wait_replayed(patroni, pgbin, leader, replicas, timeout)
+        except ConvergeError as error:
+            raise PatroniError(str(error)) from None
     for replica in replicas:
         log(f'restart {replica["name"]} (replica)')
         patroni.restart_pending(replica)
@@ -241,10 +255,10 @@ def main():
             time.sleep(int(patroni.config().get('loop_wait', 10)) + 2)
             changed = [n for n, v in (patch.get('postgresql', {}).get('parameters') or {}).items() if v is not None]
             wait_applied(patroni, pgbin, expected, changed, timeout)
-            restarts += restart_pending(patroni, primary_first, timeout)
+            restarts += restart_pending(patroni, pgbin, primary_first, timeout)
         if not steps:
             log('the dynamic configuration already equals Git')
-            restarts += restart_pending(patroni, False, timeout)
+            restarts += restart_pending(patroni, pgbin, False, timeout)
         verify(patroni, pgbin, expected)
     except (ConvergeError, PatroniError) as error:
         sys.exit(f'converge failed, nothing further was changed: {error}')

@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 
 RUNNING = ('running', 'streaming')
+# POST /restart and /switchover answer once PostgreSQL is back (restart) or the leader moved: slow calls.
+SLOW_CALL_TIMEOUT = 300
 
 
 class PatroniError(Exception):
@@ -36,7 +38,7 @@ class Patroni:
     def from_env(cls):
         return cls(os.environ['PATRONI_URLS'].split(','), os.environ['REST_API_USERNAME'], os.environ['REST_API_PASSWORD'])
 
-    def call(self, url, method='GET', path='/', body=None):
+    def call(self, url, method='GET', path='/', body=None, timeout=None):
         """(status, parsed JSON or text) of one request; unsafe methods carry the credentials."""
         headers = {'Content-Type': 'application/json'}
         if method not in ('GET', 'OPTIONS'):
@@ -44,19 +46,19 @@ class Patroni:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return response.status, decode(response.read())
         except urllib.error.HTTPError as error:
             return error.code, decode(error.read())
         except (urllib.error.URLError, OSError) as error:
             raise PatroniError(f'{method} {url}{path}: {getattr(error, "reason", error)}') from None
 
-    def any_member(self, method, path, body=None):
+    def any_member(self, method, path, body=None, timeout=None):
         """The first member that answers; raises when none does."""
         errors = []
         for url in self.urls:
             try:
-                return self.call(url, method, path, body)
+                return self.call(url, method, path, body, timeout)
             except PatroniError as error:
                 errors.append(str(error))
         raise PatroniError('no member answered: ' + '; '.join(errors))
@@ -95,12 +97,12 @@ class Patroni:
 
     def restart_pending(self, member):
         """Restarts one member's PostgreSQL if (and only if) it is pending a restart."""
-        status, body = self.call(self.base_url(member), 'POST', '/restart', {'restart_pending': True})
+        status, body = self.call(self.base_url(member), 'POST', '/restart', {'restart_pending': True}, SLOW_CALL_TIMEOUT)
         if status not in (200, 202):
             raise PatroniError(f'POST {self.base_url(member)}/restart answered {status}: {body}')
 
     def switchover(self, leader, candidate):
-        status, body = self.any_member('POST', '/switchover', {'leader': leader, 'candidate': candidate})
+        status, body = self.any_member('POST', '/switchover', {'leader': leader, 'candidate': candidate}, SLOW_CALL_TIMEOUT)
         if status not in (200, 202):
             raise PatroniError(f'POST /switchover {leader} -> {candidate} answered {status}: {body}')
         return body
