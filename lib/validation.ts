@@ -61,10 +61,10 @@ export function checkOddInt(setting: string, value: number, min: number, max: nu
   return value;
 }
 
-/** A TCP port HAProxy (uid 99, no capabilities) can bind: 1024-65535. */
-export function checkUnprivilegedPort(setting: string, value: number): number {
+/** A TCP port a program without capabilities can bind: 1024-65535. `why` says who binds it. */
+export function checkUnprivilegedPort(setting: string, value: number, why = 'the router runs as a non-root user and binds this port itself'): number {
   if (!Number.isInteger(value) || value < 1024 || value > 65535) {
-    throw new ConfigError(setting, value, 'a port from 1024 to 65535 (the router runs as a non-root user and binds this port itself)');
+    throw new ConfigError(setting, value, `a port from 1024 to 65535 (${why})`);
   }
   return value;
 }
@@ -96,13 +96,13 @@ export function checkOneOf<T extends string>(setting: string, value: T, allowed:
   return value;
 }
 
-/** Two settings that must differ. */
-export function checkDistinct(settings: Record<string, number>): void {
+/** Ports (or other numbers) that must differ; `why` ends the message. */
+export function checkDistinct(settings: Record<string, number>, why = 'each router port needs its own number'): void {
   const seen = new Map<number, string>();
   for (const [name, value] of Object.entries(settings)) {
     const other = seen.get(value);
     if (other !== undefined) {
-      throw new ConfigError(name, value, `different from ${other} (both are ${value}; each router port needs its own number)`);
+      throw new ConfigError(name, value, `different from ${other} (both are ${value}; ${why})`);
     }
     seen.set(value, name);
   }

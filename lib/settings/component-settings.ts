@@ -69,6 +69,12 @@ export interface EtcdSettings {
   /** @default DEFAULTS.etcd.image */
   readonly image?: string;
   /**
+   * Port clients (Patroni, etcdctl) connect to on every member and on the client Service
+   * (ETCD_CLIENT_PORT, as in the compose deployment). The peer (2380) and metrics (8080) ports are fixed.
+   * @default DEFAULTS.etcd.clientPort
+   */
+  readonly clientPort?: number;
+  /**
    * Size of each member's data volume.
    * @default DEFAULTS.etcd.storageSize
    */
@@ -124,6 +130,13 @@ export interface PostgresSettings {
   readonly replicas?: number;
   /** @default DEFAULTS.postgres.image */
   readonly image?: string;
+  /**
+   * PostgreSQL's port in every pod (POSTGRES_PORT, as in the compose deployment): the router's
+   * backends, replication between members, the exporter and the NetworkPolicies follow it.
+   * Patroni's REST API stays on 8008. Clients use the router's ports, not this one.
+   * @default DEFAULTS.postgres.port
+   */
+  readonly port?: number;
   /**
    * PostgreSQL major version Spilo runs (must be in the image).
    * @default DEFAULTS.postgres.pgVersion

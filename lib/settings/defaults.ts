@@ -33,12 +33,14 @@ export const DEFAULTS = {
   etcd: {
     replicas: 3,
     image: 'quay.io/coreos/etcd:v3.6.7',
+    clientPort: 2379,
     storageSize: '1Gi',
     resources: containerResources('100m', '128Mi', '512Mi'),
   },
   postgres: {
     replicas: 3,
     image: 'ghcr.io/zalando/spilo-17:4.0-p3',
+    port: 5432,
     pgVersion: 17,
     storageSize: '10Gi',
     resources: containerResources('500m', '1Gi', '1Gi'),

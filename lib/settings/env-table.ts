@@ -65,6 +65,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('POSTGRES_DB', 'postgresDb', 'string', 'Application database created by the init Job'),
   setting('POSTGRES_WRITE_PORT', 'router.writePort', 'int', 'Write (leader) port of the router'),
   setting('POSTGRES_READ_PORT', 'router.readPort', 'int', 'Read (replicas) port of the router'),
+  setting('POSTGRES_PORT', 'postgres.port', 'int', 'PostgreSQL\'s port in the pods (clients use the router\'s ports)'),
+  setting('ETCD_CLIENT_PORT', 'etcd.clientPort', 'int', 'etcd\'s client port (Patroni connects to it)'),
   setting('POSTGRES_EXPORTER_PORT', 'postgres.exporterPort', 'int', 'postgres-exporter sidecar port'),
   setting('EXISTING_SECRET', 'existingSecret', 'string', 'Use this Secret for passwords instead of generating one', '(generated)'),
   setting('ETCD_REPLICAS', 'etcd.replicas', 'int', 'etcd members (odd)'),

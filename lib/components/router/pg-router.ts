@@ -77,7 +77,7 @@ export class PgRouter extends Construct {
 
     this.haproxyConfig = renderHaproxyConfig({
       backends: postgres.podNames.map((podName, i) => ({ name: podName, host: postgres.podFqdns[i] })),
-      postgresPort: POSTGRES_PORTS.postgresql,
+      postgresPort: postgres.port,
       patroniPort: POSTGRES_PORTS.patroni,
       writePort: this.writePort,
       readPort: this.readPort,
