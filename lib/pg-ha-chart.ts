@@ -95,8 +95,10 @@ export class PgHaChart extends Chart {
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    const networkPolicies = settings.networkPolicies ?? {};
+    const networkPoliciesEnabled = networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled;
     this.router = new PgRouter(this, 'Router', {
-      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling), networkPoliciesEnabled,
     });
     this.init = new InitJob(this, 'Init', {
       cluster,
@@ -129,8 +131,7 @@ export class PgHaChart extends Chart {
         cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
       });
     }
-    const networkPolicies = settings.networkPolicies ?? {};
-    if (networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled) {
+    if (networkPoliciesEnabled) {
       this.networkPolicies = new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
         objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),

@@ -126,6 +126,27 @@ export function checkLabel(setting: string, key: string, value: string): void {
   }
 }
 
+/** An annotation key (same syntax as a label key). */
+export function checkAnnotationKey(setting: string, key: string): string {
+  if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
+    throw new ConfigError(setting, key, 'an annotation key such as "service.beta.kubernetes.io/aws-load-balancer-type" (optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", ".")');
+  }
+  return key;
+}
+
+const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
+const IPV6_CIDR = /^[0-9a-fA-F:]*:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
+
+/** An IPv4 or IPv6 address block in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`). */
+export function checkCidr(setting: string, value: string): string {
+  const v6 = typeof value === 'string' && IPV6_CIDR.test(value) && (value.match(/::/g) ?? []).length <= 1
+    && value.split('/')[0].split(':').every((group) => group.length <= 4);
+  if (typeof value !== 'string' || !(IPV4_CIDR.test(value) || v6)) {
+    throw new ConfigError(setting, value, 'an address block in CIDR notation, e.g. "203.0.113.0/24" or "2001:db8::/32"');
+  }
+  return value;
+}
+
 const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
 
 /** A toleration Kubernetes accepts. */

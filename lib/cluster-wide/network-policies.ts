@@ -27,7 +27,11 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly clusterPodLabels: Record<string, string>;
   readonly etcd: Pods & { readonly clientPort: number };
   readonly postgres: Pods & { readonly port: number; readonly exporterPort: number };
-  readonly router: Pods & { readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number };
+  readonly router: Pods & {
+    readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number;
+    /** Address blocks allowed to reach the write and read ports from outside the cluster (none: inside only). */
+    readonly exposure: { readonly allowedBlocks: readonly string[] };
+  };
   readonly init: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
@@ -122,6 +126,11 @@ export class NetworkPolicies extends Construct {
 
     policy('router', router.selector, [
       { from: [clients], ports: portsOf(router.writePort, router.readPort) },
+      // Access from outside (LoadBalancer / NodePort): the allowed source ranges, seen as the client's
+      // address when the Services keep it (externalTrafficPolicy Local).
+      ...(router.exposure.allowedBlocks.length
+        ? [{ from: router.exposure.allowedBlocks.map((cidr) => ({ ipBlock: { cidr } })), ports: portsOf(router.writePort, router.readPort) }]
+        : []),
       { from: [pods(init.selector)], ports: portsOf(router.writePort) },
       ...(props.statsExposed ? [{ from: [ingressController], ports: portsOf(router.statsPort) }] : []),
       { from: [prometheus], ports: portsOf(router.metricsPort) },

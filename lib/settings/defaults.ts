@@ -67,6 +67,11 @@ export const DEFAULTS = {
     metricsPort: 8404,
     replicaMaxLagBytes: 16 * 1024 * 1024,
     maxConnections: 1000,
+    external: {
+      serviceType: 'ClusterIP',
+      allowAnySource: false,
+      trafficPolicy: 'Local',
+    },
     resources: containerResources('50m', '64Mi', '256Mi'),
   },
   init: {

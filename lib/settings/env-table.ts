@@ -8,7 +8,7 @@ import { DEFAULTS } from './defaults';
 import { getSetting, SettingPath, SettingValue } from './setting-paths';
 
 /** How a variable's text is parsed (lib/settings/env-file.ts). */
-export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
+export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'annotations' | 'tolerations' | 'ports';
 
 /** The kinds that parse into a value of type `V`: a path only takes a variable of a kind that fits it. */
 export type KindFor<V> =
@@ -19,7 +19,7 @@ export type KindFor<V> =
           : [V] extends [readonly number[]] ? 'ports'
             : [V] extends [readonly string[]] ? 'list'
               : [V] extends [readonly k8s.Toleration[]] ? 'tolerations'
-                : [V] extends [Record<string, string>] ? 'labels'
+                : [V] extends [Record<string, string>] ? 'labels' | 'annotations'
                   : never;
 
 /** One user-facing setting: its variable, where it goes in PgHaSettings, and its documented default. */
@@ -108,6 +108,13 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', 'Replication lag (bytes) that raises PostgresReplicationLagHigh', '(REPLICA_MAX_LAG_BYTES)'),
   setting('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', 'Replicas further behind get no reads'),
   setting('ROUTER_MAX_CONNECTIONS', 'router.maxConnections', 'int', 'Client connections per router pod'),
+  setting('ROUTER_SERVICE_TYPE', 'router.external.serviceType', 'string', 'Write and read Services: ClusterIP (inside the cluster), LoadBalancer or NodePort (docs/external-access.md)'),
+  setting('ROUTER_SOURCE_RANGES', 'router.external.sourceRanges', 'list', 'Client address blocks allowed from outside (CIDR comma list): loadBalancerSourceRanges and NetworkPolicy ipBlocks', '(none)'),
+  setting('ROUTER_ALLOW_ANY_SOURCE', 'router.external.allowAnySource', 'bool', 'Any address may connect from outside (required when ROUTER_SOURCE_RANGES is empty)'),
+  setting('ROUTER_SERVICE_ANNOTATIONS', 'router.external.annotations', 'annotations', 'Annotations of the write and read Services, e.g. cloud load balancer options (key=value comma list)', '(none)'),
+  setting('ROUTER_EXTERNAL_TRAFFIC_POLICY', 'router.external.trafficPolicy', 'string', 'Local (keeps the client address the NetworkPolicy checks) or Cluster'),
+  setting('POSTGRES_WRITE_HOST_PORT', 'router.external.writeNodePort', 'int', 'Node port of the write Service with ROUTER_SERVICE_TYPE=NodePort (30000-32767)', '(picked by Kubernetes)'),
+  setting('POSTGRES_READ_HOST_PORT', 'router.external.readNodePort', 'int', 'Node port of the read Service with ROUTER_SERVICE_TYPE=NodePort (30000-32767)', '(picked by Kubernetes)'),
   setting('INIT_IMAGE', 'init.image', 'string', 'Init Job image'),
   setting('INIT_SQL_FILE', 'init.extraSql', 'file', 'File of extra idempotent SQL the init Job runs in POSTGRES_DB', '(none)'),
   setting('STATS_INGRESS', 'statsIngress.kind', 'string', 'ingress, ingressroute (Traefik CRD) or none'),
