@@ -30,6 +30,7 @@ export * from './components/jobs/cluster-secrets';
 export * from './components/jobs/init-job';
 export * from './cluster-wide/disruption-budgets';
 export * from './cluster-wide/monitoring';
+export * from './cluster-wide/grafana-dashboard';
 export * from './cluster-wide/network-policies';
 export * from './gitops/argocd-annotations';
 export * from './gitops/argocd-application';

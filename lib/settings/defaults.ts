@@ -87,6 +87,8 @@ export const DEFAULTS = {
   monitoring: {
     enabled: false,
     scrapeInterval: '30s',
+    grafanaDashboard: true,
+    grafanaDashboardLabels: { grafana_dashboard: '1' },
   },
   backups: {
     enabled: false,

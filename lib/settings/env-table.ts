@@ -106,6 +106,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('PROMETHEUS_LABELS', 'monitoring.labels', 'labels', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)', '(none)'),
   setting('PROMETHEUS_SCRAPE_INTERVAL', 'monitoring.scrapeInterval', 'string', 'Scrape interval of the PodMonitors'),
   setting('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', 'Replication lag (bytes) that raises PostgresReplicationLagHigh', '(REPLICA_MAX_LAG_BYTES)'),
+  setting('GRAFANA_DASHBOARD', 'monitoring.grafanaDashboard', 'bool', 'A ConfigMap with a Grafana dashboard for Grafana\'s dashboard sidecar (with PROMETHEUS_OPERATOR=true)'),
+  setting('GRAFANA_DASHBOARD_LABELS', 'monitoring.grafanaDashboardLabels', 'labels', 'Labels the dashboard sidecar looks for (key=value,...)'),
   setting('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', 'Replicas further behind get no reads'),
   setting('ROUTER_MAX_CONNECTIONS', 'router.maxConnections', 'int', 'Client connections per router pod'),
   setting('ROUTER_SERVICE_TYPE', 'router.external.serviceType', 'string', 'Write and read Services: ClusterIP (inside the cluster), LoadBalancer or NodePort (docs/external-access.md)'),
