@@ -160,7 +160,7 @@ export class PgRouter extends Construct {
       return new k8s.KubeService(this, id, {
         metadata: { name: serviceName, labels, ...(Object.keys(annotations).length ? { annotations } : {}) },
         spec: {
-          ...this.exposure.serviceSpec(kind),
+          ...this.exposure.serviceSpec,
           selector: this.selector,
           ports: namedServicePorts({ [kind]: port }).map((p) => (nodePort === undefined ? p : { ...p, nodePort })),
         },

@@ -19,16 +19,14 @@ export const ANY_ADDRESS = ['0.0.0.0/0', '::/0'] as const;
 /** What the router's write and read Services get, resolved from ExternalAccessSettings. */
 export interface RouterExposure {
   readonly serviceType: RouterServiceType;
-  /** False for ClusterIP: nothing outside the cluster can connect. */
-  readonly external: boolean;
   /**
    * Address blocks the router's NetworkPolicy admits on the write and read ports from outside
    * (`ANY_ADDRESS` when any address may connect); empty for ClusterIP.
    */
   readonly allowedBlocks: readonly string[];
   readonly annotations: Record<string, string>;
-  /** Spec fields the write and read Services add to their ports and selector. */
-  serviceSpec(kind: 'write' | 'read'): Partial<k8s.ServiceSpec>;
+  /** Spec fields the write and read Services add to their ports and selector (none for ClusterIP). */
+  readonly serviceSpec: Partial<k8s.ServiceSpec>;
   /** The node port of a Service port, when one is fixed. */
   nodePort(kind: 'write' | 'read'): number | undefined;
 }
@@ -42,7 +40,7 @@ export function resolveRouterExposure(settings: ExternalAccessSettings = {}, net
   const serviceType = checkOneOf('router.external.serviceType', settings.serviceType ?? defaults.serviceType, ROUTER_SERVICE_TYPES);
   if (serviceType === 'ClusterIP') {
     // Other settings of the group are refused while ClusterIP by the optional-features rule.
-    return { serviceType, external: false, allowedBlocks: [], annotations: {}, serviceSpec: () => ({}), nodePort: () => undefined };
+    return { serviceType, allowedBlocks: [], annotations: {}, serviceSpec: {}, nodePort: () => undefined };
   }
   const sourceRanges = (settings.sourceRanges ?? []).map((cidr, i) => checkCidr(`router.external.sourceRanges[${i}]`, cidr));
   const allowAnySource = settings.allowAnySource ?? defaults.allowAnySource;
@@ -79,14 +77,13 @@ export function resolveRouterExposure(settings: ExternalAccessSettings = {}, net
 
   return {
     serviceType,
-    external: true,
     allowedBlocks: sourceRanges.length > 0 ? sourceRanges : [...ANY_ADDRESS],
     annotations,
     nodePort: (kind) => nodePorts[kind],
-    serviceSpec: () => ({
+    serviceSpec: {
       type: serviceType,
       externalTrafficPolicy: trafficPolicy,
       ...(serviceType === 'LoadBalancer' && sourceRanges.length > 0 ? { loadBalancerSourceRanges: sourceRanges } : {}),
-    }),
+    },
   };
 }
