@@ -6,7 +6,7 @@
 import { k8s } from 'cdk8s-plus-28';
 import {
   EXTERNAL_TRAFFIC_POLICIES, ExternalAccessSettings, ExternalTrafficPolicy, ROUTER_SERVICE_TYPES, RouterServiceType,
-} from '../../settings/component-settings';
+} from '../../settings/external-access-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { checkAnnotationKey, checkCidr, checkDistinct, checkOneOf, ConfigError } from '../../validation';
 
