@@ -13,7 +13,7 @@ import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
-import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
@@ -153,7 +153,10 @@ export class PgHaChart extends Chart {
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
-        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+        dnsNames: [
+          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+          ...externalDnsNames(tls.externalDnsNames),
+        ],
       });
     }
 

@@ -121,6 +121,12 @@ export interface PostgresTlsSettings {
    * @default DEFAULTS.postgres.tls.issuerKind
    */
   readonly issuerKind?: IssuerKind;
+  /**
+   * More names the Certificate covers (only with `issuerName`): the names clients outside the
+   * cluster connect to (the load balancer's DNS name), so that they can use `sslmode=verify-full`.
+   * @default - the in-cluster names only
+   */
+  readonly externalDnsNames?: string[];
 }
 
 export interface PostgresSettings {

@@ -162,6 +162,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('POSTGRES_TLS_SECRET', 'postgres.tls.secretName', 'string', 'Secret with tls.crt, tls.key, ca.crt: PostgreSQL\'s serving certificate', '(Spilo self-signed)'),
   setting('POSTGRES_TLS_ISSUER', 'postgres.tls.issuerName', 'string', 'cert-manager issuer: the chart adds a Certificate writing POSTGRES_TLS_SECRET (default <SCOPE>-tls)', '(none)'),
   setting('POSTGRES_TLS_ISSUER_KIND', 'postgres.tls.issuerKind', 'string', 'Issuer or ClusterIssuer'),
+  setting('POSTGRES_TLS_EXTERNAL_NAMES', 'postgres.tls.externalDnsNames', 'list', 'More DNS names in the cert-manager Certificate: the names clients outside the cluster use (comma list)', '(none)'),
   setting('ROUTER_STATS_AUTH_SECRET', 'router.statsAuthSecret', 'string', 'Secret (kubernetes.io/basic-auth: username, password) HAProxy asks for on the stats page', '(none)'),
 ];
 

@@ -35,7 +35,7 @@ export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
     applies: ['statsIngress', 'networkPolicies.ingressNamespaces', 'networkPolicies.ingressPodLabels'],
   },
   { name: 'access from outside the cluster (LoadBalancer or NodePort)', switch: 'router.external.serviceType', offValue: 'ClusterIP', applies: ['router.external'] },
-  { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind'] },
+  { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind', 'postgres.tls.externalDnsNames'] },
   { name: 'the Argo CD Application', switch: 'argocd.repoUrl', offValue: undefined, applies: ['argocd'] },
 ];
 

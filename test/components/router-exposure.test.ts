@@ -109,3 +109,21 @@ describe('settings checks', () => {
     expect(s.get('Service', 'pg-ha-rw').metadata.annotations).toMatchObject({ 'service.beta.kubernetes.io/aws-load-balancer-ssl-cert': arn });
   });
 });
+
+describe('the certificate for clients outside the cluster', () => {
+  const certificate = (s: ReturnType<typeof synth>) => s.all('Certificate')[0].spec.dnsNames as string[];
+
+  test('POSTGRES_TLS_EXTERNAL_NAMES adds the external names to the cert-manager Certificate, after the in-cluster ones', () => {
+    const names = certificate(synth(settingsFromVariables({ POSTGRES_TLS_ISSUER: 'ca', POSTGRES_TLS_EXTERNAL_NAMES: 'pg.example.com, *.db.example.com' })));
+    expect(names.slice(-2)).toEqual(['pg.example.com', '*.db.example.com']);
+    expect(names[0]).toBe('pg-ha-rw');
+  });
+
+  test.each(['pg', 'PG.example.com', '*.', 'pg.example.com.'])('%s is refused: not a DNS name a certificate can hold', (name) => {
+    expect(() => synth({ postgres: { tls: { issuerName: 'ca', externalDnsNames: [name] } } })).toThrow(/^postgres.tls.externalDnsNames\[0\] must be a DNS name with at least one dot/);
+  });
+
+  test('without a cert-manager issuer the names would go nowhere: refused', () => {
+    expect(() => synth(settingsFromVariables({ POSTGRES_TLS_EXTERNAL_NAMES: 'pg.example.com' }))).toThrow(/^postgres.tls.externalDnsNames must be unset while postgres.tls.issuerName is unset \(POSTGRES_TLS_ISSUER\)/);
+  });
+});
