@@ -29,9 +29,7 @@ export function scenarioSuite(title: string, options: { distDir: () => string; a
   const t0 = Date.now();
 
   beforeAll(async () => {
-    // E2E_ADDRESS_BLOCK moves a suite run on its own (one file) to another block, beside other beds.
-    const addressBlock = process.env.E2E_ADDRESS_BLOCK !== undefined ? Number(process.env.E2E_ADDRESS_BLOCK) : options.addressBlock;
-    ctx.bed = new Testbed({ distDir: options.distDir(), addressBlock });
+    ctx.bed = new Testbed({ distDir: options.distDir(), addressBlock: options.addressBlock });
     await ctx.bed.start();
     ctx.router = routerPlan(ctx.bed);
     const r = ctx.router;
