@@ -2,18 +2,18 @@
  * The dashboard's queries evaluated by Prometheus' own engine (`promtool test rules`, promql_expr_test)
  * on synthetic series shaped like the real ones: a 3-member cluster whose leader pg-ha-0 dies at
  * minute 31 and pg-ha-1 takes over. Each panel must show what it claims at minute 60. Needs
- * `promtool` (Debian package `prometheus`, or PROMTOOL=/path/to/promtool); skipped, saying so, without it.
+ * `promtool` (see test/support/promtool.ts); skipped, saying so, without it.
  */
 import { spawnSync } from 'child_process';
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { stringify } from 'yaml';
+import { findPromtool } from '../support/promtool';
 import { synth } from '../support/synth';
 
-const promtool = process.env.PROMTOOL ?? 'promtool';
-const available = spawnSync(promtool, ['--version']).status === 0;
-if (!available) process.stderr.write(`grafana-dashboard-promtool.test.ts skipped: ${promtool} not found (apt-get install prometheus, or set PROMTOOL)\n`);
+const promtool = findPromtool('grafana-dashboard-promtool.test.ts');
+const available = promtool !== undefined;
 
 const NS = 'namespace="pg-ha"';
 const patroni = (pod: string) => `{${NS},scope="pg-ha",pod="${pod}",job="pg-ha/pg-ha-postgres",endpoint="patroni"}`;
@@ -119,7 +119,7 @@ const EXPECTED: Record<string, Array<Array<{ labels?: string; value: number }>>>
       promql_expr_test: queries(title).map((expr, i) => ({ expr, eval_time: '60m', exp_samples: expected[i] })),
     }];
     writeFileSync(join(dir, 'test.yaml'), stringify({ rule_files: [], evaluation_interval: '1m', tests }));
-    const result = spawnSync(promtool, ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
+    const result = spawnSync(promtool!, ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toMatch(/SUCCESS/);
   });
 
@@ -127,7 +127,7 @@ const EXPECTED: Record<string, Array<Array<{ labels?: string; value: number }>>>
     const [expr] = queries('Time since last failover');
     const steady = [{ series: `patroni_postgres_timeline${patroni('pg-ha-1')}`, values: '3x60' }];
     writeFileSync(join(dir, 'test.yaml'), stringify({ rule_files: [], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: steady, promql_expr_test: [{ expr, eval_time: '60m', exp_samples: [] }] }] }));
-    const result = spawnSync(promtool, ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
+    const result = spawnSync(promtool!, ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toMatch(/SUCCESS/);
   });
 });
