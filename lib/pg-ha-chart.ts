@@ -14,7 +14,7 @@ import { ConvergeJob } from './components/jobs/converge-job';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
-import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
@@ -99,8 +99,10 @@ export class PgHaChart extends Chart {
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    const networkPolicies = settings.networkPolicies ?? {};
+    const networkPoliciesEnabled = networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled;
     this.router = new PgRouter(this, 'Router', {
-      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling), networkPoliciesEnabled,
     });
     this.init = new InitJob(this, 'Init', {
       cluster,
@@ -141,8 +143,7 @@ export class PgHaChart extends Chart {
         cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
       });
     }
-    const networkPolicies = settings.networkPolicies ?? {};
-    if (networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled) {
+    if (networkPoliciesEnabled) {
       this.networkPolicies = new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
         objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
@@ -165,7 +166,10 @@ export class PgHaChart extends Chart {
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
-        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+        dnsNames: [
+          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+          ...externalDnsNames(tls.externalDnsNames),
+        ],
       });
     }
 

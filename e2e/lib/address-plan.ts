@@ -13,6 +13,18 @@ import type { K8sObject } from './manifests';
 import type { Program } from './pod';
 
 export const DNS_PORT = 53;
+
+/**
+ * The address block of one bed in a run: `E2E_ADDRESS_BLOCK` (default 0) is the run's base, and each bed
+ * of the run adds its own offset (0, 100, 200), so runs started side by side from different checkouts
+ * (bases 0, 11, 21, ...) never share an address.
+ */
+export function addressBlock(offset: 0 | 100 | 200 = 0): number {
+  const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
+  const base = Number(raw);
+  if (!/^\d+$/.test(raw) || base + offset > 255) throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..${255 - offset} (got ${JSON.stringify(raw)}; bases 0..55 keep the suites of two runs apart)`);
+  return base + offset;
+}
 /** status.hostIP of every pod: the one "node" */
 export const HOST_IP = '127.0.0.1';
 
