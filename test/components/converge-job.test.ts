@@ -44,6 +44,18 @@ describe('the converge Job', () => {
     expect(s.all('RoleBinding').map((b) => b.subjects[0].name)).not.toContain('pg-ha-converge');
   });
 
+  test('without a configured certificate: TLS required (Spilo refuses plain connections from other pods)', () => {
+    expect(env.PGSSLMODE.value).toBe('require');
+    expect(env.PGSSLROOTCERT).toBeUndefined();
+  });
+
+  test('with a configured certificate: the members\' certificates are checked against its CA (only ca.crt is mounted)', () => {
+    const tls = synth({ postgres: { tls: { secretName: 'pg-tls' } } }).job('pg-ha-converge-');
+    const tlsEnv = envOf(container(tls, 'converge'));
+    expect([tlsEnv.PGSSLMODE.value, tlsEnv.PGSSLROOTCERT.value]).toEqual(['verify-ca', '/etc/pg-ha-ca/ca.crt']);
+    expect((tls.spec.template.spec.volumes as Manifest[]).find((v) => v.name === 'ca')?.secret).toEqual({ secretName: 'pg-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+  });
+
   test('is an Argo CD PostSync hook, replaced before it is created again', () => {
     expect(job.metadata.annotations[ARGOCD.hook]).toBe('PostSync');
     expect(job.metadata.annotations[ARGOCD.hookDeletePolicy]).toBe('BeforeHookCreation');

@@ -15,6 +15,7 @@ import { readAsset } from '../../assets/read-asset';
 export const SPILO_POSTGRES_UID = 101;
 export const SPILO_POSTGRES_GID = 103;
 const SCRIPT_DIR = '/scripts';
+const CA_DIR = '/etc/pg-ha-ca';
 // A path the scripts never spell (not /config, a Patroni REST path): the e2e bed rewrites mount paths in mounted files.
 const CONFIG_DIR = '/declared';
 /** The Python files the Job runs; patroni_client.py is a module sibling Jobs import too. */
@@ -61,6 +62,9 @@ export class ConvergeJob extends Construct {
     const scripts = Object.fromEntries(CONVERGE_SCRIPTS.map((file) => [file, readAsset(file)]));
     new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name, labels }, data: scripts });
     const serviceAccountName = componentServiceAccount(this, name, labels);
+    // With a configured certificate the members' server certificates are checked against its CA
+    // (verify-ca: members are reached by address, which the certificate does not name).
+    const tlsSecret = postgres.tlsSecretName;
 
     const template: k8s.PodTemplateSpec = {
       metadata: { labels },
@@ -82,8 +86,9 @@ export class ConvergeJob extends Construct {
               REST_API_USERNAME: REST_API_USER,
               PGBIN: `/usr/lib/postgresql/${props.pgVersion}/bin`,
               PGUSER: SUPERUSER,
-              // Spilo rejects non-TLS connections from other pods; members are reached by address.
-              PGSSLMODE: 'require',
+              // Spilo rejects non-TLS connections from other pods.
+              PGSSLMODE: tlsSecret ? 'verify-ca' : 'require',
+              ...(tlsSecret ? { PGSSLROOTCERT: `${CA_DIR}/ca.crt` } : {}),
               HOME: '/tmp',
             }),
             secrets.env('REST_API_PASSWORD', 'restapi'),
@@ -99,12 +104,15 @@ export class ConvergeJob extends Construct {
             { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
             // `postgres -C` reads a (blank) configuration from a directory of its own.
             { name: 'tmp', mountPath: '/tmp' },
+            ...(tlsSecret ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
           ],
         }],
         volumes: [
           { name: 'scripts', configMap: { name } },
           { name: 'config', configMap: { name: postgres.patroniConfigMap.name } },
           { name: 'tmp', emptyDir: {} },
+          // Only the CA: the Job never needs the server's private key.
+          ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
         ],
       },
     };
