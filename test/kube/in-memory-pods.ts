@@ -12,13 +12,19 @@ import { JobOutcome, PodRuntime, PodToStart } from '../../e2e/lib/kube/pod-runti
 
 export class InMemoryPods implements PodRuntime {
   readonly running = new Map<string, PodView>();
-  /** Every start and stop, in order: `start pg-ha-2 (pg-ha-abc)`, `stop pg-ha-2`. */
+  /** Every start, stop, readiness and Job run, in order: `start pg-ha-2 (pg-ha-abc)`, `stop pg-ha-2`, `job pg-ha-init-1234`. */
   readonly events: string[] = [];
   readonly jobsRun: string[] = [];
   /** Pods started after this is set to false stay not Ready until markReady. */
   readyOnStart = true;
+  /** When set, a started pod becomes Ready after this many ms (event `ready <name>`), whatever readyOnStart says. */
+  readyDelayMs?: number;
+  /** Fewest Ready pods left right after a stop, per app.kubernetes.io/name label. */
+  readonly fewestReadyAfterStop = new Map<string, number>();
+  /** How long a pod takes to stop (a real one finishes its shutdown first). */
+  stopDelayMs = 0;
   jobOutcome: (job: ApiObject) => JobOutcome = () => ({ succeeded: true, message: 'done' });
-  /** Largest number of pods that existed at once, per owner name. */
+  /** Largest number of pods that existed at once, per app.kubernetes.io/name label. */
   readonly peak = new Map<string, number>();
 
   pods(): PodView[] {
@@ -30,18 +36,35 @@ export class InMemoryPods implements PodRuntime {
     if (this.running.has(key)) throw new Error(`pod ${key} already exists`);
     this.running.set(key, {
       namespace: pod.namespace, name: pod.name, uid: crypto.randomUUID(), labels: { ...pod.labels }, annotations: pod.annotations,
-      phase: 'Running', ready: this.readyOnStart, owner: pod.owner, serviceAccountName: pod.serviceAccountName, spec: pod.spec,
+      phase: 'Running', ready: this.readyOnStart && this.readyDelayMs === undefined, owner: pod.owner, serviceAccountName: pod.serviceAccountName, spec: pod.spec,
       startedAt: new Date().toISOString(), podIP: '127.0.0.1',
     });
     const rev = pod.labels['controller-revision-hash'] ?? pod.labels['pod-template-hash'] ?? '';
     this.events.push(`start ${pod.name} (${rev})`);
-    const owned = this.pods().filter((p) => p.owner?.name === pod.owner.name).length;
-    this.peak.set(pod.owner.name, Math.max(this.peak.get(pod.owner.name) ?? 0, owned));
+    if (this.readyDelayMs !== undefined) {
+      const uid = this.running.get(key)!.uid;
+      setTimeout(() => {
+        const p = this.running.get(key);
+        if (p && p.uid === uid) {
+          p.ready = true;
+          this.events.push(`ready ${pod.name}`);
+        }
+      }, this.readyDelayMs);
+    }
+    const app = pod.labels['app.kubernetes.io/name'] ?? '';
+    const same = this.pods().filter((p) => p.labels['app.kubernetes.io/name'] === app).length;
+    this.peak.set(app, Math.max(this.peak.get(app) ?? 0, same));
   }
 
   async stopPod(namespace: string, name: string): Promise<void> {
-    if (!this.running.delete(`${namespace}/${name}`)) throw new Error(`pod ${namespace}/${name} does not exist`);
+    if (this.stopDelayMs) await new Promise((r) => setTimeout(r, this.stopDelayMs));
+    const pod = this.running.get(`${namespace}/${name}`);
+    if (!pod) throw new Error(`pod ${namespace}/${name} does not exist`);
+    this.running.delete(`${namespace}/${name}`);
     this.events.push(`stop ${name}`);
+    const app = pod.labels['app.kubernetes.io/name'] ?? '';
+    const readyLeft = this.pods().filter((p) => p.labels['app.kubernetes.io/name'] === app && p.ready).length;
+    this.fewestReadyAfterStop.set(app, Math.min(this.fewestReadyAfterStop.get(app) ?? Infinity, readyLeft));
   }
 
   setPodMetadata(namespace: string, name: string, labels: Labels, annotations: Record<string, string>): void {
@@ -53,6 +76,7 @@ export class InMemoryPods implements PodRuntime {
 
   async runJob(job: ApiObject): Promise<JobOutcome> {
     this.jobsRun.push(job.metadata.name);
+    this.events.push(`job ${job.metadata.name}`);
     return this.jobOutcome(job);
   }
 
