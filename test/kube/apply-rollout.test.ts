@@ -154,3 +154,16 @@ test('a Deployment removed from dist/ has its pods stopped', async () => {
   expect(r.deleted).toEqual(['Deployment/pg-ha-router']);
   expect(c.pods.pods().filter((p) => p.labels['app.kubernetes.io/name'] === 'haproxy')).toEqual([]);
 });
+
+test('a second apply during a rollout waits for it, then rolls to the newest template: every pod ends on the last revision', async () => {
+  const c = await clusterFromDist();
+  c.pods.readyDelayMs = 10;
+  const first = c.applier.apply(edited('StatefulSet', 'pg-ha', newImage));
+  await new Promise((r) => setTimeout(r, 15));
+  const latest = edited('StatefulSet', 'pg-ha', (o) => { newImage(o); newImage(o); });
+  const second = c.applier.apply(latest);
+  const results = await Promise.all([first, second]);
+  expect(results.map((r) => r.ok)).toEqual([true, true]);
+  const want = statefulSetRevision(latest.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'pg-ha')!);
+  expect(Object.values(revisions(c, 'pg-ha'))).toEqual([want, want, want]);
+});

@@ -11,6 +11,7 @@ import { budgetStatus, decideEviction } from './disruption-budget';
 import { parseLabelSelector } from './label-selector';
 import { ApiObject, ObjectStore } from './object-store';
 import { applyPatch } from './object-patch';
+import { validateClaimUpdate } from './volume-claims';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export interface ApiRequest {
@@ -40,6 +41,7 @@ export class ApiHandlers {
     if (r.path.resource === 'pods') return this.pods(r);
     if (r.path.subresource) throw notFound(r.path.resource, r.type.group, `${r.path.name}/${r.path.subresource}`);
     if (r.path.resource === 'secrets') return this.secrets(r);
+    if (r.path.resource === 'persistentvolumeclaims' && (r.verb === 'patch' || r.verb === 'update')) return this.resizeClaim(r);
     if (r.verb === 'get' || r.verb === 'list') return this.read(r);
     throw methodNotSupported(`the API stand-in serves ${r.path.resource} read-only (they change through apply): ${r.verb} is not allowed`);
   }
@@ -142,6 +144,19 @@ export class ApiHandlers {
       await this.cluster.onEvictPod(pod.namespace, pod.name);
     }
     return { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
+  }
+
+  /** A claim's PATCH/PUT: only growing the storage request, where its StorageClass allows expansion. */
+  private resizeClaim(r: ApiRequest): ApiAnswer {
+    const { path: p } = r;
+    const existing = this.store.get('PersistentVolumeClaim', p.namespace, p.name);
+    if (!existing) throw notFound('persistentvolumeclaims', '', p.name);
+    const next: ApiObject = r.verb === 'patch' ? applyPatch(r.contentType, existing, r.body) : { ...r.body, kind: 'PersistentVolumeClaim', apiVersion: 'v1' };
+    if (r.verb === 'update' && next.metadata?.resourceVersion !== existing.metadata.resourceVersion) throw conflict('persistentvolumeclaims', '', p.name);
+    const refusal = validateClaimUpdate(this.store, existing, next);
+    if (refusal) throw refusal;
+    const storage = next.spec?.resources?.requests?.storage;
+    return { code: 200, body: this.store.put({ ...next, metadata: { ...next.metadata, name: p.name, namespace: p.namespace }, status: { ...existing.status, capacity: { ...existing.status?.capacity, storage } } }) };
   }
 
   private secrets(r: ApiRequest): ApiAnswer {

@@ -24,6 +24,8 @@ export const RESOURCES: Record<string, ResourceType> = {
   services: { kind: 'Service', group: '', version: 'v1', namespaced: true },
   serviceaccounts: { kind: 'ServiceAccount', group: '', version: 'v1', namespaced: true },
   namespaces: { kind: 'Namespace', group: '', version: 'v1', namespaced: false },
+  persistentvolumeclaims: { kind: 'PersistentVolumeClaim', group: '', version: 'v1', namespaced: true },
+  storageclasses: { kind: 'StorageClass', group: 'storage.k8s.io', version: 'v1', namespaced: false },
   statefulsets: { kind: 'StatefulSet', group: 'apps', version: 'v1', namespaced: true },
   deployments: { kind: 'Deployment', group: 'apps', version: 'v1', namespaced: true },
   jobs: { kind: 'Job', group: 'batch', version: 'v1', namespaced: true },

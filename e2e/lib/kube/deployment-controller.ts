@@ -13,7 +13,7 @@ import { PodView } from './cluster-state';
 import { ApiObject, ObjectStore } from './object-store';
 import { PodRuntime, PodToStart } from './pod-runtime';
 import { deploymentTemplateHash } from './revision-hash';
-import { ControllerOptions, waitUntil } from './wait';
+import { ControllerOptions, KeyedQueue, waitUntil } from './wait';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** An int-or-percent of a total; percentages round up or down as the Deployment controller does. */
@@ -29,6 +29,9 @@ export function intOrPercent(v: number | string | undefined, fallback: string, t
 export class DeploymentController {
   /** Pod templates by pod-template-hash (the ReplicaSets). */
   private readonly templates = new Map<string, any>();
+
+  /** create/update/remove of one workload run one after the other. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly store: ObjectStore, private readonly runtime: PodRuntime, private readonly opts: ControllerOptions = {}) {}
 
@@ -56,11 +59,23 @@ export class DeploymentController {
     return this.store.put(d);
   }
 
-  async create(d: ApiObject): Promise<void> {
-    await this.update(d);
+  private key(o: ApiObject): string {
+    return `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
   }
 
-  async update(next: ApiObject): Promise<void> {
+  create(d: ApiObject): Promise<void> {
+    return this.update(d);
+  }
+
+  update(next: ApiObject): Promise<void> {
+    return this.queue.run(this.key(next), () => this.updateNow(next));
+  }
+
+  remove(d: ApiObject): Promise<void> {
+    return this.queue.run(this.key(d), () => this.removeNow(d));
+  }
+
+  private async updateNow(next: ApiObject): Promise<void> {
     const d = this.record(next);
     const hash = deploymentTemplateHash(d);
     const replicas = d.spec?.replicas ?? 1;
@@ -103,7 +118,7 @@ export class DeploymentController {
     }
   }
 
-  async remove(d: ApiObject): Promise<void> {
+  private async removeNow(d: ApiObject): Promise<void> {
     for (const p of this.podsOf(d)) await this.runtime.stopPod(p.namespace, p.name);
     this.store.delete('Deployment', d.metadata.namespace ?? 'default', d.metadata.name);
   }

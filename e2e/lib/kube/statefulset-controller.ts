@@ -10,18 +10,24 @@
  * - OnDelete: a template change touches no pod; a pod deleted (API delete, eviction) comes back at
  *   updateRevision. With RollingUpdate a deleted pod below the partition comes back at
  *   currentRevision, as newVersionedStatefulSetPod decides.
+ * - Claims from volumeClaimTemplates are created before a pod first starts and kept or deleted
+ *   per persistentVolumeClaimRetentionPolicy (volume-claims.ts).
  * (spec.updateStrategy.rollingUpdate.maxUnavailable, an alpha feature, is not implemented.)
  */
 import { PodView } from './cluster-state';
 import { ApiObject, ObjectStore } from './object-store';
 import { PodRuntime, PodToStart } from './pod-runtime';
 import { statefulSetRevision } from './revision-hash';
-import { ControllerOptions, waitUntil } from './wait';
+import { deleteClaims, ensureClaims } from './volume-claims';
+import { ControllerOptions, KeyedQueue, waitUntil } from './wait';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export class StatefulSetController {
   /** Pod templates by revision name (the ControllerRevisions). */
   private readonly templates = new Map<string, any>();
+
+  /** create/update/remove of one workload run one after the other. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly store: ObjectStore, private readonly runtime: PodRuntime, private readonly opts: ControllerOptions = {}) {}
 
@@ -40,7 +46,9 @@ export class StatefulSetController {
     return Array.from({ length: sts.spec?.replicas ?? 1 }, (_, i) => start + i);
   }
 
+  /** The pod to start for an ordinal; its claims are created first if they do not exist. */
   private podSpec(sts: ApiObject, ordinal: number, revision: string): PodToStart {
+    ensureClaims(this.store, sts, ordinal);
     const template = this.templates.get(revision) ?? sts.spec.template;
     const name = `${sts.metadata.name}-${ordinal}`;
     return {
@@ -81,11 +89,23 @@ export class StatefulSetController {
     return this.store.put({ ...sts, status: { currentRevision: previous?.status?.currentRevision ?? rev } });
   }
 
-  async create(sts: ApiObject): Promise<void> {
-    await this.scale(this.record(sts));
+  private key(o: ApiObject): string {
+    return `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
   }
 
-  async update(next: ApiObject): Promise<void> {
+  create(sts: ApiObject): Promise<void> {
+    return this.queue.run(this.key(sts), () => this.scale(this.record(sts)));
+  }
+
+  update(next: ApiObject): Promise<void> {
+    return this.queue.run(this.key(next), () => this.updateNow(next));
+  }
+
+  remove(sts: ApiObject): Promise<void> {
+    return this.queue.run(this.key(sts), () => this.removeNow(sts));
+  }
+
+  private async updateNow(next: ApiObject): Promise<void> {
     const previous = this.stored(next.metadata.namespace ?? 'default', next.metadata.name);
     const sts = this.record(next, previous);
     await this.scale(sts);
@@ -93,8 +113,16 @@ export class StatefulSetController {
     this.settleRevision(sts);
   }
 
-  async remove(sts: ApiObject): Promise<void> {
-    for (const p of this.podsOf(sts).sort((a, b) => b.name.localeCompare(a.name, undefined, { numeric: true }))) await this.runtime.stopPod(p.namespace, p.name);
+  private ordinalOf(sts: ApiObject, podName: string): number {
+    return Number(podName.slice(sts.metadata.name.length + 1));
+  }
+
+  /** Stops every pod; deletes the claims only under persistentVolumeClaimRetentionPolicy.whenDeleted: Delete. */
+  private async removeNow(sts: ApiObject): Promise<void> {
+    for (const p of this.podsOf(sts).sort((a, b) => b.name.localeCompare(a.name, undefined, { numeric: true }))) {
+      await this.runtime.stopPod(p.namespace, p.name);
+      if (sts.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete') deleteClaims(this.store, sts, this.ordinalOf(sts, p.name));
+    }
     this.store.delete('StatefulSet', sts.metadata.namespace ?? 'default', sts.metadata.name);
   }
 
@@ -104,7 +132,10 @@ export class StatefulSetController {
     const existing = new Set(this.podsOf(sts).map((p) => p.name));
     const extra = this.podsOf(sts).filter((p) => !wanted.some((o) => `${sts.metadata.name}-${o}` === p.name))
       .sort((a, b) => b.name.localeCompare(a.name, undefined, { numeric: true }));
-    for (const p of extra) await this.runtime.stopPod(p.namespace, p.name);
+    for (const p of extra) {
+      await this.runtime.stopPod(p.namespace, p.name);
+      if (sts.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete') deleteClaims(this.store, sts, this.ordinalOf(sts, p.name));
+    }
     const missing = wanted.filter((o) => !existing.has(`${sts.metadata.name}-${o}`));
     if (sts.spec?.podManagementPolicy === 'Parallel') {
       await Promise.all(missing.map((o) => this.runtime.startPod(this.podSpec(sts, o, this.revisionFor(sts, o)))));
@@ -125,9 +156,11 @@ export class StatefulSetController {
     for (const o of [...this.ordinals(sts)].reverse()) {
       if (o < start + partition) break;
       const name = `${sts.metadata.name}-${o}`;
-      const pod = this.podsOf(sts).find((p) => p.name === name);
-      if (pod && pod.labels['controller-revision-hash'] === update) continue;
+      const revisionOf = (): string | undefined => this.podsOf(sts).find((p) => p.name === name)?.labels['controller-revision-hash'];
+      if (revisionOf() === update) continue;
       await this.waitReady(sts, all());
+      const pod = this.podsOf(sts).find((p) => p.name === name);
+      if (pod && revisionOf() === update) continue; // recreated at updateRevision meanwhile (deleted through the API)
       this.opts.log?.(`StatefulSet ${sts.metadata.name}: rolling ${name} to ${update}`);
       if (pod) await this.runtime.stopPod(pod.namespace, pod.name);
       await this.runtime.startPod(this.podSpec(sts, o, update));
@@ -148,7 +181,7 @@ export class StatefulSetController {
   /** A pod of this StatefulSet was deleted or evicted (and is gone): start it again, as the controller does. */
   async recreate(namespace: string, podName: string, owner: string): Promise<void> {
     const sts = this.stored(namespace, owner);
-    const ordinal = Number(podName.slice(owner.length + 1));
+    const ordinal = this.ordinalOf(sts, podName);
     if (!this.ordinals(sts).includes(ordinal)) return;
     if (this.podsOf(sts).some((p) => p.name === podName)) return;
     await this.runtime.startPod(this.podSpec(sts, ordinal, this.revisionFor(sts, ordinal)));

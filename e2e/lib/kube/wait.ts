@@ -14,3 +14,18 @@ export async function waitUntil(done: () => boolean, what: string, opts: Control
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
   }
 }
+
+/** Runs the operations on one key (a workload) one after the other: a second apply waits for the rollout of the first. */
+export class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(op);
+    this.tails.set(key, next);
+    void next.catch(() => undefined).finally(() => {
+      if (this.tails.get(key) === next) this.tails.delete(key);
+    });
+    return next;
+  }
+}
