@@ -1,21 +1,21 @@
 /**
- * Entry point: read settings (pg-ha.env + environment), build the chart, write dist/.
- * Run with `npm run synth` (or `cdk8s synth`, which uses cdk8s.yaml's `app`).
+ * The command line: read settings (pg-ha.env + environment), build the chart, write dist/ and the
+ * optional Argo CD Application. Run with `npm run synth` (or `cdk8s synth`, which uses cdk8s.yaml's `app`).
  */
 import { join } from 'path';
-import { ConfigError, loadSettings, PgHaChart, variablesFor } from './lib';
-import { renderArgoCdApplication, writeApplication } from './lib/argocd';
-import { synthAtomically } from './lib/synth';
+import { clusterContextOf, ConfigError, loadSettings, PgHaChart, renderArgoCdApplication, variablesFor } from './lib';
+import { synthAtomically, writeApplication } from './lib/cli';
 
 const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
 
 try {
   const settings = loadSettings(join(__dirname, 'pg-ha.env'), process.env);
+  const cluster = clusterContextOf(settings);
   // Rendered (and validated) before dist/ is touched; written outside dist/ after it succeeded.
   const application = renderArgoCdApplication(settings.argocd, {
-    scope: settings.scope ?? 'pg-ha', namespace: settings.namespace ?? 'pg-ha', projectDir: __dirname, outdir,
+    scope: cluster.name, namespace: cluster.namespace, projectDir: __dirname, outdir,
   });
-  synthAtomically(outdir, (app) => new PgHaChart(app, settings.scope ?? 'pg-ha', settings));
+  synthAtomically(outdir, (app) => new PgHaChart(app, cluster.name, settings));
   if (application) writeApplication(application);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;

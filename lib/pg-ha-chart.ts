@@ -1,150 +1,102 @@
+/**
+ * The chart: every component and cluster-wide object of one HA PostgreSQL cluster, composed from
+ * PgHaSettings, each in a typed field and each group in its Argo CD sync wave.
+ */
 import { Chart, JsonPatch } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { annotateForArgoCd, ArgoCdApplicationSettings, SYNC_WAVES, SyncWaveGroup } from './argocd';
-import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration, BackupSettings } from './backups';
-import { ClusterSecrets } from './cluster-secrets';
-import { DEFAULT_IMAGES } from './defaults';
-import { EtcdCluster, EtcdClusterProps } from './etcd-cluster';
-import { InitJob, InitJobProps } from './init-job';
-import { checkMonitoringSettings, Monitoring, MonitoringSettings } from './monitoring';
-import { PgRouter, PgRouterProps } from './pg-router';
-import { PatroniSettings, PostgresCluster, PostgresClusterProps } from './postgres-cluster';
-import { StatsIngress, StatsIngressProps } from './stats-ingress';
-import { DisruptionBudgets } from './disruption-budgets';
-import { NetworkPolicies, NetworkPolicySettings } from './network-policies';
-import { mergeScheduling, POD_SECURITY_NAMESPACE_LABELS, SchedulingProps } from './pod-hardening';
-import { PostgresCertificate, postgresTlsDnsNames } from './postgres-tls';
+import { DisruptionBudgets } from './cluster-wide/disruption-budgets';
+import { Monitoring } from './cluster-wide/monitoring';
+import { NetworkPolicies } from './cluster-wide/network-policies';
+import { EtcdCluster } from './components/etcd/etcd-cluster';
+import { ClusterSecrets } from './components/jobs/cluster-secrets';
+import { InitJob } from './components/jobs/init-job';
+import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
+import { PostgresCluster } from './components/postgres/postgres-cluster';
+import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { PgRouter } from './components/router/pg-router';
+import { StatsIngress } from './components/router/stats-ingress';
+import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
+import { ClusterContext } from './k8s/dns-names';
+import { instanceLabels } from './k8s/labels';
+import { checkScheduling, mergeScheduling } from './k8s/scheduling';
+import { POD_SECURITY_NAMESPACE_LABELS } from './k8s/security-context';
+import { DEFAULTS } from './settings/defaults';
+import { checkOptionalFeatures } from './settings/optional-features';
+import { PgHaSettings } from './settings/pg-ha-settings';
 import { checkDnsLabel, checkDnsSubdomain, ConfigError } from './validation';
-import { ClusterContext } from './workload';
 
-/** Everything a user can set; every field is optional and documented with its default. */
-export interface PgHaSettings {
-  /**
-   * Patroni scope (SCOPE) and prefix of every object name.
-   * @default 'pg-ha'
-   */
-  readonly scope?: string;
-  /**
-   * Namespace of every object.
-   * @default 'pg-ha'
-   */
-  readonly namespace?: string;
-  /**
-   * Write a Namespace object into dist/ (turn off when the namespace is managed elsewhere).
-   * @default true
-   */
-  readonly createNamespace?: boolean;
-  /**
-   * DNS domain of the Kubernetes cluster (pod and Service FQDNs end with it).
-   * @default 'cluster.local'
-   */
-  readonly clusterDomain?: string;
-  /**
-   * Base domain (DEFAULT_URL): the stats page is served at `pg-haproxy.<domain>`.
-   * @default 'example.com'
-   */
-  readonly domain?: string;
-  /**
-   * Application role the init Job creates (POSTGRES_USER).
-   * @default 'app'
-   */
-  readonly postgresUser?: string;
-  /**
-   * Application database the init Job creates (POSTGRES_DB).
-   * @default 'app'
-   */
-  readonly postgresDb?: string;
-  /**
-   * Existing Secret holding the passwords (keys: see CREDENTIAL_KEYS).
-   * @default - a Job generates `<scope>-credentials` with random passwords
-   */
-  readonly existingSecret?: string;
-  /** @default - see EtcdClusterProps */
-  readonly etcd?: Omit<EtcdClusterProps, 'cluster'>;
-  /** @default - see PostgresClusterProps */
-  readonly postgres?: Omit<PostgresClusterProps, 'cluster' | 'dcs' | 'secrets' | 'patroni'>;
-  /** @default - see PatroniSettings */
-  readonly patroni?: PatroniSettings;
-  /** @default - see PgRouterProps */
-  readonly router?: Omit<PgRouterProps, 'cluster' | 'postgres'>;
-  /** @default - see InitJobProps */
-  readonly init?: Omit<InitJobProps, 'cluster' | 'router' | 'postgres' | 'secrets' | 'appUser' | 'appDb'>;
-  /** @default - an Ingress for `pg-haproxy.<domain>` with class `traefik` */
-  readonly statsIngress?: Omit<StatsIngressProps, 'cluster' | 'router' | 'host'> & { readonly host?: string };
-  /** @default - no PodMonitors or PrometheusRule (see MonitoringSettings) */
-  readonly monitoring?: MonitoringSettings;
-  /** @default - backups off: archive_command=/bin/true (see BackupSettings) */
-  readonly backups?: BackupSettings;
-  /**
-   * The Argo CD Application manifest (written by main.ts outside dist/, not part of this chart).
-   * @default - no Application
-   */
-  readonly argocd?: ArgoCdApplicationSettings;
-  /**
-   * Scheduling of every component (anti-affinity, zone spread, nodeSelector, tolerations,
-   * priorityClassName); a component's own `scheduling` wins field by field.
-   * @default - preferred anti-affinity on the node name; no zone spread
-   */
-  readonly scheduling?: SchedulingProps;
-  /**
-   * A PodDisruptionBudget per component (etcd and Postgres: at most 1 unavailable; router: at least 1 available).
-   * @default true
-   */
-  readonly disruptionBudgets?: boolean;
-  /** @default - see NetworkPolicySettings (on, clients from the same namespace) */
-  readonly networkPolicies?: NetworkPolicySettings;
+/** Where the cluster of `settings` lives: its name (the scope), namespace and DNS domain, validated. */
+export function clusterContextOf(settings: PgHaSettings): ClusterContext {
+  return {
+    // Pod names are `<scope>-N` and must stay DNS labels; `-etcd-N`, `-router-xxxxx` suffixes need room.
+    name: checkDnsLabel('scope', settings.scope ?? DEFAULTS.scope, 40),
+    namespace: checkDnsLabel('namespace', settings.namespace ?? DEFAULTS.namespace),
+    clusterDomain: checkDnsSubdomain('clusterDomain', settings.clusterDomain ?? DEFAULTS.clusterDomain),
+  };
 }
 
-/** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, init Job, stats Ingress. */
+/** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, Jobs, stats Ingress, policies. */
 export class PgHaChart extends Chart {
   public readonly cluster: ClusterContext;
+  /** The Namespace object, unless `createNamespace` is false. */
+  public readonly namespaceObject?: k8s.KubeNamespace;
   public readonly secrets: ClusterSecrets;
   public readonly etcd: EtcdCluster;
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
   public readonly init: InitJob;
+  public readonly statsIngress: StatsIngress;
   /** PodMonitors and alerts, when monitoring is enabled. */
   public readonly monitoring?: Monitoring;
+  /** A PodDisruptionBudget per component, unless `disruptionBudgets` is false. */
+  public readonly disruptionBudgets?: DisruptionBudgets;
+  /** The NetworkPolicies, unless `networkPolicies.enabled` is false. */
+  public readonly networkPolicies?: NetworkPolicies;
+  /** The cert-manager Certificate of PostgreSQL, when `postgres.tls.issuerName` is set. */
+  public readonly postgresCertificate?: PostgresCertificate;
   /** What the backup settings do (env, annotation, object-storage port). */
   public readonly backups: BackupConfiguration;
 
   constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
-    // Pod names are `<scope>-N` and must stay DNS labels; `-etcd-N`, `-router-xxxxx` suffixes need room.
-    const name = checkDnsLabel('scope', settings.scope ?? 'pg-ha', 40);
-    const namespace = checkDnsLabel('namespace', settings.namespace ?? 'pg-ha');
-    super(scope, id, { namespace, disableResourceNameHashes: true });
-    const clusterDomain = checkDnsSubdomain('clusterDomain', settings.clusterDomain ?? 'cluster.local');
-    const domain = checkDnsSubdomain('domain', settings.domain ?? 'example.com');
-    this.cluster = { name, namespace, clusterDomain };
-    const cluster = this.cluster;
+    const cluster = clusterContextOf(settings);
+    super(scope, id, { namespace: cluster.namespace, disableResourceNameHashes: true });
+    this.cluster = cluster;
+    const domain = checkDnsSubdomain('domain', settings.domain ?? DEFAULTS.domain);
+    checkOptionalFeatures(settings);
+    // Chart-wide scheduling is checked as given, before each component merges its own over it.
+    checkScheduling('scheduling', settings.scheduling);
+    const scheduling = settings.scheduling;
+    const clusterPods = instanceLabels(cluster.name);
 
-    let ns: k8s.KubeNamespace | undefined;
-    if (settings.createNamespace ?? true) {
-      ns = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
+    if (settings.createNamespace ?? DEFAULTS.createNamespace) {
+      this.namespaceObject = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: cluster.namespace, labels: POD_SECURITY_NAMESPACE_LABELS } });
       // Namespaces are cluster-scoped: drop the namespace the chart gives every object.
-      ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+      this.namespaceObject.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
 
-    const postgresProps = settings.postgres ?? {};
+    const postgresSettings = settings.postgres ?? {};
     this.secrets = new ClusterSecrets(this, 'Secrets', {
       cluster,
       existingSecret: settings.existingSecret,
-      generatorImage: postgresProps.image ?? DEFAULT_IMAGES.spilo,
-      scheduling: settings.scheduling,
+      generatorImage: postgresSettings.image ?? DEFAULTS.postgres.image,
+      scheduling,
+      // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
+      generatedSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
     });
-    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(settings.scheduling, settings.etcd?.scheduling) });
-    const backups = backupConfiguration(settings.backups ?? {}, { scope: name, namespace, pgVersion: postgresProps.pgVersion ?? 17 });
-    this.backups = backups;
+    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
+    this.backups = backupConfiguration(settings.backups ?? {}, {
+      scope: cluster.name, namespace: cluster.namespace, pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
+    });
     this.postgres = new PostgresCluster(this, 'Postgres', {
-      cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresProps,
-      scheduling: mergeScheduling(settings.scheduling, postgresProps.scheduling),
-      extraEnv: [...backups.env, ...(postgresProps.extraEnv ?? [])],
+      cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresSettings,
+      scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
+      extraEnv: this.backups.env,
     });
     // Said plainly on the StatefulSet, on or off.
-    this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, backups.annotation);
+    this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
     this.router = new PgRouter(this, 'Router', {
-      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(settings.scheduling, settings.router?.scheduling),
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
     });
     this.init = new InitJob(this, 'Init', {
       cluster,
@@ -154,81 +106,48 @@ export class PgHaChart extends Chart {
       appUser: settings.postgresUser,
       appDb: settings.postgresDb,
       ...settings.init,
-      scheduling: mergeScheduling(settings.scheduling, settings.init?.scheduling),
+      scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
     });
-    const statsIngress = new StatsIngress(this, 'StatsIngress', {
+    this.statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
       router: this.router,
       host: `pg-haproxy.${domain}`,
       ...settings.statsIngress,
     });
-    checkMonitoringSettings(settings.monitoring ?? {});
-    if (settings.monitoring?.enabled ?? false) {
+    if (settings.monitoring?.enabled ?? DEFAULTS.monitoring.enabled) {
       this.monitoring = new Monitoring(this, 'Monitoring', {
         cluster,
         etcd: this.etcd,
         postgres: this.postgres,
         router: this.router,
-        synchronousMode: settings.patroni?.synchronousMode ?? true,
+        synchronousMode: settings.patroni?.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
         ...settings.monitoring,
       });
     }
-
-    this.addHardening(settings);
-
-    // Last: every object must exist by now (a test checks that each one has a wave).
-    annotateForArgoCd(this, [
-      ...(ns ? [{ scope: ns, wave: SYNC_WAVES.namespace }] : []),
-      { scope: this.secrets, wave: SYNC_WAVES.secretsPrerequisites },
-      { scope: this.etcd, wave: SYNC_WAVES.etcd },
-      { scope: this.postgres, wave: SYNC_WAVES.postgres },
-      { scope: this.router, wave: SYNC_WAVES.router },
-      { scope: this.init, wave: SYNC_WAVES.init },
-      { scope: statsIngress, wave: SYNC_WAVES.extras },
-      ...(this.monitoring ? [{ scope: this.monitoring, wave: SYNC_WAVES.extras }] : []),
-      ...this.hardeningWaves(),
-    ]);
-  }
-
-  /** Sync waves of the objects addHardening creates (see SYNC_WAVES). */
-  private hardeningWaves(): SyncWaveGroup[] {
-    const child = (id: string) => this.node.tryFindChild(id);
-    return [
-      { id: 'NetworkPolicies', wave: SYNC_WAVES.networkPolicies },
-      { id: 'PostgresTls', wave: SYNC_WAVES.certificates },
-      { id: 'DisruptionBudgets', wave: SYNC_WAVES.extras },
-    ].flatMap(({ id, wave }) => {
-      const scope = child(id);
-      return scope ? [{ scope, wave }] : [];
-    });
-  }
-
-  /** Disruption budgets, NetworkPolicies and the optional cert-manager Certificate (lib/disruption-budgets.ts, ...). */
-  private addHardening(settings: PgHaSettings): void {
-    const cluster = this.cluster;
-    const partOf = { 'app.kubernetes.io/instance': cluster.name, 'app.kubernetes.io/part-of': 'pg-ha' };
-    if (settings.disruptionBudgets ?? true) {
-      new DisruptionBudgets(this, 'DisruptionBudgets', { cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: partOf });
+    if (settings.disruptionBudgets ?? DEFAULTS.disruptionBudgets) {
+      this.disruptionBudgets = new DisruptionBudgets(this, 'DisruptionBudgets', {
+        cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
+      });
     }
     const networkPolicies = settings.networkPolicies ?? {};
-    if (networkPolicies.enabled ?? true) {
-      new NetworkPolicies(this, 'NetworkPolicies', {
+    if (networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled) {
+      this.networkPolicies = new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
         objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
         cluster,
-        clusterPodLabels: partOf,
+        clusterPodLabels: clusterPods,
         etcd: this.etcd,
         postgres: this.postgres,
         router: this.router,
         init: this.init,
         secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
-        statsExposed: (settings.statsIngress?.kind ?? 'ingress') !== 'none',
-        labels: partOf,
+        statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
+        labels: clusterPods,
       });
     }
     const tls = this.postgres.tls;
     if (tls.issuerName !== undefined && this.postgres.tlsSecretName) {
-      new PostgresCertificate(this, 'PostgresTls', {
+      this.postgresCertificate = new PostgresCertificate(this, 'PostgresTls', {
         cluster,
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
@@ -236,6 +155,28 @@ export class PgHaChart extends Chart {
         dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
       });
     }
+
+    // Last: every object must exist by now (a test checks that each one has a wave).
+    annotateForArgoCd(this, this.syncWaveGroups());
+  }
+
+  /** Each group of objects and its sync wave (see SYNC_WAVES); a group listed later wins for its objects. */
+  private syncWaveGroups(): SyncWaveGroup[] {
+    const group = (scope: IConstruct | undefined, wave: number): SyncWaveGroup[] => (scope ? [{ scope, wave }] : []);
+    return [
+      ...group(this.namespaceObject, SYNC_WAVES.namespace),
+      ...group(this.secrets, SYNC_WAVES.secretsPrerequisites),
+      ...group(this.secrets.generatorJob, SYNC_WAVES.secretsJob),
+      ...group(this.networkPolicies, SYNC_WAVES.networkPolicies),
+      ...group(this.etcd, SYNC_WAVES.etcd),
+      ...group(this.postgresCertificate, SYNC_WAVES.certificates),
+      ...group(this.postgres, SYNC_WAVES.postgres),
+      ...group(this.router, SYNC_WAVES.router),
+      ...group(this.init, SYNC_WAVES.init),
+      ...group(this.statsIngress, SYNC_WAVES.extras),
+      ...group(this.monitoring, SYNC_WAVES.extras),
+      ...group(this.disruptionBudgets, SYNC_WAVES.extras),
+    ];
   }
 }
 
@@ -245,7 +186,7 @@ export class PgHaChart extends Chart {
  */
 function backupStoragePorts(configured: number[] | undefined, storagePort: number | undefined): number[] | undefined {
   if (storagePort === undefined) return configured;
-  if (configured === undefined) return [...new Set([443, storagePort])];
+  if (configured === undefined) return [...new Set([...DEFAULTS.networkPolicies.objectStoragePorts, storagePort])];
   if (!configured.includes(storagePort)) {
     throw new ConfigError('networkPolicies.objectStoragePorts', configured.join(','), `a list that includes ${storagePort}, the port of the backup endpoint (or the Postgres pods cannot reach it)`);
   }

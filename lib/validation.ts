@@ -4,6 +4,8 @@
  * Every error names the setting, the value it got and what would be valid, so that
  * `npm run synth` can print it as is and exit non-zero before anything is written.
  */
+import { isAbsolute, normalize } from 'path';
+import { k8s } from 'cdk8s-plus-28';
 
 /** A configuration error; `setting` is the prop path (e.g. `etcd.replicas`). */
 export class ConfigError extends Error {
@@ -104,4 +106,104 @@ export function checkDistinct(settings: Record<string, number>): void {
     }
     seen.set(value, name);
   }
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+
+/** True when Kubernetes accepts `key` and `value` as a label. */
+export function isLabel(key: string, value: string): boolean {
+  return typeof key === 'string' && LABEL_KEY.test(key) && typeof value === 'string' && LABEL_VALUE.test(value);
+}
+
+/** A label key and value Kubernetes accepts. */
+export function checkLabel(setting: string, key: string, value: string): void {
+  if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
+    throw new ConfigError(setting, key, 'a label key such as "node-role.kubernetes.io/db" (optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", ".")');
+  }
+  if (typeof value !== 'string' || !LABEL_VALUE.test(value)) {
+    throw new ConfigError(`${setting}["${key}"]`, value, 'a label value: at most 63 letters, digits, "-", "_", ".", starting and ending with a letter or digit');
+  }
+}
+
+const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
+/** A toleration Kubernetes accepts. */
+export function checkToleration(setting: string, t: k8s.Toleration): void {
+  if (t.key !== undefined && t.key !== '' && !LABEL_KEY.test(t.key)) {
+    throw new ConfigError(`${setting}.key`, t.key, 'a taint key such as "dedicated" or "example.com/db"');
+  }
+  if (t.operator !== undefined) checkOneOf(`${setting}.operator`, t.operator as 'Equal' | 'Exists', ['Equal', 'Exists']);
+  if (t.effect !== undefined && t.effect !== '') checkOneOf(`${setting}.effect`, t.effect as (typeof TAINT_EFFECTS)[number], TAINT_EFFECTS);
+  if (t.operator === 'Exists' && t.value) {
+    throw new ConfigError(`${setting}.value`, t.value, 'empty when operator is "Exists"');
+  }
+}
+
+/** A PostgreSQL role name the chart can quote safely everywhere (lowercase identifier). */
+export function checkRoleName(setting: string, value: string): string {
+  if (typeof value !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(value) || value.startsWith('pg_')) {
+    throw new ConfigError(setting, value, 'a lowercase PostgreSQL identifier (letters, digits, "_"; not starting with a digit or "pg_"; at most 63 characters)');
+  }
+  return value;
+}
+
+/** A directory inside the repository, relative to its root (normalized). */
+export function checkRepoPath(setting: string, value: string): string {
+  const normal = normalize(value).replace(/\\/g, '/').replace(/\/$/, '');
+  if (value === '' || isAbsolute(value) || normal === '..' || normal.startsWith('../') || /\s/.test(value)) {
+    throw new ConfigError(setting, value, 'a directory relative to the repository root, inside it, e.g. "dist"');
+  }
+  return normal;
+}
+
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+/** A 5-field cron schedule (minute hour day-of-month month day-of-week); returned with single spaces. */
+export function checkCronSchedule(setting: string, value: string): string {
+  const fields = value.trim().split(/\s+/);
+  if (fields.length !== 5 || !fields.every((f) => CRON_FIELD.test(f))) {
+    throw new ConfigError(setting, value, 'a 5-field cron schedule such as "0 1 * * *" (minute hour day-of-month month day-of-week)');
+  }
+  return fields.join(' ');
+}
+
+/** A point in time with a time zone, as PostgreSQL's recovery_target_time reads it. */
+export function checkTimestampWithZone(setting: string, value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:\d{2})?|Z)$/.test(value)) {
+    throw new ConfigError(setting, value, 'a timestamp with a time zone, e.g. "2026-11-26 05:00:00+00:00"');
+  }
+  return value;
+}
+
+/** A Prometheus duration such as `30s`. */
+export function checkPrometheusDuration(setting: string, value: string): string {
+  if (!/^[1-9][0-9]*(ms|s|m|h)$/.test(value)) {
+    throw new ConfigError(setting, value, 'a Prometheus duration such as "30s" or "1m"');
+  }
+  return value;
+}
+
+/** A Git URL over https, ssh or git, or in scp form (`git@host:path`). */
+export function checkGitUrl(setting: string, value: string): string {
+  if (typeof value !== 'string' || !/^(?:(?:https?|ssh|git):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+)$/.test(value)) {
+    throw new ConfigError(setting, value, 'a Git URL such as "https://github.com/you/pg-ha-cdk8s.git" or "git@github.com:you/pg-ha-cdk8s.git"');
+  }
+  return value;
+}
+
+/** A branch, tag or commit name. */
+export function checkGitRevision(setting: string, value: string): string {
+  if (!/^[A-Za-z0-9._\-/]+$/.test(value) || value.includes('..')) {
+    throw new ConfigError(setting, value, 'a branch, tag or commit (letters, digits, ".", "_", "-", "/")');
+  }
+  return value;
+}
+
+/** An https:// URL of a Kubernetes API server. */
+export function checkApiServerUrl(setting: string, value: string): string {
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(value)) {
+    throw new ConfigError(setting, value, 'an https:// URL of a Kubernetes API server, e.g. "https://kubernetes.default.svc"');
+  }
+  return value;
 }

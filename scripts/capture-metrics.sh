@@ -48,7 +48,7 @@ DATA_SOURCE_NAME="postgresql://postgres:$PW@127.0.0.52:54320/postgres?sslmode=di
   prometheus-postgres-exporter --web.listen-address=127.0.0.54:9187 > exporter.log 2>&1 &
 PIDS+=($!)
 (cd "$REPO" && npx tsx -e "
-const { renderHaproxyConfig } = require('./lib/haproxy-config');
+const { renderHaproxyConfig } = require('./lib/components/router/haproxy-config');
 process.stdout.write(renderHaproxyConfig({ backends: [{ name: 'pg-ha-0', host: '127.0.0.52' }], postgresPort: 54320, patroniPort: 8008,
   writePort: 15432, readPort: 15433, statsPort: 17000, metricsPort: 18404, replicaMaxLagBytes: 16777216, maxConnections: 100 })
   .replace(/bind :/g, 'bind 127.0.0.55:'));") > haproxy.cfg

@@ -1,5 +1,6 @@
-/** Prints the README's configuration table from lib/config.ts SETTINGS (test/config.test.ts keeps them equal). */
-import { SETTINGS } from '../lib/config';
+/** The settings table of docs/configuration.md, from SETTINGS (lib/settings/env-table.ts), its Default column from DEFAULTS;
+ * `npm run docs:table` writes it there and test/cross-cutting/docs.test.ts keeps them equal. */
+import { SETTINGS } from '../lib';
 
 export function configTable(): string {
   const rows = SETTINGS.map((s) => `| \`${s.env}\` | \`${s.path}\` | ${s.default === '' ? '' : `\`${s.default}\``} | ${s.doc} |`);

@@ -1,0 +1,76 @@
+/*
+ * `npx tsx e2e/up.ts --hold` keeps the cluster until ^C: started as a separate process on
+ * a small configuration (1 etcd member, 1 Postgres member, 1 router; its own address
+ * block), it reports READY, is still alive and serving SQL through the write Service
+ * seconds later, and on SIGINT tears down: exit 0, none of its processes left, its run
+ * directory gone.
+ */
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { query } from './lib/pg';
+import { sleep } from './lib/poll';
+import { listProcs } from './lib/process-supervisor';
+
+const repo = path.join(__dirname, '..');
+let dist: string;
+let child: ChildProcess | undefined;
+let output = '';
+
+beforeAll(() => {
+  dist = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-e2e-hold-dist-'));
+  const r = spawnSync('npm', ['run', '--silent', 'synth'], { cwd: repo, env: { ...process.env, ETCD_REPLICAS: '1', POSTGRES_REPLICAS: '1', ROUTER_REPLICAS: '1', CDK8S_OUTDIR: dist }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`synth failed: ${r.stdout}${r.stderr}`);
+});
+
+afterAll(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  fs.rmSync(dist, { recursive: true, force: true });
+});
+
+function readyLine(): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no READY line within 150 s; output:\n${output.slice(-3000)}`)), 150000);
+    const onData = (b: Buffer): void => {
+      output += b.toString();
+      const m = /^READY (\{.*\})$/m.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(JSON.parse(m[1]));
+      }
+    };
+    child!.stdout!.on('data', onData);
+    child!.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+    child!.once('exit', (code) => reject(new Error(`up.ts exited (${code}) before READY:\n${output.slice(-3000)}`)));
+  });
+}
+
+test('up.ts --hold keeps the cluster serving until SIGINT, then tears everything down', async () => {
+  child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'up.ts'), '--hold'], {
+    cwd: repo,
+    env: { ...process.env, E2E_DIST: dist, E2E_ADDRESS_BLOCK: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = await readyLine();
+  const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+  await sleep(8000);
+  expect(child.exitCode).toBeNull();
+  // still serving: SQL through the write Service with the app user's generated credentials
+  const env = Object.fromEntries(fs.readFileSync(ready.envFile, 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const rows = await query<{ r: boolean }>(
+    { host: env.PGHOST, port: Number(env.PGPORT), user: env.PGUSER, password: env.PGPASSWORD, database: env.PGDATABASE, sslmode: 'require' },
+    'SELECT pg_is_in_recovery() AS r',
+  );
+  expect(rows[0].r).toBe(false);
+  const mark = `pgha-e2e:${ready.pid}:`;
+  expect(listProcs().filter((p) => p.mark?.startsWith(mark)).length).toBeGreaterThan(3);
+
+  child.kill('SIGINT');
+  const code = await Promise.race([exited, sleep(60000).then(() => 'timeout')]);
+  expect(code).toBe(0);
+  expect(output).toMatch(/SIGINT: tearing down/);
+  expect(output).toMatch(/teardown done/);
+  expect(listProcs().filter((p) => p.mark?.startsWith(mark) && p.state !== 'Z')).toEqual([]);
+  expect(fs.existsSync(ready.runDir)).toBe(false);
+}, 240000);

@@ -1,0 +1,8 @@
+/** The SQL, shell and Python files in this folder: text reviewers read as files, shipped in ConfigMaps. */
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+/** The content of `name` in lib/assets/. */
+export function readAsset(name: string): string {
+  return readFileSync(join(__dirname, name), 'utf8');
+}

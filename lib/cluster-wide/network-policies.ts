@@ -1,0 +1,144 @@
+/**
+ * NetworkPolicies: every pod of the cluster denies all traffic in and out, then each component is
+ * allowed exactly the connections it makes or serves (the matrix in the README, checked by
+ * test/cluster-wide/network-policies.test.ts).
+ *
+ * Port rules name the pods' (target) ports, not Service ports: policies apply after a Service has
+ * translated its address. Kubelet probes come from the node and are not subject to policies on
+ * the usual CNIs (Calico, Cilium, kube-router, k3s' embedded controller).
+ */
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { ETCD_PORTS } from '../components/etcd/etcd-cluster';
+import { POSTGRES_PORTS } from '../components/postgres/postgres-cluster';
+import { checkDnsLabel, checkInt, checkLabel, checkOneOf } from '../validation';
+import { ClusterContext } from '../k8s/dns-names';
+import { DEFAULTS } from '../settings/defaults';
+import { DNS_EGRESS_MODES, NetworkPolicySettings } from '../settings/feature-settings';
+
+/** A component the policies connect: its pod labels (and, for servers, ports). */
+interface Pods {
+  readonly selector: Record<string, string>;
+}
+
+export interface NetworkPoliciesProps extends NetworkPolicySettings {
+  readonly cluster: ClusterContext;
+  /** Labels every pod of the cluster carries (the default-deny policy selects them). */
+  readonly clusterPodLabels: Record<string, string>;
+  readonly etcd: Pods;
+  readonly postgres: Pods & { readonly exporterPort: number };
+  readonly router: Pods & { readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number };
+  readonly init: Pods;
+  /** The secrets generator Job, if the chart generates the Secret. */
+  readonly secretsGenerator?: Pods;
+  /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
+  readonly statsExposed: boolean;
+  /** Labels every policy carries. */
+  readonly labels?: Record<string, string>;
+}
+
+type Port = number | { readonly port: number; readonly protocol: 'TCP' | 'UDP' };
+
+const portsOf = (...ports: Port[]): k8s.NetworkPolicyPort[] => ports.map((port) => (typeof port === 'number'
+  ? { protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }
+  : { protocol: port.protocol, port: k8s.IntOrString.fromNumber(port.port) }));
+
+/** The NetworkPolicies of one cluster: a default deny, then one allow policy per component. */
+export class NetworkPolicies extends Construct {
+  public readonly policies: k8s.KubeNetworkPolicy[] = [];
+
+  constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
+    super(scope, id);
+    const { cluster, etcd, postgres, router, init } = props;
+    const names = (setting: string, values: string[]) => values.map((v, i) => checkDnsLabel(`${setting}[${i}]`, v));
+    const labelMap = (setting: string, map: Record<string, string>) => {
+      for (const [k, v] of Object.entries(map)) checkLabel(setting, k, v);
+      return map;
+    };
+    const clientNamespaces = names('networkPolicies.clientNamespaces', props.clientNamespaces ?? []);
+    const clientPodLabels = labelMap('networkPolicies.clientPodLabels', props.clientPodLabels ?? {});
+    const prometheusNamespaces = names('networkPolicies.prometheusNamespaces', props.prometheusNamespaces ?? DEFAULTS.networkPolicies.prometheusNamespaces);
+    const prometheusPodLabels = labelMap('networkPolicies.prometheusPodLabels', props.prometheusPodLabels ?? {});
+    const ingressNamespaces = names('networkPolicies.ingressNamespaces', props.ingressNamespaces ?? DEFAULTS.networkPolicies.ingressNamespaces);
+    const ingressPodLabels = labelMap('networkPolicies.ingressPodLabels', props.ingressPodLabels ?? DEFAULTS.networkPolicies.ingressPodLabels);
+    const dns = checkOneOf('networkPolicies.dns', props.dns ?? DEFAULTS.networkPolicies.dns, DNS_EGRESS_MODES);
+    const apiServerPorts = (props.apiServerPorts ?? DEFAULTS.networkPolicies.apiServerPorts).map((p, i) => checkInt(`networkPolicies.apiServerPorts[${i}]`, p, 1, 65535));
+    const objectStoragePorts = (props.objectStoragePorts ?? DEFAULTS.networkPolicies.objectStoragePorts).map((p, i) => checkInt(`networkPolicies.objectStoragePorts[${i}]`, p, 1, 65535));
+    // Spilo calls the API and, with backups on, object storage: neither address is selectable.
+    const postgresAnywherePorts = [...new Set([...apiServerPorts, ...objectStoragePorts])];
+
+    const pods = (selector: Record<string, string>): k8s.NetworkPolicyPeer => ({ podSelector: { matchLabels: selector } });
+    const inNamespaces = (namespaces: string[], podLabels: Record<string, string>): k8s.NetworkPolicyPeer => ({
+      namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces }] },
+      podSelector: { matchLabels: podLabels },
+    });
+    const clients: k8s.NetworkPolicyPeer = clientNamespaces.length
+      ? inNamespaces(clientNamespaces, clientPodLabels)
+      : { podSelector: { matchLabels: clientPodLabels } };
+    const prometheus = inNamespaces(prometheusNamespaces, prometheusPodLabels);
+    const ingressController = inNamespaces(ingressNamespaces, ingressPodLabels);
+    const dnsRule: k8s.NetworkPolicyEgressRule = {
+      ...(dns === 'kube-dns' ? { to: [inNamespaces(['kube-system'], { 'k8s-app': 'kube-dns' })] } : {}),
+      ports: portsOf({ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }),
+    };
+    // No `to`: the API server's address is not a pod, and its IP differs per cluster.
+    const apiServerRule: k8s.NetworkPolicyEgressRule = { ports: portsOf(...apiServerPorts) };
+
+    const policy = (name: string, selector: Record<string, string>, ingress: k8s.NetworkPolicyIngressRule[], egress: k8s.NetworkPolicyEgressRule[]) => {
+      const networkPolicy = new k8s.KubeNetworkPolicy(this, name, {
+        metadata: { name: `${cluster.name}-${name}`, labels: props.labels },
+        spec: { podSelector: { matchLabels: selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+      });
+      this.policies.push(networkPolicy);
+      return networkPolicy;
+    };
+
+    // Everything the cluster's pods send or receive is denied unless a policy below allows it.
+    policy('default-deny', props.clusterPodLabels, [], []);
+
+    policy('etcd', etcd.selector, [
+      { from: [pods(postgres.selector)], ports: portsOf(ETCD_PORTS.client) },
+      { from: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client, ETCD_PORTS.peer) },
+      { from: [prometheus], ports: portsOf(ETCD_PORTS.metrics) },
+    ], [
+      { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client, ETCD_PORTS.peer) },
+      dnsRule,
+    ]);
+
+    policy('postgres', postgres.selector, [
+      // HAProxy proxies to PostgreSQL and health-checks Patroni.
+      { from: [pods(router.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      // Replicas stream from the leader; members call each other's REST API (failsafe mode).
+      { from: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
+    ], [
+      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      // Patroni talks to every etcd member by its advertised client URL.
+      { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client) },
+      // Spilo's role callback PATCHes its own pod's label; WAL-G/WAL-E ship backups to object storage.
+      { ports: portsOf(...postgresAnywherePorts) },
+      dnsRule,
+    ]);
+
+    policy('router', router.selector, [
+      { from: [clients], ports: portsOf(router.writePort, router.readPort) },
+      { from: [pods(init.selector)], ports: portsOf(router.writePort) },
+      ...(props.statsExposed ? [{ from: [ingressController], ports: portsOf(router.statsPort) }] : []),
+      { from: [prometheus], ports: portsOf(router.metricsPort) },
+    ], [
+      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      // HAProxy re-resolves the members' names through the cluster DNS.
+      dnsRule,
+    ]);
+
+    policy('init', init.selector, [], [
+      { to: [pods(router.selector)], ports: portsOf(router.writePort) },
+      dnsRule,
+    ]);
+
+    if (props.secretsGenerator) {
+      // Creates the credentials Secret through the API.
+      policy('secrets', props.secretsGenerator.selector, [], [apiServerRule, dnsRule]);
+    }
+  }
+}

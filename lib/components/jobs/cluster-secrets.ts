@@ -1,0 +1,148 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { restrictedContainerSecurityContext } from '../../k8s/security-context';
+import { SchedulingSettings } from '../../settings/component-settings';
+import { schedulingSpec } from '../../k8s/scheduling';
+import { checkDnsLabel } from '../../validation';
+import { ClusterContext } from '../../k8s/dns-names';
+import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
+import { readAsset } from '../../assets/read-asset';
+
+/** The keys of the credentials Secret, one per database role the cluster uses. */
+export const CREDENTIAL_KEYS = {
+  /** Patroni's superuser (`postgres`): Patroni, the init Job. */
+  superuser: 'superuser-password',
+  /** The replication user (`standby`): replicas streaming from the leader. */
+  replication: 'replication-password',
+  /** The application user (`POSTGRES_USER`). */
+  app: 'app-password',
+  /** The monitoring user the exporters log in as (member of pg_monitor). */
+  monitor: 'monitor-password',
+} as const;
+
+/** A role whose password lives in the credentials Secret. */
+export type Credential = keyof typeof CREDENTIAL_KEYS;
+
+export interface ClusterSecretsProps {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /**
+   * Use this existing Secret (it must hold every key of `CREDENTIAL_KEYS`) instead of generating one.
+   * @default - a Job generates `<name>-credentials` with random passwords on first apply
+   */
+  readonly existingSecret?: string;
+  /** Image whose python3 runs the generator (the Spilo image: no extra image to pull or trust). */
+  readonly generatorImage: string;
+  /**
+   * Node selection and priority of the generator Job's pod.
+   * @default - any node
+   */
+  readonly scheduling?: SchedulingSettings;
+  /**
+   * Annotations the generated Secret gets (it is not in git: a GitOps tool must leave it alone).
+   * @default - none
+   */
+  readonly generatedSecretAnnotations?: Record<string, string>;
+}
+
+/**
+ * The credentials Secret the cluster reads its passwords from.
+ *
+ * No password is ever in git: by default a one-shot Job (ServiceAccount allowed to create Secrets
+ * and read this one) creates the Secret with random passwords if it is absent and never touches it
+ * afterwards. Pods that reference it wait in `CreateContainerConfigError` until it exists, so a
+ * plain `kubectl apply -f dist/` converges. With `existingSecret`, nothing is generated.
+ */
+export class ClusterSecrets extends Construct {
+  /** Name of the Secret every component reads. */
+  public readonly secretName: string;
+  /** True when the chart generates the Secret itself. */
+  public readonly generated: boolean;
+  /** Labels selecting the generator Job's pod (when `generated`). */
+  public readonly generatorSelector?: Record<string, string>;
+  /** The Job that generates the Secret (when `generated`); it runs after the rest of this construct exists. */
+  public readonly generatorJob?: k8s.KubeJob;
+
+  constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
+    super(scope, id);
+    const { cluster } = props;
+    this.generated = props.existingSecret === undefined;
+    this.secretName = this.generated
+      ? `${cluster.name}-credentials`
+      : checkDnsLabel('existingSecret', props.existingSecret!, 253);
+    if (this.generated) {
+      this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
+      this.generatorJob = this.addGenerator(cluster, props);
+    }
+  }
+
+  /** The env var that reads `credential`'s password from the Secret. */
+  public env(name: string, credential: Credential): k8s.EnvVar {
+    return { name, valueFrom: { secretKeyRef: { name: this.secretName, key: CREDENTIAL_KEYS[credential] } } };
+  }
+
+  private addGenerator(cluster: ClusterContext, props: ClusterSecretsProps): k8s.KubeJob {
+    const image = props.generatorImage;
+    const name = `${cluster.name}-secrets`;
+    const id: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets', version: imageVersion(image) };
+    const labels = standardLabels(id);
+    const metadata = { name, labels };
+
+    componentServiceAccountWithRole(this, name, labels, cluster.namespace, [
+      // `create` cannot be limited by name (the name is not known before the object exists).
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] },
+    ]);
+    new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': readAsset('create-secret.py') } });
+
+    const secretLabels = standardLabels({ instance: cluster.name, name: 'pg-ha-credentials', component: 'credentials' });
+    const spec: k8s.JobSpec = {
+        backoffLimit: 6,
+        activeDeadlineSeconds: 600,
+        ttlSecondsAfterFinished: 3600,
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: name,
+            // The one pod of the chart that talks to the Kubernetes API.
+            automountServiceAccountToken: true,
+            enableServiceLinks: false,
+            restartPolicy: 'OnFailure',
+            ...schedulingSpec('scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65534,
+              runAsGroup: 65534,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [{
+              name: 'create-secret',
+              image,
+              command: ['python3', '/scripts/create-secret.py'],
+              env: [
+                ...plainEnv({
+                  SECRET_NAME: this.secretName,
+                  SECRET_KEYS: Object.values(CREDENTIAL_KEYS).join(','),
+                  SECRET_LABELS: JSON.stringify(secretLabels),
+                  SECRET_ANNOTATIONS: JSON.stringify(props.generatedSecretAnnotations ?? {}),
+                }),
+                fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+              ],
+              volumeMounts: [{ name: 'script', mountPath: '/scripts', readOnly: true }],
+              resources: {
+                requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
+                limits: { memory: k8s.Quantity.fromString('128Mi') },
+              },
+              securityContext: restrictedContainerSecurityContext(),
+            }],
+            volumes: [{ name: 'script', configMap: { name } }],
+          },
+        },
+    };
+    // Named after its content like the init Job: re-applying a changed Job creates a new one instead
+    // of failing on the old one's immutable pod template.
+    return new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(JSON.stringify(spec))}`, labels }, spec });
+  }
+}

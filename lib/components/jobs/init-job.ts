@@ -1,0 +1,135 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { ClusterSecrets } from './cluster-secrets';
+import { componentServiceAccount } from '../../k8s/service-accounts';
+import { InitJobSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
+import { POSTGRES_ALPINE_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { PgRouter } from '../router/pg-router';
+import { checkImage, checkInt, checkRoleName } from '../../validation';
+import { PostgresCluster, SUPERUSER } from '../postgres/postgres-cluster';
+import { resolveResources } from '../../k8s/resources';
+import { schedulingSpec } from '../../k8s/scheduling';
+import { ClusterContext } from '../../k8s/dns-names';
+import { contentHash, plainEnv } from '../../k8s/workload';
+import { readAsset } from '../../assets/read-asset';
+
+export interface InitJobProps extends InitJobSettings {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /** The Job reaches the leader through the router's write Service. */
+  readonly router: PgRouter;
+  readonly postgres: PostgresCluster;
+  readonly secrets: ClusterSecrets;
+  /**
+   * Application role to create.
+   * @default DEFAULTS.postgresUser
+   */
+  readonly appUser?: string;
+  /**
+   * Application database to create, owned by appUser.
+   * @default DEFAULTS.postgresDb
+   */
+  readonly appDb?: string;
+}
+
+const CA_DIR = '/etc/pg-ha-ca';
+
+const SQL_DIR = '/etc/pg-ha-init';
+
+/**
+ * A Job that waits for the leader behind the write Service, then creates the application role
+ * and database and the monitoring role (idempotent SQL, readable in lib/assets/).
+ *
+ * Its name carries a hash of what it runs, so a changed script or SQL creates a new Job instead of
+ * failing on the immutable pod template of the old one; finished Jobs are deleted after an hour.
+ */
+export class InitJob extends Construct {
+  public readonly job: k8s.KubeJob;
+  public readonly configMap: k8s.KubeConfigMap;
+  /** Labels selecting the Job's pod. */
+  public readonly selector: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: InitJobProps) {
+    super(scope, id);
+    const { cluster, router, postgres, secrets } = props;
+    const appUser = checkRoleName('postgresUser', props.appUser ?? DEFAULTS.postgresUser);
+    const appDb = checkRoleName('postgresDb', props.appDb ?? DEFAULTS.postgresDb);
+    const image = checkImage('init.image', props.image ?? DEFAULTS.init.image);
+    const deadlineSeconds = checkInt('init.deadlineSeconds', props.deadlineSeconds ?? DEFAULTS.init.deadlineSeconds, 60, 86400);
+    const resources = resolveResources('init.resources', DEFAULTS.init.resources, props.resources);
+    const tlsSecret = postgres.tlsSecretName;
+
+    const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-init', component: 'init', version: imageVersion(image) };
+    const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
+    const data = { 'init.sh': readAsset('init.sh'), 'init.sql': readAsset('init.sql'), 'user.sql': props.extraSql ?? '' };
+    const configName = `${cluster.name}-init`;
+    this.configMap = new k8s.KubeConfigMap(this, 'Sql', { metadata: { name: configName, labels }, data });
+    const serviceAccountName = componentServiceAccount(this, configName, labels);
+    const scheduling = schedulingSpec('init.scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' });
+
+    const env: k8s.EnvVar[] = [
+      ...plainEnv({
+        PGHOST: router.writeService.name,
+        PGPORT: router.writePort,
+        PGUSER: SUPERUSER,
+        // Spilo rejects non-TLS connections from other pods. With a real certificate, also check that
+        // the server is the one named PGHOST (the certificate lists the router's Service names).
+        PGSSLMODE: tlsSecret ? 'verify-full' : 'require',
+        ...(tlsSecret ? { PGSSLROOTCERT: `${CA_DIR}/ca.crt` } : {}),
+        PGCONNECT_TIMEOUT: 5,
+        APP_USER: appUser,
+        APP_DB: appDb,
+        MONITOR_USER: postgres.monitorUser,
+        SQL_DIR,
+        // 150 attempts, 2 s apart plus up to 3 s each: about 12 minutes, inside the deadline.
+        WAIT_ATTEMPTS: 150,
+      }),
+      secrets.env('PGPASSWORD', 'superuser'),
+      secrets.env('APP_PASSWORD', 'app'),
+      secrets.env('MONITOR_PASSWORD', 'monitor'),
+    ];
+
+    const template: k8s.PodTemplateSpec = {
+      metadata: { labels },
+      spec: {
+        serviceAccountName,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: 'OnFailure',
+        ...scheduling,
+        // postgres:17-alpine's postgres user.
+        securityContext: restrictedPodSecurityContext(POSTGRES_ALPINE_UID, POSTGRES_ALPINE_UID),
+        containers: [{
+          name: 'init',
+          image,
+          command: ['/bin/sh', `${SQL_DIR}/init.sh`],
+          env,
+          resources,
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: 'sql', mountPath: SQL_DIR, readOnly: true },
+            ...(tlsSecret ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
+          ],
+        }],
+        volumes: [
+          { name: 'sql', configMap: { name: configName } },
+          // Only the CA: the Job never needs the server's private key.
+          ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+        ],
+      },
+    };
+
+    this.job = new k8s.KubeJob(this, 'Job', {
+      metadata: { name: `${cluster.name}-init-${contentHash(JSON.stringify(data), JSON.stringify(template))}`, labels },
+      spec: {
+        backoffLimit: 4,
+        activeDeadlineSeconds: deadlineSeconds,
+        ttlSecondsAfterFinished: 3600,
+        template,
+      },
+    });
+  }
+}

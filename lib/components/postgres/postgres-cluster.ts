@@ -1,0 +1,224 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { ClusterSecrets } from '../jobs/cluster-secrets';
+import { PatroniSettings, PostgresSettings, PostgresTlsSettings } from '../../settings/component-settings';
+import { DEFAULTS } from '../../settings/defaults';
+import { EtcdCluster } from '../etcd/etcd-cluster';
+import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
+import { EXPORTER_UID, restrictedContainerSecurityContext } from '../../k8s/security-context';
+import { resolveResources } from '../../k8s/resources';
+import { schedulingSpec } from '../../k8s/scheduling';
+import { renderPatroniConfig } from './patroni-config';
+import { resolvePostgresTls } from './postgres-tls';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { checkImage, checkInt, checkQuantity, checkRoleName, ConfigError } from '../../validation';
+import { ClusterContext, statefulPodFqdns } from '../../k8s/dns-names';
+import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
+
+/** Ports of a Spilo pod. */
+export const POSTGRES_PORTS = { postgresql: 5432, patroni: 8008 } as const;
+/** The superuser and replication roles Spilo configures Patroni with. */
+export const SUPERUSER = 'postgres';
+export const REPLICATION_USER = 'standby';
+
+const PGDATA_MOUNT = '/home/postgres/pgdata';
+
+export interface PostgresClusterProps extends PostgresSettings {
+  /** Where the cluster lives. */
+  readonly cluster: ClusterContext;
+  /** The etcd cluster Patroni uses as its DCS. */
+  readonly dcs: EtcdCluster;
+  /** Where the passwords live. */
+  readonly secrets: ClusterSecrets;
+  /** Patroni's timing and replication settings. */
+  readonly patroni?: PatroniSettings;
+  /**
+   * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of backups.ts).
+   * @default - none
+   */
+  readonly extraEnv?: k8s.EnvVar[];
+}
+
+/**
+ * PostgreSQL with Patroni (Spilo image) on a StatefulSet, using etcd v3 as the DCS, with a
+ * postgres-exporter sidecar in every pod.
+ */
+export class PostgresCluster extends Construct {
+  /** Patroni's scope (cluster name in the DCS). */
+  public readonly scope: string;
+  /** FQDN of every member, in ordinal order. */
+  public readonly podFqdns: string[];
+  /** Pod names (= Patroni member names). */
+  public readonly podNames: string[];
+  public readonly headlessService: k8s.KubeService;
+  public readonly statefulSet: StatefulSetWithTypedClaims;
+  /** Labels selecting the Postgres pods. */
+  public readonly selector: Record<string, string>;
+  /** The exporter's port on every pod. */
+  public readonly exporterPort: number;
+  /** The role the exporter logs in as. */
+  public readonly monitorUser: string;
+  /** The Patroni configuration (YAML) passed in SPILO_CONFIGURATION. */
+  public readonly spiloConfiguration: string;
+  /** Members of the cluster. */
+  public readonly replicas: number;
+  /** The Secret holding PostgreSQL's serving certificate (`tls.crt`, `tls.key`, `ca.crt`), if any. */
+  public readonly tlsSecretName?: string;
+  /** The TLS settings (for the cert-manager Certificate the chart may add). */
+  public readonly tls: PostgresTlsSettings;
+
+  constructor(scope: Construct, id: string, props: PostgresClusterProps) {
+    super(scope, id);
+    const { cluster, dcs, secrets } = props;
+    const replicas = checkInt('postgres.replicas', props.replicas ?? DEFAULTS.postgres.replicas, 1, 9);
+    const image = checkImage('postgres.image', props.image ?? DEFAULTS.postgres.image);
+    const pgVersion = checkInt('postgres.pgVersion', props.pgVersion ?? DEFAULTS.postgres.pgVersion, 13, 17);
+    const storageSize = checkQuantity('postgres.storageSize', props.storageSize ?? DEFAULTS.postgres.storageSize);
+    const exporterImage = checkImage('postgres.exporterImage', props.exporterImage ?? DEFAULTS.postgres.exporterImage);
+    this.exporterPort = checkInt('postgres.exporterPort', props.exporterPort ?? DEFAULTS.postgres.exporterPort, 1024, 65535);
+    if (this.exporterPort === POSTGRES_PORTS.postgresql || this.exporterPort === POSTGRES_PORTS.patroni) {
+      throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${POSTGRES_PORTS.postgresql}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
+    }
+    this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? DEFAULTS.postgres.monitorUser);
+    const resources = resolveResources('postgres.resources', DEFAULTS.postgres.resources, props.resources,
+      'Spilo sizes shared_buffers and max_connections from the memory limit (without one, from the node\'s RAM)');
+    const exporterResources = resolveResources('postgres.exporterResources', DEFAULTS.postgres.exporterResources, props.exporterResources);
+    this.replicas = replicas;
+    this.tls = props.tls ?? {};
+    this.tlsSecretName = resolvePostgresTls(cluster, this.tls);
+
+    this.scope = cluster.name;
+    const name = cluster.name;
+    const headlessName = `${name}-headless`;
+    const identity: ComponentIdentity = { instance: cluster.name, name: 'postgresql', component: 'database', version: imageVersion(image) };
+    const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
+    this.podNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
+    this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
+    this.spiloConfiguration = renderPatroniConfig(props.patroni ?? {});
+    const scheduling = schedulingSpec('postgres.scheduling', this.selector, props.scheduling);
+
+    this.headlessService = new k8s.KubeService(this, 'Headless', {
+      metadata: { name: headlessName, labels },
+      spec: {
+        clusterIp: 'None',
+        // The router follows pods by DNS and lets Patroni's health checks decide; a pod that is not
+        // (yet) ready must still resolve, or a recovering member would vanish from the router.
+        publishNotReadyAddresses: true,
+        selector: this.selector,
+        ports: namedServicePorts({ postgresql: POSTGRES_PORTS.postgresql, patroni: POSTGRES_PORTS.patroni, metrics: this.exporterPort }),
+      },
+    });
+
+    // Spilo's role callback labels its own pod `spilo-role=primary|replica` (kubectl get pods -L spilo-role).
+    const saName = componentServiceAccountWithRole(this, `${name}-postgres`, labels, cluster.namespace, [
+      { apiGroups: [''], resources: ['pods'], resourceNames: this.podNames, verbs: ['get', 'patch'] },
+    ]);
+
+    this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
+      metadata: { name, labels },
+      spec: {
+        // Parallel start: members find each other through etcd, not through start order.
+        ...memberSetSpec(headlessName, replicas, this.selector),
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: saName,
+            // Spilo's role callback uses the token; it is mounted into the postgres container only
+            // (volume below), not into the exporter sidecar, which never calls the API.
+            automountServiceAccountToken: false,
+            // Spilo turns every ETCD3_*-like variable into DCS config: no service-link variables.
+            enableServiceLinks: false,
+            // Long enough for Patroni to hand the leader lock over and shut PostgreSQL down cleanly.
+            terminationGracePeriodSeconds: 300,
+            ...scheduling,
+            // Spilo starts as root (see the postgres container); the pod-level context only adds seccomp.
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'postgres',
+                image,
+                ports: [
+                  { name: 'postgresql', containerPort: POSTGRES_PORTS.postgresql },
+                  { name: 'patroni', containerPort: POSTGRES_PORTS.patroni },
+                ],
+                env: [
+                  ...plainEnv({
+                    SCOPE: this.scope,
+                    PGVERSION: pgVersion,
+                    // etcd v3 API; DCS_ENABLE_KUBERNETES_API stays unset so Spilo never picks the Kubernetes DCS.
+                    ETCD3_HOSTS: dcs.clientEndpoints.join(','),
+                  }),
+                  fieldEnv('POD_IP', 'status.podIP'),
+                  fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+                  { name: 'PGUSER_SUPERUSER', value: SUPERUSER },
+                  secrets.env('PGPASSWORD_SUPERUSER', 'superuser'),
+                  { name: 'PGUSER_STANDBY', value: REPLICATION_USER },
+                  secrets.env('PGPASSWORD_STANDBY', 'replication'),
+                  // PostgreSQL's serving certificate, when one is configured (postgres.tls).
+                  ...tlsEnv(this.tlsSecretName),
+                  // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
+                  { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
+                  ...(props.extraEnv ?? []),
+                ],
+                readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+                livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
+                resources,
+                // Spilo needs root at start: launch.sh rewrites /etc/passwd, chowns PGHOME and /run, then
+                // drops to `postgres` with chpst. It writes its config and certificates to the image's
+                // root filesystem (/run, /etc), and cron backups need setuid, so privilege escalation
+                // stays allowed. This keeps the pod at Pod Security "baseline" (not "restricted").
+                securityContext: {
+                  privileged: false,
+                  allowPrivilegeEscalation: true,
+                  readOnlyRootFilesystem: false,
+                  // Not among the capabilities Spilo uses; container runtimes grant it by default.
+                  capabilities: { drop: ['NET_RAW'] },
+                },
+                volumeMounts: [
+                  { name: 'pgdata', mountPath: PGDATA_MOUNT },
+                  { name: 'dshm', mountPath: '/dev/shm' },
+                  { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
+                ],
+              },
+              {
+                name: 'exporter',
+                image: exporterImage,
+                args: [`--web.listen-address=:${this.exporterPort}`, '--web.telemetry-path=/metrics'],
+                ports: [{ name: 'metrics', containerPort: this.exporterPort }],
+                env: [
+                  // Loopback: Spilo's pg_hba allows md5 without TLS from 127.0.0.1 only.
+                  { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${POSTGRES_PORTS.postgresql}/postgres?sslmode=disable` },
+                  { name: 'DATA_SOURCE_USER', value: this.monitorUser },
+                  secrets.env('DATA_SOURCE_PASS', 'monitor'),
+                ],
+                readinessProbe: httpProbe('/', 'metrics', { periodSeconds: 10, timeoutSeconds: 5 }),
+                livenessProbe: httpProbe('/', 'metrics', { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 }),
+                resources: exporterResources,
+                // The image's `nobody`, by number: the sidecar meets "restricted" on its own.
+                securityContext: restrictedContainerSecurityContext({ runAsNonRoot: true, runAsUser: EXPORTER_UID, runAsGroup: EXPORTER_UID }),
+              },
+            ],
+            volumes: [
+              // PostgreSQL's parallel queries need more shared memory than a container's 64Mi /dev/shm.
+              { name: 'dshm', emptyDir: { medium: 'Memory' } },
+              serviceAccountTokenVolume('kube-api-access'),
+            ],
+          },
+        },
+        volumeClaimTemplates: [volumeClaimTemplate('pgdata', storageSize, props.storageClass)],
+      },
+    });
+  }
+}
+
+/** Spilo writes these env vars (certificate contents) to /run/certs with owner postgres and mode 0600. */
+function tlsEnv(secretName: string | undefined): k8s.EnvVar[] {
+  if (!secretName) return [];
+  return [
+    { name: 'SSL_CERTIFICATE', valueFrom: { secretKeyRef: { name: secretName, key: 'tls.crt' } } },
+    { name: 'SSL_PRIVATE_KEY', valueFrom: { secretKeyRef: { name: secretName, key: 'tls.key' } } },
+    // Optional: a Secret without a CA still serves the certificate.
+    { name: 'SSL_CA', valueFrom: { secretKeyRef: { name: secretName, key: 'ca.crt', optional: true } } },
+  ];
+}

@@ -1,0 +1,54 @@
+/**
+ * Scheduling of every component's pods: anti-affinity, zone spread, node selection and priority.
+ */
+import { k8s } from 'cdk8s-plus-28';
+import { ANTI_AFFINITY_MODES, SchedulingSettings, ZONE_SPREAD_MODES } from '../settings/component-settings';
+import { DEFAULTS } from '../settings/defaults';
+import { checkDnsSubdomain, checkLabel, checkOneOf, checkToleration } from '../validation';
+
+/** Component settings win over chart-wide ones, field by field. */
+export function mergeScheduling(chartWide: SchedulingSettings | undefined, component: SchedulingSettings | undefined): SchedulingSettings {
+  const merged: Record<string, unknown> = { ...chartWide };
+  for (const [key, value] of Object.entries(component ?? {})) {
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged as SchedulingSettings;
+}
+
+/** Checks `scheduling` (named `setting` in errors) and returns it with its defaults. */
+export function checkScheduling(setting: string, scheduling: SchedulingSettings = {}) {
+  const antiAffinity = checkOneOf(`${setting}.antiAffinity`, scheduling.antiAffinity ?? DEFAULTS.scheduling.antiAffinity, ANTI_AFFINITY_MODES);
+  const zoneSpread = checkOneOf(`${setting}.zoneSpread`, scheduling.zoneSpread ?? DEFAULTS.scheduling.zoneSpread, ZONE_SPREAD_MODES);
+  const priorityClassName = scheduling.priorityClassName === undefined
+    ? undefined
+    : checkDnsSubdomain(`${setting}.priorityClassName`, scheduling.priorityClassName);
+  for (const [key, value] of Object.entries(scheduling.nodeSelector ?? {})) checkLabel(`${setting}.nodeSelector`, key, value);
+  (scheduling.tolerations ?? []).forEach((t, i) => checkToleration(`${setting}.tolerations[${i}]`, t));
+  return { antiAffinity, zoneSpread, priorityClassName };
+}
+
+/** The pod-spec fields for `scheduling`, for pods selected by `selector`; `setting` names the prop in errors. */
+export function schedulingSpec(setting: string, selector: Record<string, string>, scheduling: SchedulingSettings = {}): Partial<k8s.PodSpec> {
+  const { antiAffinity, zoneSpread, priorityClassName } = checkScheduling(setting, scheduling);
+
+  const labelSelector = { matchLabels: selector };
+  const term: k8s.PodAffinityTerm = { topologyKey: 'kubernetes.io/hostname', labelSelector };
+  const affinity: k8s.Affinity | undefined = antiAffinity === 'none' ? undefined : {
+    podAntiAffinity: antiAffinity === 'required'
+      ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+      : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+  };
+  const spread: k8s.TopologySpreadConstraint[] = zoneSpread === 'none' ? [] : [{
+    topologyKey: 'topology.kubernetes.io/zone',
+    maxSkew: 1,
+    whenUnsatisfiable: zoneSpread === 'required' ? 'DoNotSchedule' : 'ScheduleAnyway',
+    labelSelector,
+  }];
+  return {
+    ...(affinity ? { affinity } : {}),
+    ...(spread.length ? { topologySpreadConstraints: spread } : {}),
+    ...(scheduling.nodeSelector && Object.keys(scheduling.nodeSelector).length ? { nodeSelector: scheduling.nodeSelector } : {}),
+    ...(scheduling.tolerations?.length ? { tolerations: scheduling.tolerations } : {}),
+    ...(priorityClassName ? { priorityClassName } : {}),
+  };
+}

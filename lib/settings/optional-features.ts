@@ -1,0 +1,59 @@
+/**
+ * The optional features and the one rule for their settings: a setting that only applies while its
+ * feature is on is an error while the feature is off, naming the setting and the switch. Silently
+ * ignoring it would leave a user believing, say, that NetworkPolicies admit their clients.
+ */
+import { ConfigError } from '../validation';
+import { DEFAULTS } from './defaults';
+import { SETTINGS, variablesFor } from './env-table';
+import { PgHaSettings } from './pg-ha-settings';
+import { getSetting, givenSettings, SettingPath } from './setting-paths';
+
+/** A feature that a switch turns on or off. */
+export interface OptionalFeature {
+  /** What the feature writes, for the error message. */
+  readonly name: string;
+  /** The setting that turns it on or off. */
+  readonly switch: SettingPath;
+  /** The switch's value that turns it off (`undefined`: off while the switch is unset). */
+  readonly offValue: false | undefined | 'none';
+  /** Groups or settings that apply only while the feature is on (the switch itself excepted). */
+  readonly applies: readonly SettingPath[];
+}
+
+/** Every optional feature, outer before inner (backups before the clone, which needs them). */
+export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
+  { name: 'WAL-G backups', switch: 'backups.enabled', offValue: false, applies: ['backups'] },
+  { name: 'the clone from an archive', switch: 'backups.clone.s3Prefix', offValue: undefined, applies: ['backups.clone'] },
+  { name: 'the PodMonitors and PrometheusRule', switch: 'monitoring.enabled', offValue: false, applies: ['monitoring'] },
+  { name: 'the NetworkPolicies', switch: 'networkPolicies.enabled', offValue: false, applies: ['networkPolicies'] },
+  {
+    name: 'the stats page Ingress',
+    switch: 'statsIngress.kind',
+    offValue: 'none',
+    applies: ['statsIngress', 'networkPolicies.ingressNamespaces', 'networkPolicies.ingressPodLabels'],
+  },
+  { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind'] },
+  { name: 'the Argo CD Application', switch: 'argocd.repoUrl', offValue: undefined, applies: ['argocd'] },
+];
+
+/** True when `path` is a group of settings (a prefix of a variable's path), not one value such as a label map. */
+const isGroupPath = (path: string) => SETTINGS.some((spec) => spec.path.startsWith(`${path}.`));
+
+/** Throws for the first setting given while its feature is off (see OPTIONAL_FEATURES). */
+export function checkOptionalFeatures(settings: PgHaSettings, features: readonly OptionalFeature[] = OPTIONAL_FEATURES): void {
+  for (const feature of features) {
+    const value = getSetting(settings, feature.switch) ?? getSetting(DEFAULTS, feature.switch);
+    if (value !== feature.offValue) continue;
+    const given = feature.applies
+      .flatMap((path) => givenSettings(settings, path, isGroupPath))
+      .filter(([path]) => path !== feature.switch);
+    if (given.length === 0) continue;
+    const [path, givenValue] = given[0];
+    const variable = variablesFor(feature.switch)[0];
+    const offState = feature.offValue === undefined
+      ? `${feature.switch} is unset (${variable})`
+      : `${feature.switch} is ${JSON.stringify(feature.offValue)} (${variable}=${feature.offValue})`;
+    throw new ConfigError(path, givenValue, `unset while ${offState}: it only applies to ${feature.name}`);
+  }
+}

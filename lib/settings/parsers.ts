@@ -1,0 +1,37 @@
+/** Parsers for the list-valued variables of pg-ha.env (labels, tolerations). */
+import { k8s } from 'cdk8s-plus-28';
+import { checkLabel, checkToleration, ConfigError } from '../validation';
+
+/**
+ * Tolerations in kubectl's taint syntax, comma-separated: `key=value:Effect` (Equal), `key:Effect` or
+ * `key` (Exists), e.g. `dedicated=postgres:NoSchedule`. Used by the TOLERATIONS setting.
+ */
+export function parseTolerations(setting: string, text: string): k8s.Toleration[] {
+  return text.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
+    const match = /^([^=:]+)(?:=([^:]*))?(?::([A-Za-z]+))?$/.exec(item);
+    if (!match) throw new ConfigError(setting, item, 'a toleration "key=value:Effect", "key:Effect" or "key" (comma-separated)');
+    const [, key, value, effect] = match;
+    const toleration: k8s.Toleration = {
+      key,
+      operator: value === undefined ? 'Exists' : 'Equal',
+      ...(value !== undefined ? { value } : {}),
+      ...(effect !== undefined ? { effect } : {}),
+    };
+    checkToleration(setting, toleration);
+    return toleration;
+  });
+}
+
+/** `key=value` pairs, comma-separated (NODE_SELECTOR). */
+export function parseLabelMap(setting: string, text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const item of text.split(',').map((i) => i.trim()).filter((i) => i !== '')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(setting, item, 'key=value pairs separated by commas, e.g. "node-role.kubernetes.io/db=true"');
+    const key = item.slice(0, eq).trim();
+    const value = item.slice(eq + 1).trim();
+    checkLabel(setting, key, value);
+    map[key] = value;
+  }
+  return map;
+}
