@@ -2,12 +2,13 @@
  * The scenarios on a configuration other than the defaults, synthesized at test time:
  * other scope, namespace, cluster domain, user, database, ports and Patroni timings,
  * 5 etcd members, 4 Postgres members, 3 routers. Runs beside the default suite on
- * its own address block (127.1.x.y).
+ * its own address block (E2E_ADDRESS_BLOCK + 1).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { addressBlock } from './lib/address-plan';
 import { log } from './lib/log';
 import { scenarioSuite } from './scenarios/suite';
 
@@ -40,7 +41,7 @@ function synthOtherConfiguration(): string {
   return out;
 }
 
-scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: 1 });
+scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(1) });
 
 afterAll(() => {
   if (out) fs.rmSync(out, { recursive: true, force: true });

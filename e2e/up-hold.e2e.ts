@@ -9,6 +9,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { addressBlock } from './lib/address-plan';
 import { query } from './lib/pg';
 import { sleep } from './lib/poll';
 import { listProcs } from './lib/process-supervisor';
@@ -49,7 +50,7 @@ function readyLine(): Promise<Record<string, any>> { // eslint-disable-line @typ
 test('up.ts --hold keeps the cluster serving until SIGINT, then tears everything down', async () => {
   child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'up.ts'), '--hold'], {
     cwd: repo,
-    env: { ...process.env, E2E_DIST: dist, E2E_ADDRESS_BLOCK: '2' },
+    env: { ...process.env, E2E_DIST: dist, E2E_ADDRESS_BLOCK: String(addressBlock(2)) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = await readyLine();

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { addressBlock } from './lib/address-plan';
 import { appCreds, initJobName } from './lib/app-client';
 import { log } from './lib/log';
 import { routerPlan } from './lib/router';
@@ -14,7 +15,7 @@ import { Testbed } from './lib/testbed';
 
 async function main(): Promise<void> {
   const distDir = process.env.E2E_DIST ?? path.join(__dirname, '..', 'dist');
-  const bed = new Testbed({ distDir, addressBlock: Number(process.env.E2E_ADDRESS_BLOCK ?? 0) });
+  const bed = new Testbed({ distDir, addressBlock: addressBlock() });
   const t0 = Date.now();
   try {
     await bed.start();

@@ -88,3 +88,17 @@ export class AddressPlan {
     return v;
   }
 }
+
+/**
+ * The address block of one bed of this run: E2E_ADDRESS_BLOCK (default 0) is the run's first
+ * block, each suite file adds its own offset, so several runs (several checkouts) can share the
+ * host. A value that is not a whole number, or a block beyond 255, is refused naming the variable.
+ */
+export function addressBlock(offset = 0): number {
+  const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
+  const base = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(base) || base + offset > 255) {
+    throw new Error(`E2E_ADDRESS_BLOCK=${raw}: must be a whole number from 0 to ${255 - offset} (this bed adds ${offset} for its suite; addresses are 127.<block>.x.y)`);
+  }
+  return base + offset;
+}
