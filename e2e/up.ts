@@ -21,11 +21,7 @@ async function main(): Promise<void> {
     await bed.start();
     await bed.patroni.waitHealthy();
     log(`etcd health: ${(await bed.etcdHealth()).join(',')}`);
-    for (const job of bed.jobs.runnable()) {
-      const r = await bed.jobs.run(job.metadata.name);
-      log(`Job ${job.metadata.name}: exit ${r.code}\n${r.output}`);
-      if (r.code !== 0) throw new Error(`Job ${job.metadata.name} failed`);
-    }
+    for (const job of bed.lastApply?.jobs ?? []) log(`Job ${job.name} (run by the apply): ${job.succeeded ? 'succeeded' : 'FAILED'}: ${job.message}`);
     const router = routerPlan(bed);
     const app = appCreds(bed, initJobName(bed));
     const leader = await bed.patroni.leaderPod();

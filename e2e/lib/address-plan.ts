@@ -3,7 +3,7 @@
  * lo), one per ClusterIP Service, and the test bed's DNS server. Every
  * workload gets its own third octet, chosen by the program it runs, so the
  * addresses say what they are: etcd 127.B.10.N, Postgres 127.B.20.N, routers
- * 127.B.30.N, DNS 127.B.40.1, Services 127.B.50.N, Job pods 127.B.60.N
+ * 127.B.30.N, DNS 127.B.40.1, the Kubernetes API stand-in 127.B.40.2, Services 127.B.50.N, Job pods 127.B.60.N
  * (N = ordinal + 1). B, the bed's block, lets test beds run side by side
  * (0 unless the caller picks another).
  * It also knows every cluster DNS name of a pod or Service, to translate
@@ -27,10 +27,13 @@ export class AddressPlan {
   /** cluster DNS name -> address */
   readonly names = new Map<string, string>();
   readonly dnsAddress: string;
+  /** the Kubernetes API stand-in (Service `kubernetes` in namespace default), port 443 */
+  readonly apiAddress: string;
 
   constructor(readonly block = 0) {
     if (!Number.isInteger(block) || block < 0 || block > 255) throw new Error(`address block must be 0..255 (got ${block})`);
     this.dnsAddress = `127.${block}.${DNS_NET}.1`;
+    this.apiAddress = `127.${block}.${DNS_NET}.2`;
   }
 
   private key(w: K8sObject): string {
