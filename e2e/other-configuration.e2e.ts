@@ -8,8 +8,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { addressBlock } from './lib/address-plan';
 import { log } from './lib/log';
+import { addressBlock } from './lib/address-plan';
 import { scenarioSuite } from './scenarios/suite';
 
 export const OTHER_CONFIGURATION: Record<string, string> = {
@@ -41,7 +41,7 @@ function synthOtherConfiguration(): string {
   return out;
 }
 
-scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(1) });
+scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(100) });
 
 afterAll(() => {
   if (out) fs.rmSync(out, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  * line; then tears down, or with --hold keeps the cluster until ^C (SIGINT/SIGTERM/SIGHUP)
  * and tears down then. While it is held, `npx tsx e2e/up.ts apply <dir>` (same
  * E2E_ADDRESS_BLOCK) applies a second dist/ to it and prints what the apply did.
- * E2E_ADDRESS_BLOCK=B puts the bed on 127.B.x.y (default 0).
+ * E2E_ADDRESS_BLOCK=B (0..55) puts the bed on 127.B.x.y (default 0).
  */
 import * as fs from 'fs';
 import * as path from 'path';

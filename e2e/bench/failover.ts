@@ -34,6 +34,7 @@ import { log } from '../lib/log';
 import type { DcsTiming } from '../lib/patroni-client';
 import { sleep } from '../lib/poll';
 import { routerPlan, RouterPlan } from '../lib/router';
+import { addressBlock } from '../lib/address-plan';
 import { Testbed, TestbedOptions } from '../lib/testbed';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -152,7 +153,7 @@ async function soak(bed: Testbed, router: RouterPlan, app: AppCreds, seconds: nu
 }
 
 async function runProfile(distDir: string, profile: Profile, runs: number, kinds: FailoverKind[]): Promise<ProfileResult> {
-  const bed = new Testbed({ distDir, spiloOverride: profile.override, haproxyDefaultServerExtra: profile.haproxyExtra });
+  const bed = new Testbed({ distDir, addressBlock: addressBlock(), spiloOverride: profile.override, haproxyDefaultServerExtra: profile.haproxyExtra });
   const results: FailoverResult[] = [];
   const failures: string[] = [];
   const t0 = Date.now();

@@ -13,6 +13,22 @@ import type { K8sObject } from './manifests';
 import type { Program } from './pod';
 
 export const DNS_PORT = 53;
+
+/**
+ * The address block of one bed in a run: `E2E_ADDRESS_BLOCK` (default 0) is the run's base, and each bed
+ * of the run adds its own offset (0 committed dist/, 100 other configuration, 150 upgrade, 200 the
+ * `--hold` test), so runs started side by side from different checkouts (bases 0, 11, 21, ...) never
+ * share an address. A base up to 55 fits every offset; a bed started alone (up.ts) may use up to 255.
+ */
+export function addressBlock(offset: 0 | 100 | 150 | 200 = 0): number {
+  const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
+  const base = Number(raw);
+  if (!/^\d+$/.test(raw) || base + offset > 255) {
+    throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..${255 - offset} for this bed (0..55 for a whole run; it adds ${offset}) (got ${JSON.stringify(raw)})`);
+  }
+  return base + offset;
+}
+
 /** status.hostIP of every pod: the one "node" */
 export const HOST_IP = '127.0.0.1';
 
@@ -92,16 +108,3 @@ export class AddressPlan {
   }
 }
 
-/**
- * The address block of one bed of this run: E2E_ADDRESS_BLOCK (default 0) is the run's first
- * block, each suite file adds its own offset, so several runs (several checkouts) can share the
- * host. A value that is not a whole number, or a block beyond 255, is refused naming the variable.
- */
-export function addressBlock(offset = 0): number {
-  const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
-  const base = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(base) || base + offset > 255) {
-    throw new Error(`E2E_ADDRESS_BLOCK=${raw}: must be a whole number from 0 to ${255 - offset} (this bed adds ${offset} for its suite; addresses are 127.<block>.x.y)`);
-  }
-  return base + offset;
-}

@@ -269,10 +269,13 @@ export class Supervisor {
 const live = new Set<Supervisor>();
 let globalHandlers = false;
 let signalOwner: ((sig: NodeJS.Signals) => void) | undefined;
+let ownerCalledAt = 0;
+/** A ^C reaches Node twice under `npx tsx` (from the terminal and relayed by tsx): one press, one signal. */
+const SAME_PRESS_MS = 1000;
 
 /**
  * Let the caller handle the first SIGINT/SIGTERM/SIGHUP (e.g. a held cluster tears down
- * gracefully); a second signal, or any signal without an owner, kills everything at once.
+ * gracefully); a later signal, or any signal without an owner, kills everything at once.
  */
 export function handleStopSignal(owner: ((sig: NodeJS.Signals) => void) | undefined): void {
   signalOwner = owner;
@@ -287,9 +290,14 @@ function installGlobalHandlers(): void {
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
+      if (Date.now() - ownerCalledAt < SAME_PRESS_MS) return log(`${sig} again within ${SAME_PRESS_MS} ms: the same stop request`);
       const owner = signalOwner;
       signalOwner = undefined;
-      if (owner) return owner(sig);
+      if (owner) {
+        ownerCalledAt = Date.now();
+        return owner(sig);
+      }
+      log(`${sig}: killing every process of this run at once`);
       for (const s of live) s.killAllSync();
       process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
     });

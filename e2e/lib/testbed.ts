@@ -27,6 +27,7 @@ import { log, setLogFile } from './log';
 import { Container, K8sObject, loadDist, Manifests, Obj, PodIdentity, SecretStore, volumeFiles } from './manifests';
 import { PatroniClient } from './patroni-client';
 import { Launch, LocalContainer, LocalPod, Program, programOfImage, VolumeMountOnHost } from './pod';
+import { sleep } from './poll';
 import { handleStopSignal, Supervisor } from './process-supervisor';
 import { ProgramContext, ProgramOverrides } from './programs/context';
 import { etcdHealth, etcdLaunch } from './programs/etcd';
@@ -320,7 +321,11 @@ export class Testbed {
   async holdUntilSignal(): Promise<NodeJS.Signals> {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
-      return await new Promise<NodeJS.Signals>((resolve) => handleStopSignal(resolve));
+      const sig = await new Promise<NodeJS.Signals>((resolve) => handleStopSignal(resolve));
+      // `npx tsx` relays the signal too and SIGKILLs its child unless the child acknowledges it
+      // within 30 ms: let that handshake finish before the teardown keeps the event loop busy
+      await sleep(250);
+      return sig;
     } finally {
       clearInterval(keepAlive);
     }
