@@ -197,11 +197,12 @@ export class Testbed {
     const volumes: Obj[] = [...(spec.volumes ?? [])];
     const saMount = '/var/run/secrets/kubernetes.io/serviceaccount';
     const automount = spec.automountServiceAccountToken ?? this.store.get('ServiceAccount', identity.namespace, identity.serviceAccountName)?.automountServiceAccountToken ?? true;
-    const containers = [...(spec.initContainers ?? []), ...spec.containers] as Container[];
+    // copies: the kubelet's added mount must not change the applied object (apply compares it)
+    const containers = ([...(spec.initContainers ?? []), ...spec.containers] as Container[]).map((c) => ({ ...c, volumeMounts: [...(c.volumeMounts ?? [])] }));
     if (automount && !containers.some((c) => (c.volumeMounts ?? []).some((vm) => vm.mountPath === saMount))) {
       // the admission controller's kube-api-access volume, mounted in every container
       volumes.push({ name: 'kube-api-access-auto', projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } }] } });
-      for (const c of containers) c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'kube-api-access-auto', mountPath: saMount, readOnly: true }];
+      for (const c of containers) c.volumeMounts.push({ name: 'kube-api-access-auto', mountPath: saMount, readOnly: true });
     }
     for (const v of volumes) {
       const d = path.join(dir, 'vol', v.name);
