@@ -10,10 +10,12 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { stringify } from 'yaml';
 import { addressBlock } from './lib/address-plan';
 import { appCreds, ensureWriteTable, lostOn, maxWriteId, serviceConn, WRITE_TABLE } from './lib/app-client';
 import { statefulSetRevision } from './lib/kube/revision-hash';
 import { log } from './lib/log';
+import { loadDist } from './lib/manifests';
 import { WriteLoad } from './lib/pg';
 import { sleep, waitFor } from './lib/poll';
 import { routerPlan } from './lib/router';
@@ -51,8 +53,15 @@ afterAll(async () => {
   if (oldDist) fs.rmSync(oldDist, { recursive: true, force: true });
 }, 60000);
 
-test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE}) under writes: applied, 0 acknowledged writes lost, every pod on its new revision`, async () => {
-  const b = bed!;
+interface UnderWrites {
+  result: Awaited<ReturnType<Testbed['apply']>>;
+  lost: number;
+  acked: number;
+  leaderChanges: number;
+}
+
+/** Apply `dir` while a client writes through the write Service; count leader changes and lost writes. */
+async function applyUnderWrites(b: Testbed, dir: string, what: string): Promise<UnderWrites> {
   const app = appCreds(b);
   const writeConn = serviceConn(routerPlan(b).writeService, app);
   await ensureWriteTable(writeConn);
@@ -70,7 +79,7 @@ test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE
   try {
     await waitFor('writes before the apply', async () => load.acks.length >= 20, { timeoutMs: 30000, intervalMs: 50 });
     const t0 = Date.now();
-    const result = await b.apply(path.join(repo, 'dist'));
+    const result = await b.apply(dir);
     const applyS = (Date.now() - t0) / 1000;
     const n = load.acks.length;
     await waitFor('writes after the apply', async () => load.acks.length >= n + 20, { timeoutMs: 60000, intervalMs: 50 });
@@ -79,18 +88,44 @@ test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE
     await watch;
     const leader = await waitFor('leader', () => b.patroni.leaderPod(), { timeoutMs: 30000 });
     const lost = await lostOn(b, leader, app.database, load.acks);
-    log(`UPGRADE ${LAST_RELEASE} -> current dist/: apply ${applyS.toFixed(1)} s, configured: ${result.configured.join(', ') || 'nothing (the dist/ are equal)'}; ` +
+    log(`UPGRADE ${what}: apply ${applyS.toFixed(1)} s, configured: ${result.configured.join(', ') || 'nothing (the dist/ are equal)'}; ` +
       `writes acknowledged ${load.acks.length}, errors ${load.errors.length}, lost ${lost}; leader changes ${leaders.length - 1} (${leaders.join(' -> ')})`);
-    expect(result.rejected).toEqual([]);
-    expect(result.jobs.filter((j) => !j.succeeded)).toEqual([]);
-    expect(result.ok).toBe(true);
-    expect(lost).toBe(0);
-    for (const sts of b.store.list('StatefulSet')) {
-      const revisions = b.controllers.statefulSets.podsOf(sts).map((p) => p.labels['controller-revision-hash']);
-      expect({ sts: sts.metadata.name, revisions }).toEqual({ sts: sts.metadata.name, revisions: revisions.map(() => statefulSetRevision(sts)) });
-    }
+    return { result, lost, acked: load.acks.length, leaderChanges: leaders.length - 1 };
   } finally {
     watching = false;
     await load.stop();
+  }
+}
+
+function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
+  expect(r.result.rejected).toEqual([]);
+  expect(r.result.jobs.filter((j) => !j.succeeded)).toEqual([]);
+  expect(r.result.ok).toBe(true);
+  expect(r.acked).toBeGreaterThanOrEqual(40);
+  expect(r.lost).toBe(0);
+  for (const sts of b.store.list('StatefulSet')) {
+    const revisions = b.controllers.statefulSets.podsOf(sts).map((p) => p.labels['controller-revision-hash']);
+    expect({ sts: sts.metadata.name, revisions }).toEqual({ sts: sts.metadata.name, revisions: revisions.map(() => statefulSetRevision(sts)) });
+  }
+}
+
+test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE}) under writes: applied, 0 acknowledged writes lost, every pod on its new revision`, async () => {
+  expectAppliedAndRolled(bed!, await applyUnderWrites(bed!, path.join(repo, 'dist'), `${LAST_RELEASE} -> current dist/`));
+}, 600000);
+
+test('a rollout of every workload (pod templates annotated, as `kubectl rollout restart` does) under writes: 0 acknowledged writes lost', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-e2e-restart-'));
+  try {
+    const { objects } = loadDist(path.join(repo, 'dist'));
+    for (const o of objects) {
+      if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment') continue;
+      o.spec.template.metadata = { ...o.spec.template.metadata, annotations: { ...(o.spec.template.metadata?.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } };
+    }
+    fs.writeFileSync(path.join(dir, 'pg-ha.k8s.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+    const r = await applyUnderWrites(bed!, dir, 'rollout restart');
+    expect(r.result.configured.filter((x) => /^(StatefulSet|Deployment)\//.test(x)).length).toBeGreaterThan(0);
+    expectAppliedAndRolled(bed!, r);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 600000);
