@@ -13,7 +13,7 @@ import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
-import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
@@ -95,8 +95,10 @@ export class PgHaChart extends Chart {
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    const networkPolicies = settings.networkPolicies ?? {};
+    const networkPoliciesEnabled = networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled;
     this.router = new PgRouter(this, 'Router', {
-      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling), networkPoliciesEnabled,
     });
     this.init = new InitJob(this, 'Init', {
       cluster,
@@ -129,8 +131,7 @@ export class PgHaChart extends Chart {
         cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
       });
     }
-    const networkPolicies = settings.networkPolicies ?? {};
-    if (networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled) {
+    if (networkPoliciesEnabled) {
       this.networkPolicies = new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
         objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
@@ -152,7 +153,10 @@ export class PgHaChart extends Chart {
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
-        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+        dnsNames: [
+          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+          ...externalDnsNames(tls.externalDnsNames),
+        ],
       });
     }
 
