@@ -14,6 +14,7 @@ import { convergeParameters } from './converge-parameters';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
 import { failoverUnderWrites } from './failover-under-writes';
+import { kubernetesApi, roleLabelsFollowFailover } from './kubernetes-api';
 import { monitoring } from './monitoring';
 import { oneReplicaDown } from './one-replica-down';
 import { routing } from './routing';
@@ -23,6 +24,8 @@ export interface SuiteContext {
   router: RouterPlan;
   /** set by the bring-up scenario once the init Job has run */
   app: AppCreds;
+  /** the leader the spilo-role label named at bring-up */
+  labelledLeader?: string;
   /** the variables (over pg-ha.env) the bed's dist/ was synthesized from; unset: a dist/ that cannot be re-synthesized */
   variables?: Record<string, string>;
 }
@@ -53,9 +56,11 @@ export function scenarioSuite(title: string, options: SuiteOptions): void {
 
   describe(title, () => {
     bringUp(ctx);
+    kubernetesApi(ctx);
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);
+    roleLabelsFollowFailover(ctx);
     oneReplicaDown(ctx);
     etcdMemberDown(ctx);
     etcdQuorumLoss(ctx);
