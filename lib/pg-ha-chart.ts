@@ -14,6 +14,7 @@ import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
 import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { PgPooler } from './components/pooler/pg-pooler';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
@@ -45,6 +46,8 @@ export class PgHaChart extends Chart {
   public readonly etcd: EtcdCluster;
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
+  /** PgBouncer in front of the write Service (and of the read Service), when `pooler.enabled`. */
+  public readonly poolers: PgPooler[] = [];
   public readonly init: InitJob;
   public readonly statsIngress: StatsIngress;
   /** PodMonitors and alerts, when monitoring is enabled. */
@@ -98,6 +101,16 @@ export class PgHaChart extends Chart {
     this.router = new PgRouter(this, 'Router', {
       cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
     });
+    const poolerSettings = settings.pooler ?? {};
+    if (poolerSettings.enabled ?? DEFAULTS.pooler.enabled) {
+      const { enabled: _enabled, read, ...pooler } = poolerSettings;
+      const poolerProps = {
+        cluster, router: this.router, secrets: this.secrets, tlsSecretName: this.postgres.tlsSecretName,
+        ...pooler, scheduling: mergeScheduling(scheduling, pooler.scheduling),
+      };
+      this.poolers.push(new PgPooler(this, 'Pooler', { ...poolerProps, role: 'write' }));
+      if (read ?? DEFAULTS.pooler.read) this.poolers.push(new PgPooler(this, 'ReadPooler', { ...poolerProps, role: 'read' }));
+    }
     this.init = new InitJob(this, 'Init', {
       cluster,
       router: this.router,
@@ -105,6 +118,7 @@ export class PgHaChart extends Chart {
       secrets: this.secrets,
       appUser: settings.postgresUser,
       appDb: settings.postgresDb,
+      poolerUser: this.poolers[0]?.user,
       ...settings.init,
       scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
     });
@@ -120,13 +134,14 @@ export class PgHaChart extends Chart {
         etcd: this.etcd,
         postgres: this.postgres,
         router: this.router,
+        poolers: this.poolers,
         synchronousMode: settings.patroni?.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
         ...settings.monitoring,
       });
     }
     if (settings.disruptionBudgets ?? DEFAULTS.disruptionBudgets) {
       this.disruptionBudgets = new DisruptionBudgets(this, 'DisruptionBudgets', {
-        cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
+        cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, poolers: this.poolers, labels: clusterPods,
       });
     }
     const networkPolicies = settings.networkPolicies ?? {};
@@ -139,6 +154,7 @@ export class PgHaChart extends Chart {
         etcd: this.etcd,
         postgres: this.postgres,
         router: this.router,
+        poolers: this.poolers,
         init: this.init,
         secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
@@ -152,7 +168,8 @@ export class PgHaChart extends Chart {
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
-        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+        // Clients verify the router's and the poolers' Service names (the poolers show the same certificate).
+        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name, ...this.poolers.map((p) => p.service.name)], this.postgres.headlessService.name),
       });
     }
 
@@ -172,6 +189,7 @@ export class PgHaChart extends Chart {
       ...group(this.postgresCertificate, SYNC_WAVES.certificates),
       ...group(this.postgres, SYNC_WAVES.postgres),
       ...group(this.router, SYNC_WAVES.router),
+      ...this.poolers.flatMap((pooler) => group(pooler, SYNC_WAVES.router)),
       ...group(this.init, SYNC_WAVES.init),
       ...group(this.statsIngress, SYNC_WAVES.extras),
       ...group(this.monitoring, SYNC_WAVES.extras),

@@ -260,7 +260,7 @@ describe('init Job', () => {
 
   test('the SQL is idempotent: every CREATE is guarded by NOT EXISTS', () => {
     const creates = files['init.sql'].match(/CREATE (ROLE|DATABASE)[^\n]*\n[^\n]*/g);
-    expect(creates).toHaveLength(3);
+    expect(creates).toHaveLength(4);
     for (const create of creates) expect(create).toContain('WHERE NOT EXISTS');
   });
 

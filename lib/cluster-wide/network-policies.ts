@@ -29,6 +29,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly postgres: Pods & { readonly exporterPort: number };
   readonly router: Pods & { readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number };
   readonly init: Pods;
+  /** The PgBouncer poolers, if any: clients reach them like the router; they reach the router. */
+  readonly poolers?: ReadonlyArray<Pods & { readonly role: 'write' | 'read'; readonly podPort: number; readonly metricsPort: number; readonly routerPort: number }>;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
   /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
@@ -120,8 +122,10 @@ export class NetworkPolicies extends Construct {
       dnsRule,
     ]);
 
+    const poolers = props.poolers ?? [];
     policy('router', router.selector, [
       { from: [clients], ports: portsOf(router.writePort, router.readPort) },
+      ...poolers.map((pooler) => ({ from: [pods(pooler.selector)], ports: portsOf(pooler.routerPort) })),
       { from: [pods(init.selector)], ports: portsOf(router.writePort) },
       ...(props.statsExposed ? [{ from: [ingressController], ports: portsOf(router.statsPort) }] : []),
       { from: [prometheus], ports: portsOf(router.metricsPort) },
@@ -130,6 +134,17 @@ export class NetworkPolicies extends Construct {
       // HAProxy re-resolves the members' names through the cluster DNS.
       dnsRule,
     ]);
+
+    for (const pooler of poolers) {
+      policy(pooler.role === 'write' ? 'pooler' : 'pooler-ro', pooler.selector, [
+        { from: [clients], ports: portsOf(pooler.podPort) },
+        { from: [prometheus], ports: portsOf(pooler.metricsPort) },
+      ], [
+        // Every server connection goes through the router, which follows the Patroni leader.
+        { to: [pods(router.selector)], ports: portsOf(pooler.routerPort) },
+        dnsRule,
+      ]);
+    }
 
     policy('init', init.selector, [], [
       { to: [pods(router.selector)], ports: portsOf(router.writePort) },

@@ -20,6 +20,8 @@ export const CREDENTIAL_KEYS = {
   app: 'app-password',
   /** The monitoring user the exporters log in as (member of pg_monitor). */
   monitor: 'monitor-password',
+  /** PgBouncer's password-lookup role (`POOLER_USER`), used only when the pooler is on. */
+  pooler: 'pooler-password',
 } as const;
 
 /** A role whose password lives in the credentials Secret. */
