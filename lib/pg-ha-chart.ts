@@ -86,6 +86,7 @@ export class PgHaChart extends Chart {
       scheduling,
       // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
       generatedSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
+      featureCredentials: (settings.pooler?.enabled ?? DEFAULTS.pooler.enabled) ? ['pooler'] : [],
     });
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
     this.backups = backupConfiguration(settings.backups ?? {}, {
@@ -156,7 +157,7 @@ export class PgHaChart extends Chart {
         router: this.router,
         poolers: this.poolers,
         init: this.init,
-        secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
+        secretsGenerator: { selector: this.secrets.generatorSelector },
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
       });
