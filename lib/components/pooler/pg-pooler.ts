@@ -10,7 +10,7 @@ import { componentServiceAccount } from '../../k8s/service-accounts';
 import { contentHash, httpProbe, namedServicePorts, plainEnv } from '../../k8s/workload';
 import { DEFAULTS } from '../../settings/defaults';
 import { POOL_MODES, PoolerSettings } from '../../settings/pooler-settings';
-import { checkImage, checkInt, checkOneOf, checkRoleName, checkUnprivilegedPort } from '../../validation';
+import { checkImage, checkInt, checkOneOf, checkPort, checkRoleName } from '../../validation';
 import { ClusterSecrets } from '../jobs/cluster-secrets';
 import { PgRouter } from '../router/pg-router';
 import { PGBOUNCER_PORT, POOLER_RUN_DIR, renderPgbouncerConfig } from './pgbouncer-config';
@@ -67,7 +67,8 @@ export class PgPooler extends Construct {
     this.replicas = checkInt('pooler.replicas', props.replicas ?? DEFAULTS.pooler.replicas, 1, 20);
     const image = checkImage('pooler.image', props.image ?? DEFAULTS.pooler.image);
     const exporterImage = checkImage('pooler.exporterImage', props.exporterImage ?? DEFAULTS.pooler.exporterImage);
-    this.port = checkUnprivilegedPort('pooler.port', props.port ?? DEFAULTS.pooler.port);
+    // Only the Service listens on it (PgBouncer binds 6432 in the pod), so any port will do.
+    this.port = checkPort('pooler.port', props.port ?? DEFAULTS.pooler.port);
     const mode = checkOneOf('pooler.mode', props.mode ?? DEFAULTS.pooler.mode, POOL_MODES);
     const maxClientConnections = checkInt('pooler.maxClientConnections', props.maxClientConnections ?? DEFAULTS.pooler.maxClientConnections, 1, 100000);
     this.defaultPoolSize = checkInt('pooler.defaultPoolSize', props.defaultPoolSize ?? DEFAULTS.pooler.defaultPoolSize, 1, 10000);
