@@ -12,6 +12,7 @@ import { Testbed } from '../lib/testbed';
 import { bringUp } from './bring-up';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
+import { failoverThroughPooler } from './failover-through-pooler';
 import { failoverUnderWrites } from './failover-under-writes';
 import { monitoring } from './monitoring';
 import { oneReplicaDown } from './one-replica-down';
@@ -24,7 +25,8 @@ export interface SuiteContext {
   app: AppCreds;
 }
 
-export function scenarioSuite(title: string, options: { distDir: () => string; addressBlock: number }): void {
+/** `pooler`: the manifests have the PgBouncer pooler (POOLER=true), and its scenario runs. */
+export function scenarioSuite(title: string, options: { distDir: () => string; addressBlock: number; pooler?: boolean }): void {
   const ctx = {} as SuiteContext;
   const t0 = Date.now();
 
@@ -46,6 +48,7 @@ export function scenarioSuite(title: string, options: { distDir: () => string; a
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);
+    if (options.pooler) failoverThroughPooler(ctx);
     oneReplicaDown(ctx);
     etcdMemberDown(ctx);
     etcdQuorumLoss(ctx);
