@@ -56,23 +56,28 @@ function parseVariant(spec: string): Variant {
   return { name, globalLines: lines.split(';').filter(Boolean).map((l) => l.replace(/_/g, ' ')) };
 }
 
-interface Sample { variant: string; target: Target; mode: Mode; clients: number; tps: number; load1: number; proxyCpuS: number; leaderCpuS: number }
+interface Sample { variant: string; target: Target; mode: Mode; clients: number; tps: number; load1: number; proxyCpuS: number; leaderCpuS: number; clientCpuS: number }
 
-/** CPU seconds (user + system) used so far by every process of a pod of this bed. */
+/** CPU seconds (user + system) used so far by every process of a pod of this bed (marks are `<run>:<pod>/<container>`). */
 function podCpuSeconds(bed: Testbed, pod: string): number {
-  const mark = `${bed.supervisor.runMark}:${pod}`;
+  const prefix = `${bed.supervisor.runMark}:${pod}/`;
   let ticks = 0;
-  for (const p of markedTree((m) => m === mark)) {
+  for (const p of markedTree((m) => m.startsWith(prefix))) {
     try {
       const s = fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      // utime + stime, and cutime + cstime: the time of exited children it reaped (backends reaped by the postmaster).
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     } catch { /* exited */ }
   }
   return ticks / 100;
 }
 
-async function pgbench(bed: Testbed, name: string, conn: { host: string; port: number }, app: { user: string; password: string; database: string }, args: string[]): Promise<string> {
+/**
+ * Runs pgbench to completion; `clientCpuS` is pgbench's own CPU time, read half a second before the
+ * end of a -T run (its /proc entry is gone after), so it covers SECONDS - 0.5 s of the run.
+ */
+async function pgbench(bed: Testbed, name: string, conn: { host: string; port: number }, app: { user: string; password: string; database: string }, args: string[]): Promise<{ out: string; clientCpuS: number }> {
   const bin = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin/pgbench`;
   const logFile = path.join(bed.runDir, 'bench', `${name}.log`);
   fs.rmSync(logFile, { force: true });
@@ -81,10 +86,14 @@ async function pgbench(bed: Testbed, name: string, conn: { host: string; port: n
     root: bed.root.path,
     logFile,
   });
-  const code = await started.exited;
+  // The supervisor does not keep Node's event loop alive: a timer does, until pgbench exits.
+  const keepAlive = setInterval(() => undefined, 1000);
+  let clientCpuS = NaN;
+  const sample = setTimeout(() => { clientCpuS = podCpuSeconds(bed, 'bench'); }, (SECONDS - 0.5) * 1000);
+  const code = await started.exited.finally(() => { clearInterval(keepAlive); clearTimeout(sample); });
   const out = fs.readFileSync(logFile, 'utf8');
   if (code !== 0) throw new Error(`pgbench ${args.join(' ')} against ${conn.host}:${conn.port} exited ${code}:\n${out.slice(-2000)}`);
-  return out;
+  return { out, clientCpuS };
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
@@ -128,11 +137,11 @@ async function main(): Promise<void> {
       const cpu = () => ({ proxy: proxies.reduce((t, p) => t + podCpuSeconds(bed, p), 0), leader: podCpuSeconds(bed, leaderPod) });
       const c0 = cpu();
       const load1 = os.loadavg()[0];
-      const out = await pgbench(bed, `${variant}-${target}-${mode}-${clients}-${rep}`, conns[target], app, ['-n', '-c', String(clients), '-j', '2', '-T', String(SECONDS), ...MODE_ARGS[mode]]);
+      const { out, clientCpuS } = await pgbench(bed, `${variant}-${target}-${mode}-${clients}-${rep}`, conns[target], app, ['-n', '-c', String(clients), '-j', '2', '-T', String(SECONDS), ...MODE_ARGS[mode]]);
       const c1 = cpu();
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
-      samples.push({ variant, target, mode, clients, tps, load1, proxyCpuS: c1.proxy - c0.proxy, leaderCpuS: c1.leader - c0.leader });
-      log(`BENCH ${variant} ${target} ${mode} c=${clients} #${rep}: ${tps.toFixed(0)} tps, proxies ${(c1.proxy - c0.proxy).toFixed(2)} s CPU, leader ${(c1.leader - c0.leader).toFixed(2)} s CPU, load ${load1.toFixed(2)}`);
+      samples.push({ variant, target, mode, clients, tps, load1, proxyCpuS: c1.proxy - c0.proxy, leaderCpuS: c1.leader - c0.leader, clientCpuS });
+      log(`BENCH ${variant} ${target} ${mode} c=${clients} #${rep}: ${tps.toFixed(0)} tps, CPU s: proxies ${(c1.proxy - c0.proxy).toFixed(2)}, leader ${(c1.leader - c0.leader).toFixed(2)}, pgbench ${clientCpuS.toFixed(2)}; load ${load1.toFixed(2)}`);
     };
     for (const variant of VARIANTS) {
       if (variant.name !== 'shipped') {
@@ -170,8 +179,8 @@ function report(samples: Sample[], wallS: number): string {
       `median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}); wall ${wallS.toFixed(0)} s. CPU ms per transaction: the proxies in the path ` +
       '(HAProxy; PgBouncer + HAProxy) and the leader pod (PostgreSQL, Patroni, exporter), from /proc.',
     '',
-    '| haproxy.cfg | workload | clients | direct tps | HAProxy tps (/ direct) | pooler tps (/ direct) | CPU ms/tx: leader direct | HAProxy | leader via HAProxy | pooler + HAProxy | leader via pooler |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| haproxy.cfg | workload | clients | direct tps | HAProxy tps (/ direct) | pooler tps (/ direct) | CPU ms/tx direct: leader, pgbench | via HAProxy: HAProxy, leader, pgbench | via pooler: PgBouncer + HAProxy, leader, pgbench |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   const pick = (variant: string, target: Target, mode: Mode, clients: number) => samples.filter((s) => s.variant === variant && s.target === target && s.mode === mode && s.clients === clients);
   const fmt = (x: number, digits = 0) => (Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
@@ -182,11 +191,13 @@ function report(samples: Sample[], wallS: number): string {
         const med = (t: Target, f: (x: Sample) => number) => { const xs = pick(variant, t, mode, clients); return xs.length ? median(xs.map(f)) : NaN; };
         const tps = (t: Target) => med(t, (x) => x.tps);
         const perTx = (t: Target, cpu: (x: Sample) => number) => med(t, (x) => (1000 * cpu(x)) / (x.tps * SECONDS));
+        const clientPerTx = (t: Target) => med(t, (x) => (1000 * x.clientCpuS) / (x.tps * (SECONDS - 0.5)));
+        const cpus = (t: Target) => (Number.isNaN(tps(t)) ? 'n/a' : [
+          ...(t === 'direct' ? [] : [perTx(t, (x) => x.proxyCpuS)]), perTx(t, (x) => x.leaderCpuS), clientPerTx(t),
+        ].map((x) => fmt(x, 3)).join(', '));
         const direct = tps('direct');
         const cell = (t: Target) => (Number.isNaN(tps(t)) ? 'n/a' : `${fmt(tps(t))} (${(tps(t) / direct).toFixed(2)})`);
-        lines.push(`| ${variant} | ${MODE_NAMES[mode]} | ${clients} | ${fmt(direct)} | ${cell('haproxy')} | ${cell('pooler')} | `
-          + `${fmt(perTx('direct', (x) => x.leaderCpuS), 3)} | ${fmt(perTx('haproxy', (x) => x.proxyCpuS), 3)} | ${fmt(perTx('haproxy', (x) => x.leaderCpuS), 3)} | `
-          + `${fmt(perTx('pooler', (x) => x.proxyCpuS), 3)} | ${fmt(perTx('pooler', (x) => x.leaderCpuS), 3)} |`);
+        lines.push(`| ${variant} | ${MODE_NAMES[mode]} | ${clients} | ${fmt(direct)} | ${cell('haproxy')} | ${cell('pooler')} | ${cpus('direct')} | ${cpus('haproxy')} | ${cpus('pooler')} |`);
       }
     }
   }

@@ -39,6 +39,12 @@ describe('POOLER=true', () => {
     expect(s.get('PodDisruptionBudget', 'pg-ha-pooler').spec).toMatchObject({ minAvailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
   });
 
+  test('a rollout surges a new pod first; with required anti-affinity it replaces one at a time (no node for a surge pod)', () => {
+    expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    const required = synth({ pooler: { enabled: true }, scheduling: { antiAffinity: 'required' } }).get('Deployment', 'pg-ha-pooler');
+    expect(required.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+  });
+
   test('Service pg-ha-pooler on the usual PostgreSQL port, to PgBouncer\'s 6432', () => {
     const service = s.get('Service', 'pg-ha-pooler');
     expect(service.spec.ports).toEqual([{ name: 'pgbouncer', port: 5432, targetPort: 'pgbouncer' }]);

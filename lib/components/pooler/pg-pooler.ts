@@ -4,7 +4,7 @@ import { readAsset } from '../../assets/read-asset';
 import { ClusterContext, serviceFqdn } from '../../k8s/dns-names';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { resolveResources } from '../../k8s/resources';
-import { schedulingSpec } from '../../k8s/scheduling';
+import { rollingUpdateFor, schedulingSpec } from '../../k8s/scheduling';
 import { EXPORTER_UID, PGBOUNCER_GID, PGBOUNCER_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { componentServiceAccount } from '../../k8s/service-accounts';
 import { contentHash, httpProbe, namedServicePorts, plainEnv } from '../../k8s/workload';
@@ -106,8 +106,7 @@ export class PgPooler extends Construct {
       spec: {
         replicas: this.replicas,
         selector: { matchLabels: this.selector },
-        // Surge a new pod before stopping an old one (a single pooler pod would otherwise leave a gap).
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdateFor(props.scheduling) },
         template: {
           metadata: { labels, annotations: { 'pg-ha.cdk8s.io/config-hash': contentHash(JSON.stringify(data)) } },
           spec: {
