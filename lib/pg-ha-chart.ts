@@ -13,7 +13,7 @@ import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
-import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgPooler } from './components/pooler/pg-pooler';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
@@ -99,8 +99,10 @@ export class PgHaChart extends Chart {
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    const networkPolicies = settings.networkPolicies ?? {};
+    const networkPoliciesEnabled = networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled;
     this.router = new PgRouter(this, 'Router', {
-      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling), networkPoliciesEnabled,
     });
     const poolerSettings = settings.pooler ?? {};
     if (poolerSettings.enabled ?? DEFAULTS.pooler.enabled) {
@@ -145,8 +147,7 @@ export class PgHaChart extends Chart {
         cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, poolers: this.poolers, labels: clusterPods,
       });
     }
-    const networkPolicies = settings.networkPolicies ?? {};
-    if (networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled) {
+    if (networkPoliciesEnabled) {
       this.networkPolicies = new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
         objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
@@ -169,8 +170,11 @@ export class PgHaChart extends Chart {
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
-        // Clients verify the router's and the poolers' Service names (the poolers show the same certificate).
-        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name, ...this.poolers.map((p) => p.service.name)], this.postgres.headlessService.name),
+        dnsNames: [
+          // Clients verify the router's and the poolers' Service names (the poolers show the same certificate).
+          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name, ...this.poolers.map((p) => p.service.name)], this.postgres.headlessService.name),
+          ...externalDnsNames(tls.externalDnsNames),
+        ],
       });
     }
 

@@ -25,9 +25,13 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly cluster: ClusterContext;
   /** Labels every pod of the cluster carries (the default-deny policy selects them). */
   readonly clusterPodLabels: Record<string, string>;
-  readonly etcd: Pods;
-  readonly postgres: Pods & { readonly exporterPort: number };
-  readonly router: Pods & { readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number };
+  readonly etcd: Pods & { readonly clientPort: number };
+  readonly postgres: Pods & { readonly port: number; readonly exporterPort: number };
+  readonly router: Pods & {
+    readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number;
+    /** Address blocks allowed to reach the write and read ports from outside the cluster (none: inside only). */
+    readonly exposure: { readonly allowedBlocks: readonly string[] };
+  };
   readonly init: Pods;
   /** The PgBouncer poolers, if any: clients reach them like the router; they reach the router. */
   readonly poolers?: ReadonlyArray<Pods & { readonly role: 'write' | 'read'; readonly podPort: number; readonly metricsPort: number; readonly routerPort: number }>;
@@ -99,24 +103,24 @@ export class NetworkPolicies extends Construct {
     policy('default-deny', props.clusterPodLabels, [], []);
 
     policy('etcd', etcd.selector, [
-      { from: [pods(postgres.selector)], ports: portsOf(ETCD_PORTS.client) },
-      { from: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client, ETCD_PORTS.peer) },
+      { from: [pods(postgres.selector)], ports: portsOf(etcd.clientPort) },
+      { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
       { from: [prometheus], ports: portsOf(ETCD_PORTS.metrics) },
     ], [
-      { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client, ETCD_PORTS.peer) },
+      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
       dnsRule,
     ]);
 
     policy('postgres', postgres.selector, [
       // HAProxy proxies to PostgreSQL and health-checks Patroni.
-      { from: [pods(router.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { from: [pods(router.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // Replicas stream from the leader; members call each other's REST API (failsafe mode).
-      { from: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { from: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
     ], [
-      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // Patroni talks to every etcd member by its advertised client URL.
-      { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client) },
+      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort) },
       // Spilo's role callback PATCHes its own pod's label; WAL-G/WAL-E ship backups to object storage.
       { ports: portsOf(...postgresAnywherePorts) },
       dnsRule,
@@ -125,12 +129,17 @@ export class NetworkPolicies extends Construct {
     const poolers = props.poolers ?? [];
     policy('router', router.selector, [
       { from: [clients], ports: portsOf(router.writePort, router.readPort) },
+      // Access from outside (LoadBalancer / NodePort): the allowed source ranges, seen as the client's
+      // address when the Services keep it (externalTrafficPolicy Local).
+      ...(router.exposure.allowedBlocks.length
+        ? [{ from: router.exposure.allowedBlocks.map((cidr) => ({ ipBlock: { cidr } })), ports: portsOf(router.writePort, router.readPort) }]
+        : []),
       ...poolers.map((pooler) => ({ from: [pods(pooler.selector)], ports: portsOf(pooler.routerPort) })),
       { from: [pods(init.selector)], ports: portsOf(router.writePort) },
       ...(props.statsExposed ? [{ from: [ingressController], ports: portsOf(router.statsPort) }] : []),
       { from: [prometheus], ports: portsOf(router.metricsPort) },
     ], [
-      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // HAProxy re-resolves the members' names through the cluster DNS.
       dnsRule,
     ]);
