@@ -56,7 +56,7 @@ function parseVariant(spec: string): Variant {
   return { name, globalLines: lines.split(';').filter(Boolean).map((l) => l.replace(/_/g, ' ')) };
 }
 
-interface Sample { variant: string; target: Target; mode: Mode; clients: number; tps: number; load1: number; proxyCpuS: number; leaderCpuS: number; clientCpuS: number }
+interface Sample { variant: string; target: Target; mode: Mode; clients: number; rep: number; tps: number; load1: number; proxyCpuS: number; leaderCpuS: number; clientCpuS: number }
 
 /** CPU seconds (user + system) used so far by every process of a pod of this bed (marks are `<run>:<pod>/<container>`). */
 function podCpuSeconds(bed: Testbed, pod: string): number {
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
       const { out, clientCpuS } = await pgbench(bed, `${variant}-${target}-${mode}-${clients}-${rep}`, conns[target], app, ['-n', '-c', String(clients), '-j', '2', '-T', String(SECONDS), ...MODE_ARGS[mode]]);
       const c1 = cpu();
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
-      samples.push({ variant, target, mode, clients, tps, load1, proxyCpuS: c1.proxy - c0.proxy, leaderCpuS: c1.leader - c0.leader, clientCpuS });
+      samples.push({ variant, target, mode, clients, rep, tps, load1, proxyCpuS: c1.proxy - c0.proxy, leaderCpuS: c1.leader - c0.leader, clientCpuS });
       log(`BENCH ${variant} ${target} ${mode} c=${clients} #${rep}: ${tps.toFixed(0)} tps, CPU s: proxies ${(c1.proxy - c0.proxy).toFixed(2)}, leader ${(c1.leader - c0.leader).toFixed(2)}, pgbench ${clientCpuS.toFixed(2)}; load ${load1.toFixed(2)}`);
     };
     for (const variant of VARIANTS) {
@@ -164,9 +164,12 @@ async function main(): Promise<void> {
     await bed.stop();
     fs.rmSync(dist, { recursive: true, force: true });
   }
+  const root = path.join(__dirname, '..', '..');
+  const resultsFile = path.join(root, '.e2e', `bench-router-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  fs.writeFileSync(resultsFile, JSON.stringify(samples, null, 2));
   const text = report(samples, (Date.now() - t0) / 1000);
   process.stdout.write(text);
-  const root = path.join(__dirname, '..', '..');
   const docs = env.BENCH_DOCS ?? 'docs/BENCHMARKS.md';
   if (docs) writeBenchSection(path.isAbsolute(docs) ? docs : path.join(root, docs), 'router-bench', 'What the router costs (e2e test bed)', text);
 }
@@ -175,7 +178,7 @@ function report(samples: Sample[], wallS: number): string {
   const loads = samples.map((s) => s.load1);
   const lines = [
     `Run ${new Date().toISOString().slice(0, 16)} UTC by \`npm run bench:router\`: pgbench ${SECONDS} s per run, median of ${REPEAT} runs (targets interleaved), scale ${SCALE}, ` +
-      `TLS (sslmode=require), SCRAM; ${os.cpus().length} cores shared with other agents (1-minute load average during the runs: min ${Math.min(...loads).toFixed(1)}, ` +
+      `TLS (sslmode=require), SCRAM; ratios: median of each repetition's target / direct; ${os.cpus().length} cores shared with other agents (1-minute load average during the runs: min ${Math.min(...loads).toFixed(1)}, ` +
       `median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}); wall ${wallS.toFixed(0)} s. CPU ms per transaction: the proxies in the path ` +
       '(HAProxy; PgBouncer + HAProxy) and the leader pod (PostgreSQL, Patroni, exporter), from /proc.',
     '',
@@ -196,7 +199,9 @@ function report(samples: Sample[], wallS: number): string {
           ...(t === 'direct' ? [] : [perTx(t, (x) => x.proxyCpuS)]), perTx(t, (x) => x.leaderCpuS), clientPerTx(t),
         ].map((x) => fmt(x, 3)).join(', '));
         const direct = tps('direct');
-        const cell = (t: Target) => (Number.isNaN(tps(t)) ? 'n/a' : `${fmt(tps(t))} (${(tps(t) / direct).toFixed(2)})`);
+        // The ratio of each repetition (the target and direct ran back to back, under the same load), then the median.
+        const ratio = (t: Target) => median(pick(variant, t, mode, clients).map((x) => x.tps / (pick(variant, 'direct', mode, clients).find((d) => d.rep === x.rep)?.tps ?? NaN)));
+        const cell = (t: Target) => (Number.isNaN(tps(t)) ? 'n/a' : `${fmt(tps(t))} (${ratio(t).toFixed(2)})`);
         lines.push(`| ${variant} | ${MODE_NAMES[mode]} | ${clients} | ${fmt(direct)} | ${cell('haproxy')} | ${cell('pooler')} | ${cpus('direct')} | ${cpus('haproxy')} | ${cpus('pooler')} |`);
       }
     }
