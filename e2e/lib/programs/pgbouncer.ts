@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { Launch, LocalContainer, LocalPod } from '../pod';
 import { securityContext } from '../translation';
 import { chownTree, ProgramContext } from './context';
+import { prometheusExporterLaunch } from './exporter';
 
 export function pgbouncerLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalContainer): Launch {
   const translator = ctx.translator;
@@ -52,21 +53,5 @@ export function pgbouncerLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalCont
 }
 
 export function pgbouncerExporterLaunch(ctx: ProgramContext, pod: LocalPod, c: LocalContainer): Launch {
-  const translator = ctx.translator;
-  const paths = pod.pathsFor(c.name);
-  const env = translator.env(pod, c, translator.containerEnv(pod, c.spec), paths);
-  const cmd = c.spec.command ?? ['/bin/pgbouncer_exporter'];
-  const args = translator.args(pod, c, [...cmd.slice(1), ...(c.spec.args ?? [])], env, paths);
-  if (!args.some((a) => a.startsWith('--web.listen-address'))) {
-    args.push(`--web.listen-address=${pod.ip}:9127`);
-    translator.print(`${c.scope} listen address`, ':9127 (default, all pod addresses)', `${pod.ip}:9127`);
-  }
-  const sc = securityContext(pod, c);
-  return {
-    cmd: translator.program(c, cmd[0], '/usr/bin/prometheus-pgbouncer-exporter'),
-    args,
-    env: { PATH: '/usr/bin:/bin', ...env },
-    uid: sc.runAsUser ?? 65534,
-    gid: sc.runAsGroup ?? 65534,
-  };
+  return prometheusExporterLaunch(ctx, pod, c, { imageBinary: '/bin/pgbouncer_exporter', local: '/usr/bin/prometheus-pgbouncer-exporter', port: 9127 });
 }
