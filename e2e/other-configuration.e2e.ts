@@ -3,7 +3,7 @@
  * other scope, namespace, cluster domain, user, database, ports (PostgreSQL's and etcd's client
  * port in the pods too) and Patroni timings,
  * 5 etcd members, 4 Postgres members, 3 routers, and the PgBouncer pooler. Runs beside the default suite on
- * its own address block (127.1.x.y).
+ * its own address block (E2E_ADDRESS_BLOCK + 1).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';

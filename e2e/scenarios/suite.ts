@@ -14,6 +14,7 @@ import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
 import { failoverThroughPooler } from './failover-through-pooler';
 import { failoverUnderWrites } from './failover-under-writes';
+import { kubernetesApi, roleLabelsFollowFailover } from './kubernetes-api';
 import { monitoring } from './monitoring';
 import { oneReplicaDown } from './one-replica-down';
 import { routing } from './routing';
@@ -23,6 +24,8 @@ export interface SuiteContext {
   router: RouterPlan;
   /** set by the bring-up scenario once the init Job has run */
   app: AppCreds;
+  /** the leader the spilo-role label named at bring-up */
+  labelledLeader?: string;
 }
 
 /** `pooler`: the manifests have the PgBouncer pooler (POOLER=true), and its scenario runs. */
@@ -45,10 +48,12 @@ export function scenarioSuite(title: string, options: { distDir: () => string; a
 
   describe(title, () => {
     bringUp(ctx);
+    kubernetesApi(ctx);
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);
     if (options.pooler) failoverThroughPooler(ctx);
+    roleLabelsFollowFailover(ctx);
     oneReplicaDown(ctx);
     etcdMemberDown(ctx);
     etcdQuorumLoss(ctx);
