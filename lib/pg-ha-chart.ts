@@ -10,6 +10,7 @@ import { Monitoring } from './cluster-wide/monitoring';
 import { NetworkPolicies } from './cluster-wide/network-policies';
 import { EtcdCluster } from './components/etcd/etcd-cluster';
 import { ClusterSecrets } from './components/jobs/cluster-secrets';
+import { ConvergeJob } from './components/jobs/converge-job';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
@@ -49,6 +50,8 @@ export class PgHaChart extends Chart {
   /** PgBouncer in front of the write Service (and of the read Service), when `pooler.enabled`. */
   public readonly poolers: PgPooler[] = [];
   public readonly init: InitJob;
+  /** The Job that applies Patroni's dynamic configuration to the running cluster after each sync. */
+  public readonly converge: ConvergeJob;
   public readonly statsIngress: StatsIngress;
   /** PodMonitors and alerts, when monitoring is enabled. */
   public readonly monitoring?: Monitoring;
@@ -94,6 +97,7 @@ export class PgHaChart extends Chart {
     });
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresSettings,
+      archiving: settings.backups?.enabled ?? DEFAULTS.backups.enabled,
       scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
       extraEnv: this.backups.env,
     });
@@ -124,6 +128,14 @@ export class PgHaChart extends Chart {
       poolerUser: this.poolers[0]?.user,
       ...settings.init,
       scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
+    });
+    this.converge = new ConvergeJob(this, 'Converge', {
+      cluster,
+      postgres: this.postgres,
+      secrets: this.secrets,
+      image: postgresSettings.image ?? DEFAULTS.postgres.image,
+      pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
+      scheduling,
     });
     this.statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
@@ -158,6 +170,7 @@ export class PgHaChart extends Chart {
         router: this.router,
         poolers: this.poolers,
         init: this.init,
+        converge: this.converge,
         secretsGenerator: { selector: this.secrets.generatorSelector },
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
@@ -196,6 +209,7 @@ export class PgHaChart extends Chart {
       ...group(this.router, SYNC_WAVES.router),
       ...this.poolers.flatMap((pooler) => group(pooler, SYNC_WAVES.router)),
       ...group(this.init, SYNC_WAVES.init),
+      { scope: this.converge, wave: SYNC_WAVES.converge, hook: 'PostSync' },
       ...group(this.statsIngress, SYNC_WAVES.extras),
       ...group(this.monitoring, SYNC_WAVES.extras),
       ...group(this.disruptionBudgets, SYNC_WAVES.extras),

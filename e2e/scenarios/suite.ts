@@ -10,6 +10,7 @@ import { log } from '../lib/log';
 import { routerPlan, RouterPlan } from '../lib/router';
 import { Testbed } from '../lib/testbed';
 import { bringUp } from './bring-up';
+import { convergeParameters } from './converge-parameters';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
 import { failoverThroughPooler } from './failover-through-pooler';
@@ -26,11 +27,21 @@ export interface SuiteContext {
   app: AppCreds;
   /** the leader the spilo-role label named at bring-up */
   labelledLeader?: string;
+  /** the variables (over pg-ha.env) the bed's dist/ was synthesized from; unset: a dist/ that cannot be re-synthesized */
+  variables?: Record<string, string>;
 }
 
-/** `pooler`: the manifests have the PgBouncer pooler (POOLER=true), and its scenario runs. */
-export function scenarioSuite(title: string, options: { distDir: () => string; addressBlock: number; pooler?: boolean }): void {
-  const ctx = {} as SuiteContext;
+export interface SuiteOptions {
+  distDir: () => string;
+  addressBlock: number;
+  /** the variables over pg-ha.env that synthesize the same dist/ (the day-2 scenarios change some and synthesize again) */
+  variables?: Record<string, string>;
+  /** the manifests have the PgBouncer pooler (POOLER=true), and its scenario runs */
+  pooler?: boolean;
+}
+
+export function scenarioSuite(title: string, options: SuiteOptions): void {
+  const ctx = { variables: options.variables } as SuiteContext;
   const t0 = Date.now();
 
   beforeAll(async () => {
@@ -57,5 +68,6 @@ export function scenarioSuite(title: string, options: { distDir: () => string; a
     oneReplicaDown(ctx);
     etcdMemberDown(ctx);
     etcdQuorumLoss(ctx);
+    if (options.variables) convergeParameters(ctx);
   });
 }

@@ -35,6 +35,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly init: Pods;
   /** The PgBouncer poolers, if any: clients reach them like the router; they reach the router. */
   readonly poolers?: ReadonlyArray<Pods & { readonly role: 'write' | 'read'; readonly podPort: number; readonly metricsPort: number; readonly routerPort: number }>;
+  /** The converge Job: Patroni's REST API and PostgreSQL on every member. */
+  readonly converge: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
   /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
@@ -55,7 +57,7 @@ export class NetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
     super(scope, id);
-    const { cluster, etcd, postgres, router, init } = props;
+    const { cluster, etcd, postgres, router, init, converge } = props;
     const names = (setting: string, values: string[]) => values.map((v, i) => checkDnsLabel(`${setting}[${i}]`, v));
     const labelMap = (setting: string, map: Record<string, string>) => {
       for (const [k, v] of Object.entries(map)) checkLabel(setting, k, v);
@@ -117,6 +119,8 @@ export class NetworkPolicies extends Construct {
       // Replicas stream from the leader; members call each other's REST API (failsafe mode).
       { from: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
+      // The converge Job PATCHes Patroni's configuration, restarts members and reads pg_settings.
+      { from: [pods(converge.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
     ], [
       { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // Patroni talks to every etcd member by its advertised client URL.
@@ -157,6 +161,11 @@ export class NetworkPolicies extends Construct {
 
     policy('init', init.selector, [], [
       { to: [pods(router.selector)], ports: portsOf(router.writePort) },
+      dnsRule,
+    ]);
+
+    policy('converge', converge.selector, [], [
+      { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
 

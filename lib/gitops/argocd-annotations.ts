@@ -37,6 +37,8 @@ export const SYNC_WAVES = {
   router: 2,
   /** The init Job (a Sync hook) and its ConfigMap. */
   init: 3,
+  /** The converge Job's ConfigMap and ServiceAccount (the Job itself is a PostSync hook). */
+  converge: 3,
   /**
    * Last: Argo CD reports an Ingress Progressing until a controller publishes its address,
    * which would hold back every later wave; monitoring objects need nothing after them either.
@@ -46,10 +48,13 @@ export const SYNC_WAVES = {
   extras: 4,
 } as const;
 
-/** Annotations that make a Job an Argo CD Sync hook (see `annotateForArgoCd`). */
-export function syncHookAnnotations(wave: number): Record<string, string> {
+/** The Argo CD hooks the chart's Jobs are: Sync (in wave order) or PostSync (after everything is healthy). */
+export type JobHook = 'Sync' | 'PostSync';
+
+/** Annotations that make a Job an Argo CD hook, Sync unless said otherwise (see `annotateForArgoCd`). */
+export function syncHookAnnotations(wave: number, hook: JobHook = 'Sync'): Record<string, string> {
   return {
-    [ARGOCD.hook]: 'Sync',
+    [ARGOCD.hook]: hook,
     [ARGOCD.hookDeletePolicy]: 'BeforeHookCreation',
     [ARGOCD.syncWave]: String(wave),
   };
@@ -78,13 +83,21 @@ export interface SyncWaveGroup {
   /** Every ApiObject under this construct gets `wave` (unless a later group claims it). */
   readonly scope: IConstruct;
   readonly wave: number;
+  /**
+   * The hook its Jobs are.
+   * @default 'Sync'
+   */
+  readonly hook?: JobHook;
 }
 
 /**
  * Writes sync waves on every ApiObject of `chart`, turns every Job into a Sync hook, and marks the
  * Namespace and the PVCs of every StatefulSet as never pruned or deleted by Argo CD.
  *
- * Why the Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
+ * The converge Job is the one PostSync hook: it changes the running cluster to what the sync
+ * applied, so it runs once every resource is healthy, after each sync.
+ *
+ * Why the other Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
  * - a plain Job deleted by `ttlSecondsAfterFinished` would leave the app OutOfSync forever (and
  *   self-heal would re-run it every hour); hooks are not part of the compared state;
  * - Sync hooks run inside the Sync phase in wave order, so the secrets Job (wave -1) runs after its
@@ -100,15 +113,15 @@ export interface SyncWaveGroup {
  * sees it; a test checks that every object is in the wave its component belongs to.
  */
 export function annotateForArgoCd(chart: Chart, groups: readonly SyncWaveGroup[]): void {
-  const waveOf = new Map<IConstruct, number>();
+  const groupOf = new Map<IConstruct, SyncWaveGroup>();
   for (const group of groups) {
-    for (const child of group.scope.node.findAll()) waveOf.set(child, group.wave);
+    for (const child of group.scope.node.findAll()) groupOf.set(child, group);
   }
   for (const child of chart.node.findAll()) {
     if (!(child instanceof ApiObject)) continue;
-    const wave = waveOf.get(child) ?? 0;
+    const wave = groupOf.get(child)?.wave ?? 0;
     if (child.kind === 'Job') {
-      for (const [key, value] of Object.entries(syncHookAnnotations(wave))) child.metadata.addAnnotation(key, value);
+      for (const [key, value] of Object.entries(syncHookAnnotations(wave, groupOf.get(child)?.hook))) child.metadata.addAnnotation(key, value);
       continue;
     }
     child.metadata.addAnnotation(ARGOCD.syncWave, String(wave));

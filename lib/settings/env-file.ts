@@ -12,7 +12,7 @@ import { checkQuantity, ConfigError } from '../validation';
 import { derivedVariableNotes, isPasswordVariable, knownVariables, passwordVariableError, unknownVariableError } from './compose-variables';
 import { DEFAULTS } from './defaults';
 import { SETTINGS, SettingSpec } from './env-table';
-import { parseAnnotations, parseLabelMap, parseTolerations } from './parsers';
+import { parseAnnotations, parseLabelMap, parseParameterList, parseTolerations } from './parsers';
 import { PgHaSettings } from './pg-ha-settings';
 import { setSetting, SettingValue } from './setting-paths';
 
@@ -103,6 +103,8 @@ function parseKind(spec: SettingSpec, raw: string, readFile: (path: string) => s
       return parseLabelMap(spec.env, raw);
     case 'annotations':
       return parseAnnotations(spec.env, raw);
+    case 'parameters':
+      return parseParameterList(spec.env, raw);
     case 'tolerations':
       return parseTolerations(spec.env, raw);
     case 'file':

@@ -53,18 +53,23 @@ describe('Jobs', () => {
   const objects = synth();
   const jobs = objects.filter((o) => o.kind === 'Job');
 
-  test('both Jobs are Sync hooks replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
-    expect(jobs).toHaveLength(2);
+  test('every Job is a hook replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
+    expect(jobs).toHaveLength(3);
     for (const job of jobs) {
-      expect(annotation(job, ARGOCD.hook)).toBe('Sync');
       expect(annotation(job, ARGOCD.hookDeletePolicy)).toBe('BeforeHookCreation');
       expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     }
-    expect(jobs.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
+    const sync = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'Sync');
+    expect(sync.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
+  });
+
+  test('the converge Job is a PostSync hook: it runs after each sync, once everything is healthy', () => {
+    const converge = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'PostSync');
+    expect(converge.map((j) => j.metadata.name)).toEqual([expect.stringMatching(/^pg-ha-converge-[0-9a-f]{10}$/)]);
   });
 
   test('only Jobs are hooks: everything else is compared and self-healed', () => {
-    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job']);
+    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job']);
   });
 });
 

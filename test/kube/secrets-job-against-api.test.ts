@@ -65,6 +65,23 @@ test('leaves an existing Secret untouched (GET 200, no write)', async () => {
   }
 });
 
+test('adds the keys a newer version needs to an existing Secret with one merge patch (RBAC from dist/), keeping the keys there', async () => {
+  const c = await servedCluster();
+  try {
+    const [kept, ...added] = keys;
+    c.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET, namespace: NS }, data: { [kept]: Buffer.from('kept').toString('base64') } } as ApiObject);
+    const { code, out } = await runScript(c, 'pg-ha-secrets');
+    expect({ code, out }).toEqual({ code: 0, out: expect.stringContaining(`Added the keys ${added.join(', ')} to Secret ${NS}/${SECRET}`) });
+    expect(scriptCalls(c)).toEqual([`GET /api/v1/namespaces/${NS}/secrets/${SECRET} 200`, `PATCH /api/v1/namespaces/${NS}/secrets/${SECRET} 200`]);
+    const data = c.store.get('Secret', NS, SECRET)!.data;
+    expect(Object.keys(data).sort()).toEqual([...keys].sort());
+    expect(Buffer.from(data[kept], 'base64').toString()).toBe('kept');
+    for (const k of added) expect(out).not.toContain(Buffer.from(data[k], 'base64').toString());
+  } finally {
+    await c.close();
+  }
+});
+
 test('a Secret created between its GET and its POST: the stand-in answers 409 AlreadyExists and the script keeps it', async () => {
   let c: ServedCluster | undefined;
   const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(`other-${k}`).toString('base64')]));

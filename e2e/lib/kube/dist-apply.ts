@@ -5,6 +5,8 @@
  *   kind (Namespace, ServiceAccount, Secret, ConfigMap, Role, RoleBinding, Service, Deployment,
  *   StatefulSet, Job, ...); a wave's rollouts and Jobs finish before the next wave starts, and a
  *   failed Job stops the apply there (Argo CD's sync, which the cluster is deployed with);
+ *   PostSync hooks (argocd.argoproj.io/hook: PostSync) come after every wave of the sync, in their
+ *   own wave order;
  * - an object equal to what was last applied is untouched ("unchanged");
  * - a change the API server forbids (update-validation.ts) is refused with its message and that
  *   object is left as it was; the other objects still apply, as with kubectl;
@@ -38,13 +40,19 @@ export function syncWave(o: ApiObject): number {
   return Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
 }
 
+/** Where an object's wave falls: PostSync hooks after every wave of the Sync phase. */
+const POSTSYNC_AFTER = 1_000_000;
+function applyStep(o: ApiObject): number {
+  return syncWave(o) + (o.metadata.annotations?.['argocd.argoproj.io/hook'] === 'PostSync' ? POSTSYNC_AFTER : 0);
+}
+
 function kindRank(kind: string): number {
   const i = KIND_ORDER.indexOf(kind);
   return i < 0 ? KIND_ORDER.length : i;
 }
 
 export function applyOrder(objects: ApiObject[]): ApiObject[] {
-  return [...objects].sort((a, b) => syncWave(a) - syncWave(b) || kindRank(a.kind) - kindRank(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
+  return [...objects].sort((a, b) => applyStep(a) - applyStep(b) || kindRank(a.kind) - kindRank(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
 const label = (o: ApiObject): string => `${o.kind}/${o.metadata.name}`;
@@ -58,10 +66,11 @@ export class DistApplier {
   async apply(objects: ApiObject[]): Promise<ApplyResult> {
     const r: ApplyResult = { created: [], configured: [], unchanged: [], deleted: [], jobs: [], rejected: [], ok: true };
     const wanted = new Set(objects.map(keyOf));
-    const waves = [...new Set(applyOrder(objects).map(syncWave))];
-    for (const wave of waves) {
+    const steps = [...new Set(applyOrder(objects).map(applyStep))];
+    for (const step of steps) {
+      const wave = step % POSTSYNC_AFTER;
       const work: Array<Promise<void>> = [];
-      for (const o of applyOrder(objects).filter((x) => syncWave(x) === wave)) {
+      for (const o of applyOrder(objects).filter((x) => applyStep(x) === step)) {
         const before = this.lastApplied.get(keyOf(o));
         if (before && canonicalJson(before) === canonicalJson(o)) {
           r.unchanged.push(label(o));

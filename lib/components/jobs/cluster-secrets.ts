@@ -24,6 +24,8 @@ export const CREDENTIAL_KEYS = {
   app: 'app-password',
   /** The monitoring user the exporters log in as (member of pg_monitor). */
   monitor: 'monitor-password',
+  /** Patroni's REST API user (`patroni`) for unsafe endpoints: members, patronictl, the converge Job. */
+  restapi: 'patroni-api-password',
   /** PgBouncer's password-lookup role (`POOLER_USER`), used only when the pooler is on. */
   pooler: 'pooler-password',
 } as const;
