@@ -2,7 +2,7 @@
  * The scenarios on a configuration other than the defaults, synthesized at test time:
  * other scope, namespace, cluster domain, user, database, ports (PostgreSQL's and etcd's client
  * port in the pods too) and Patroni timings,
- * 5 etcd members, 4 Postgres members, 3 routers. Runs beside the default suite on
+ * 5 etcd members, 4 Postgres members, 3 routers, and the PgBouncer pooler. Runs beside the default suite on
  * its own address block (E2E_ADDRESS_BLOCK + 1).
  */
 import { spawnSync } from 'child_process';
@@ -32,6 +32,7 @@ export const OTHER_CONFIGURATION: Record<string, string> = {
   PATRONI_TTL: '20',
   PATRONI_LOOP_WAIT: '4',
   PATRONI_RETRY_TIMEOUT: '8',
+  POOLER: 'true',
 };
 
 let out: string | undefined;
@@ -44,7 +45,7 @@ function synthOtherConfiguration(): string {
   return out;
 }
 
-scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(100) });
+scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(100), pooler: true });
 
 afterAll(() => {
   if (out) fs.rmSync(out, { recursive: true, force: true });

@@ -4,6 +4,7 @@ export * from './settings/pg-ha-settings';
 export * from './settings/component-settings';
 export * from './settings/external-access-settings';
 export * from './settings/feature-settings';
+export * from './settings/pooler-settings';
 export * from './settings/setting-paths';
 export * from './settings/defaults';
 export * from './settings/env-table';

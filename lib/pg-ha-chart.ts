@@ -15,6 +15,7 @@ import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
 import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { PgPooler } from './components/pooler/pg-pooler';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
@@ -46,6 +47,8 @@ export class PgHaChart extends Chart {
   public readonly etcd: EtcdCluster;
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
+  /** PgBouncer in front of the write Service (and of the read Service), when `pooler.enabled`. */
+  public readonly poolers: PgPooler[] = [];
   public readonly init: InitJob;
   /** The Job that applies Patroni's dynamic configuration to the running cluster after each sync. */
   public readonly converge: ConvergeJob;
@@ -86,6 +89,7 @@ export class PgHaChart extends Chart {
       scheduling,
       // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
       generatedSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
+      featureCredentials: (settings.pooler?.enabled ?? DEFAULTS.pooler.enabled) ? ['pooler'] : [],
     });
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
     this.backups = backupConfiguration(settings.backups ?? {}, {
@@ -104,6 +108,16 @@ export class PgHaChart extends Chart {
     this.router = new PgRouter(this, 'Router', {
       cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling), networkPoliciesEnabled,
     });
+    const poolerSettings = settings.pooler ?? {};
+    if (poolerSettings.enabled ?? DEFAULTS.pooler.enabled) {
+      const { enabled: _enabled, read, ...pooler } = poolerSettings;
+      const poolerProps = {
+        cluster, router: this.router, secrets: this.secrets, tlsSecretName: this.postgres.tlsSecretName,
+        ...pooler, scheduling: mergeScheduling(scheduling, pooler.scheduling),
+      };
+      this.poolers.push(new PgPooler(this, 'Pooler', { ...poolerProps, role: 'write' }));
+      if (read ?? DEFAULTS.pooler.read) this.poolers.push(new PgPooler(this, 'ReadPooler', { ...poolerProps, role: 'read' }));
+    }
     this.init = new InitJob(this, 'Init', {
       cluster,
       router: this.router,
@@ -111,6 +125,7 @@ export class PgHaChart extends Chart {
       secrets: this.secrets,
       appUser: settings.postgresUser,
       appDb: settings.postgresDb,
+      poolerUser: this.poolers[0]?.user,
       ...settings.init,
       scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
     });
@@ -134,13 +149,14 @@ export class PgHaChart extends Chart {
         etcd: this.etcd,
         postgres: this.postgres,
         router: this.router,
+        poolers: this.poolers,
         synchronousMode: settings.patroni?.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
         ...settings.monitoring,
       });
     }
     if (settings.disruptionBudgets ?? DEFAULTS.disruptionBudgets) {
       this.disruptionBudgets = new DisruptionBudgets(this, 'DisruptionBudgets', {
-        cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
+        cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, poolers: this.poolers, labels: clusterPods,
       });
     }
     if (networkPoliciesEnabled) {
@@ -152,6 +168,7 @@ export class PgHaChart extends Chart {
         etcd: this.etcd,
         postgres: this.postgres,
         router: this.router,
+        poolers: this.poolers,
         init: this.init,
         converge: this.converge,
         secretsGenerator: { selector: this.secrets.generatorSelector },
@@ -167,7 +184,8 @@ export class PgHaChart extends Chart {
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
         dnsNames: [
-          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+          // Clients verify the router's and the poolers' Service names (the poolers show the same certificate).
+          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name, ...this.poolers.map((p) => p.service.name)], this.postgres.headlessService.name),
           ...externalDnsNames(tls.externalDnsNames),
         ],
       });
@@ -189,6 +207,7 @@ export class PgHaChart extends Chart {
       ...group(this.postgresCertificate, SYNC_WAVES.certificates),
       ...group(this.postgres, SYNC_WAVES.postgres),
       ...group(this.router, SYNC_WAVES.router),
+      ...this.poolers.flatMap((pooler) => group(pooler, SYNC_WAVES.router)),
       ...group(this.init, SYNC_WAVES.init),
       { scope: this.converge, wave: SYNC_WAVES.converge, hook: 'PostSync' },
       ...group(this.statsIngress, SYNC_WAVES.extras),

@@ -61,6 +61,14 @@ export function checkOddInt(setting: string, value: number, min: number, max: nu
   return value;
 }
 
+/** A TCP port a Service may listen on. */
+export function checkPort(setting: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new ConfigError(setting, value, 'a port from 1 to 65535');
+  }
+  return value;
+}
+
 /** A TCP port a program without capabilities can bind: 1024-65535. `why` says who binds it. */
 export function checkUnprivilegedPort(setting: string, value: number, why = 'the router runs as a non-root user and binds this port itself'): number {
   if (!Number.isInteger(value) || value < 1024 || value > 65535) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian 13 (trixie) root the e2e test bed runs its programs from:
 # Patroni 4.0, PostgreSQL 17, etcd 3.5, HAProxy 3.0, postgres-exporter 0.17,
-# plus pgbouncer and prometheus (promtool) for the tests that need them.
+# plus pgbouncer with its exporter and prometheus (promtool) for the tests that need them.
 # Their binaries need trixie's libc, so they live in a separate root built with
 # debootstrap from the Debian package source apt already uses on this machine.
 #
@@ -23,6 +23,7 @@ PKGS=(
   haproxy
   prometheus-postgres-exporter
   pgbouncer
+  prometheus-pgbouncer-exporter   # the pooler's metrics sidecar
   prometheus   # promtool: test/monitoring-promtool.test.ts evaluates the alert rules with it
   locales      # en_US.UTF-8, the locale Spilo's initdb asks for
 )

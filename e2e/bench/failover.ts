@@ -36,6 +36,7 @@ import { sleep } from '../lib/poll';
 import { routerPlan, RouterPlan } from '../lib/router';
 import { addressBlock } from '../lib/address-plan';
 import { Testbed, TestbedOptions } from '../lib/testbed';
+import { writeBenchSection } from './report';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -239,21 +240,6 @@ function report(all: ProfileResult[], runs: number, wallS: number): string {
   return lines.join('\n');
 }
 
-function writeDocs(file: string, section: string): void {
-  const start = '<!-- failover-bench:start -->';
-  const end = '<!-- failover-bench:end -->';
-  const block = `${start}\n${section}\n${end}`;
-  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (doc.includes(start) && doc.includes(end)) {
-    doc = doc.slice(0, doc.indexOf(start)) + block + doc.slice(doc.indexOf(end) + end.length);
-  } else {
-    doc = `${doc.trimEnd()}\n\n## Failover (e2e test bed)\n\n${block}\n`;
-  }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, doc);
-  log(`results written to ${file}`);
-}
-
 async function main(): Promise<void> {
   const root = path.join(__dirname, '..', '..');
   const distDir = process.env.E2E_DIST ?? path.join(root, 'dist');
@@ -267,7 +253,7 @@ async function main(): Promise<void> {
   const section = report(all, runs, (Date.now() - t0) / 1000);
   process.stdout.write(`\n${section}\n\n`);
   const docs = process.env.BENCH_DOCS ?? path.join(root, 'docs', 'BENCHMARKS.md');
-  if (docs) writeDocs(path.isAbsolute(docs) ? docs : path.join(root, docs), section);
+  if (docs) writeBenchSection(path.isAbsolute(docs) ? docs : path.join(root, docs), 'failover-bench', 'Failover (e2e test bed)', section);
   const resultsFile = path.join(root, '.e2e', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
   fs.writeFileSync(resultsFile, JSON.stringify(all, null, 2));

@@ -3,7 +3,7 @@
  * lo), one per ClusterIP Service, and the test bed's DNS server. Every
  * workload gets its own third octet, chosen by the program it runs, so the
  * addresses say what they are: etcd 127.B.10.N, Postgres 127.B.20.N, routers
- * 127.B.30.N, DNS 127.B.40.1, the Kubernetes API stand-in 127.B.40.2, Services 127.B.50.N, Job pods 127.B.60.N
+ * 127.B.30.N, poolers 127.B.35.N, DNS 127.B.40.1, the Kubernetes API stand-in 127.B.40.2, Services 127.B.50.N, Job pods 127.B.60.N
  * (N = ordinal + 1). B, the bed's block, lets test beds run side by side
  * (0 unless the caller picks another).
  * It also knows every cluster DNS name of a pod or Service, to translate
@@ -30,7 +30,7 @@ export function addressBlock(offset: 0 | 100 | 150 | 200 = 0): number {
 /** status.hostIP of every pod: the one "node" */
 export const HOST_IP = '127.0.0.1';
 
-const PROGRAM_NET: Record<Program, number> = { etcd: 10, spilo: 20, haproxy: 30, exporter: 20, psql: 60, unknown: 70 };
+const PROGRAM_NET: Record<Program, number> = { etcd: 10, spilo: 20, haproxy: 30, pgbouncer: 35, 'pgbouncer-exporter': 35, exporter: 20, psql: 60, unknown: 70 };
 const DNS_NET = 40;
 const SERVICE_NET = 50;
 const JOB_NET = 60;

@@ -24,6 +24,7 @@ export const EXPECTED_VERSIONS: Record<string, RegExp> = {
   haproxy: /^3\.0\./,
   'postgres-exporter': /^0\.17\./,
   pgbouncer: /^1\.24\./,
+  'pgbouncer-exporter': /^0\.10\./,
   promtool: /^2\.53\./,
 };
 
@@ -111,6 +112,7 @@ export class DebianRoot {
       haproxy: v('/usr/sbin/haproxy', ['-v'], /version (\S+)/),
       'postgres-exporter': v('/usr/bin/prometheus-postgres-exporter', ['--version'], /version (\d\S*)/),
       pgbouncer: v('/usr/sbin/pgbouncer', ['--version'], /PgBouncer (\S+)/),
+      'pgbouncer-exporter': v('/usr/bin/prometheus-pgbouncer-exporter', ['--version'], /version (\d\S*)/),
       promtool: v('/usr/bin/promtool', ['--version'], /version (\S+)/),
     };
   }

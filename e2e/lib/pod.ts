@@ -39,11 +39,13 @@ export interface ProbeState {
 }
 
 /** The program a container image stands for. */
-export type Program = 'etcd' | 'spilo' | 'haproxy' | 'exporter' | 'psql' | 'unknown';
+export type Program = 'etcd' | 'spilo' | 'haproxy' | 'exporter' | 'pgbouncer' | 'pgbouncer-exporter' | 'psql' | 'unknown';
 
 export function programOfImage(image: string): Program {
   const i = image.toLowerCase();
   if (/postgres[-_]exporter/.test(i)) return 'exporter';
+  if (/pgbouncer[-_]exporter/.test(i)) return 'pgbouncer-exporter';
+  if (/(^|\/)pgbouncer[:@]/.test(i)) return 'pgbouncer';
   if (/spilo/.test(i)) return 'spilo';
   if (/(^|\/)etcd[:@]|coreos\/etcd|bitnami\/etcd/.test(i)) return 'etcd';
   if (/(^|\/)haproxy[:@]|haproxytech\/haproxy/.test(i)) return 'haproxy';

@@ -34,6 +34,7 @@ import { ProgramContext, ProgramOverrides } from './programs/context';
 import { etcdHealth, etcdLaunch } from './programs/etcd';
 import { exporterLaunch } from './programs/exporter';
 import { haproxyLaunch } from './programs/haproxy';
+import { pgbouncerExporterLaunch, pgbouncerLaunch } from './programs/pgbouncer';
 import { patroniLaunch } from './programs/patroni';
 import { ServiceProxy } from './service-proxy';
 import { Translator } from './translation';
@@ -52,6 +53,8 @@ const ADAPTERS: Partial<Record<Program, (ctx: ProgramContext, pod: LocalPod, c: 
   spilo: patroniLaunch,
   haproxy: haproxyLaunch,
   exporter: exporterLaunch,
+  pgbouncer: pgbouncerLaunch,
+  'pgbouncer-exporter': pgbouncerExporterLaunch,
 };
 
 export class Testbed {

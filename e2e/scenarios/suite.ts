@@ -13,6 +13,7 @@ import { bringUp } from './bring-up';
 import { convergeParameters } from './converge-parameters';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
+import { failoverThroughPooler } from './failover-through-pooler';
 import { failoverUnderWrites } from './failover-under-writes';
 import { kubernetesApi, roleLabelsFollowFailover } from './kubernetes-api';
 import { monitoring } from './monitoring';
@@ -35,6 +36,8 @@ export interface SuiteOptions {
   addressBlock: number;
   /** the variables over pg-ha.env that synthesize the same dist/ (the day-2 scenarios change some and synthesize again) */
   variables?: Record<string, string>;
+  /** the manifests have the PgBouncer pooler (POOLER=true), and its scenario runs */
+  pooler?: boolean;
 }
 
 export function scenarioSuite(title: string, options: SuiteOptions): void {
@@ -60,6 +63,7 @@ export function scenarioSuite(title: string, options: SuiteOptions): void {
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);
+    if (options.pooler) failoverThroughPooler(ctx);
     roleLabelsFollowFailover(ctx);
     oneReplicaDown(ctx);
     etcdMemberDown(ctx);

@@ -3,7 +3,8 @@
 # Idempotent: every statement checks before it creates, so running it again is harmless.
 #
 # Env (from the Job): PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE (libpq), APP_USER, APP_DB,
-# APP_PASSWORD, MONITOR_USER, MONITOR_PASSWORD, WAIT_ATTEMPTS; SQL_DIR holds init.sql and user.sql.
+# APP_PASSWORD, MONITOR_USER, MONITOR_PASSWORD, WAIT_ATTEMPTS, and with the pooler POOLER_USER and
+# POOLER_PASSWORD; SQL_DIR holds init.sql and user.sql.
 set -eu
 
 attempts=${WAIT_ATTEMPTS:-150}

@@ -25,15 +25,18 @@ export interface DisruptionBudgetsProps {
   readonly etcd: BudgetTarget;
   readonly postgres: BudgetTarget;
   readonly router: BudgetTarget;
+  /** The PgBouncer poolers, if any (each budgeted like the router). */
+  readonly poolers?: ReadonlyArray<BudgetTarget & { readonly role: 'write' | 'read' }>;
   /** Labels every budget carries. */
   readonly labels?: Record<string, string>;
 }
 
 /** The budget fields of one component (exported for tests and the README). */
-export function budgetFor(component: 'etcd' | 'postgres' | 'router', replicas: number): Pick<k8s.PodDisruptionBudgetSpec, 'minAvailable' | 'maxUnavailable'> {
+export function budgetFor(component: 'etcd' | 'postgres' | 'router' | 'pooler', replicas: number): Pick<k8s.PodDisruptionBudgetSpec, 'minAvailable' | 'maxUnavailable'> {
   switch (component) {
     case 'router':
-      // At least one router serves clients; a single router may still be evicted (else no drain of its node).
+    case 'pooler':
+      // At least one router (pooler) serves clients; a single router may still be evicted (else no drain of its node).
       return replicas >= 2 ? { minAvailable: k8s.IntOrString.fromNumber(1) } : { maxUnavailable: k8s.IntOrString.fromNumber(1) };
     default:
       // etcd: 3 members keep quorum with one down. Postgres: one member restarts at a time, so a
@@ -47,12 +50,13 @@ export class DisruptionBudgets extends Construct {
   public readonly etcd: k8s.KubePodDisruptionBudget;
   public readonly postgres: k8s.KubePodDisruptionBudget;
   public readonly router: k8s.KubePodDisruptionBudget;
+  public readonly poolers: k8s.KubePodDisruptionBudget[];
 
   constructor(scope: Construct, id: string, props: DisruptionBudgetsProps) {
     super(scope, id);
     const { cluster } = props;
-    const budget = (component: 'etcd' | 'postgres' | 'router', target: BudgetTarget) => new k8s.KubePodDisruptionBudget(this, component, {
-      metadata: { name: `${cluster.name}-${component}`, labels: { ...target.selector, ...props.labels } },
+    const budget = (component: 'etcd' | 'postgres' | 'router' | 'pooler', target: BudgetTarget, name: string = component) => new k8s.KubePodDisruptionBudget(this, name, {
+      metadata: { name: `${cluster.name}-${name}`, labels: { ...target.selector, ...props.labels } },
       spec: {
         selector: { matchLabels: target.selector },
         ...budgetFor(component, target.replicas),
@@ -62,5 +66,6 @@ export class DisruptionBudgets extends Construct {
     this.etcd = budget('etcd', props.etcd);
     this.postgres = budget('postgres', props.postgres);
     this.router = budget('router', props.router);
+    this.poolers = (props.poolers ?? []).map((pooler) => budget('pooler', pooler, pooler.role === 'write' ? 'pooler' : 'pooler-ro'));
   }
 }

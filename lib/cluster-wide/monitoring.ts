@@ -12,6 +12,7 @@ import { PrometheusRule, PrometheusRuleSpecGroupsRules, PrometheusRuleSpecGroups
 import { EtcdCluster } from '../components/etcd/etcd-cluster';
 import { standardLabels } from '../k8s/labels';
 import { PgRouter } from '../components/router/pg-router';
+import { PgPooler } from '../components/pooler/pg-pooler';
 import { PostgresCluster } from '../components/postgres/postgres-cluster';
 import { DEFAULTS } from '../settings/defaults';
 import { MonitoringSettings } from '../settings/feature-settings';
@@ -28,6 +29,8 @@ export interface MonitoringProps extends MonitoringSettings {
   readonly etcd: EtcdCluster;
   readonly postgres: PostgresCluster;
   readonly router: PgRouter;
+  /** The PgBouncer poolers, if any. */
+  readonly poolers?: readonly PgPooler[];
   /** Whether Patroni runs in synchronous mode (the sync-standby alert exists only then). */
   readonly synchronousMode: boolean;
 }
@@ -35,7 +38,7 @@ export interface MonitoringProps extends MonitoringSettings {
 /** PodMonitors for postgres-exporter, Patroni, etcd and HAProxy, plus the alerting rules. */
 export class Monitoring extends Construct {
   /** PodMonitor name per component, to find the `job` label (`<namespace>/<name>`). */
-  public readonly podMonitors: { postgres: PodMonitor; etcd: PodMonitor; router: PodMonitor };
+  public readonly podMonitors: { postgres: PodMonitor; etcd: PodMonitor; router: PodMonitor; pooler?: PodMonitor };
   public readonly rule: PrometheusRule;
   /** The Grafana dashboard ConfigMap, unless `grafanaDashboard` is false. */
   public readonly dashboard?: k8s.KubeConfigMap;
@@ -78,6 +81,12 @@ export class Monitoring extends Construct {
       etcd: podMonitor('Etcd', `${cluster.name}-etcd`, etcd.selector, [{ port: 'metrics', path: '/metrics' }]),
       router: podMonitor('Router', `${cluster.name}-router`, router.selector, [{ port: 'metrics', path: '/metrics' }]),
     };
+    const poolers = props.poolers ?? [];
+    if (poolers.length > 0) {
+      // One PodMonitor for the write and the read pooler: both run PgBouncer with the exporter sidecar.
+      const poolerPods = { 'app.kubernetes.io/name': poolers[0].selector['app.kubernetes.io/name'], 'app.kubernetes.io/instance': cluster.name };
+      this.podMonitors.pooler = podMonitor('Pooler', `${cluster.name}-pooler`, poolerPods, [{ port: 'metrics', path: '/metrics' }]);
+    }
 
     const job = (monitor: PodMonitor) => `${cluster.namespace}/${monitor.name}`;
     const inNamespace = `namespace="${cluster.namespace}"`;
@@ -168,7 +177,28 @@ export class Monitoring extends Construct {
         'Router {{ $labels.pod }} cannot be scraped',
         'HAProxy\'s Prometheus endpoint does not answer; this router pod may be down.'),
     ];
-    this.alerts = [...postgresAlerts, ...etcdAlerts, ...routerAlerts];
+    const poolerJob = this.podMonitors.pooler ? `${inNamespace},job="${job(this.podMonitors.pooler)}"` : undefined;
+    const byPool = 'namespace, pod, database';
+    const poolerAlerts = poolerJob === undefined ? [] : [
+      alert('PoolerClientsWaiting', 'warning',
+        `sum by (${byPool}) (pgbouncer_pools_client_waiting_connections{${poolerJob}}) > 0`, '2m',
+        'Clients of pooler {{ $labels.pod }} wait for a server connection to {{ $labels.database }}',
+        '{{ $value }} clients have been queueing for two minutes: every server connection of the pool is busy. Raise POOLER_DEFAULT_POOL_SIZE (within PostgreSQL\'s max_connections) or look for long transactions.'),
+      alert('PoolerPoolSaturated', 'warning',
+        `max by (${byPool}) (pgbouncer_pools_server_active_connections{${poolerJob}})`
+          + ` / on (${byPool}) max by (${byPool}) (pgbouncer_databases_pool_size{${poolerJob}}) >= 0.9`, '10m',
+        'Pool of {{ $labels.database }} on pooler {{ $labels.pod }} is {{ $value | humanizePercentage }} busy',
+        'At 100% new transactions queue (PoolerClientsWaiting follows).'),
+      alert('PoolerCannotReachPgBouncer', 'warning',
+        `pgbouncer_up{${poolerJob}} == 0`, '2m',
+        'pgbouncer-exporter on {{ $labels.pod }} cannot query PgBouncer',
+        'PgBouncer is down in this pod, or its admin console refuses the lookup role (POOLER_USER).'),
+      alert('PoolerMetricsDown', 'warning',
+        `up{${poolerJob}} == 0`, '5m',
+        'Pooler {{ $labels.pod }} cannot be scraped',
+        'The pgbouncer-exporter sidecar does not answer; this pooler pod may be down.'),
+    ];
+    this.alerts = [...postgresAlerts, ...etcdAlerts, ...routerAlerts, ...poolerAlerts];
 
     if (props.grafanaDashboard ?? DEFAULTS.monitoring.grafanaDashboard) {
       const dashboardLabels = props.grafanaDashboardLabels ?? DEFAULTS.monitoring.grafanaDashboardLabels;
@@ -194,6 +224,7 @@ export class Monitoring extends Construct {
           { name: `${cluster.name}.postgres`, rules: postgresAlerts },
           { name: `${cluster.name}.etcd`, rules: etcdAlerts },
           { name: `${cluster.name}.router`, rules: routerAlerts },
+          ...(poolerAlerts.length ? [{ name: `${cluster.name}.pooler`, rules: poolerAlerts }] : []),
         ],
       },
     });

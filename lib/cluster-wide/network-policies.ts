@@ -33,6 +33,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
     readonly exposure: { readonly allowedBlocks: readonly string[] };
   };
   readonly init: Pods;
+  /** The PgBouncer poolers, if any: clients reach them like the router; they reach the router. */
+  readonly poolers?: ReadonlyArray<Pods & { readonly role: 'write' | 'read'; readonly podPort: number; readonly metricsPort: number; readonly routerPort: number }>;
   /** The converge Job: Patroni's REST API and PostgreSQL on every member. */
   readonly converge: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
@@ -128,6 +130,7 @@ export class NetworkPolicies extends Construct {
       dnsRule,
     ]);
 
+    const poolers = props.poolers ?? [];
     policy('router', router.selector, [
       { from: [clients], ports: portsOf(router.writePort, router.readPort) },
       // Access from outside (LoadBalancer / NodePort): the allowed source ranges, seen as the client's
@@ -135,6 +138,7 @@ export class NetworkPolicies extends Construct {
       ...(router.exposure.allowedBlocks.length
         ? [{ from: router.exposure.allowedBlocks.map((cidr) => ({ ipBlock: { cidr } })), ports: portsOf(router.writePort, router.readPort) }]
         : []),
+      ...poolers.map((pooler) => ({ from: [pods(pooler.selector)], ports: portsOf(pooler.routerPort) })),
       { from: [pods(init.selector)], ports: portsOf(router.writePort) },
       ...(props.statsExposed ? [{ from: [ingressController], ports: portsOf(router.statsPort) }] : []),
       { from: [prometheus], ports: portsOf(router.metricsPort) },
@@ -143,6 +147,17 @@ export class NetworkPolicies extends Construct {
       // HAProxy re-resolves the members' names through the cluster DNS.
       dnsRule,
     ]);
+
+    for (const pooler of poolers) {
+      policy(pooler.role === 'write' ? 'pooler' : 'pooler-ro', pooler.selector, [
+        { from: [clients], ports: portsOf(pooler.podPort) },
+        { from: [prometheus], ports: portsOf(pooler.metricsPort) },
+      ], [
+        // Every server connection goes through the router, which follows the Patroni leader.
+        { to: [pods(router.selector)], ports: portsOf(pooler.routerPort) },
+        dnsRule,
+      ]);
+    }
 
     policy('init', init.selector, [], [
       { to: [pods(router.selector)], ports: portsOf(router.writePort) },

@@ -52,3 +52,14 @@ export function schedulingSpec(setting: string, selector: Record<string, string>
     ...(priorityClassName ? { priorityClassName } : {}),
   };
 }
+
+/**
+ * Surge a new pod (router, pooler) before stopping an old one; but with required anti-affinity and one pod per
+ * node, the surge pod would find no node and the rollout would hang, so replace one at a time
+ * instead (the disruption budget's "at least one" still holds with two or more pods).
+ */
+export function rollingUpdateFor(scheduling?: SchedulingSettings): k8s.RollingUpdateDeployment {
+  return scheduling?.antiAffinity === 'required'
+    ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
+    : { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) };
+}

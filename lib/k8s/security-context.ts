@@ -10,6 +10,9 @@ export const ETCD_UID = 65532;
 export const HAPROXY_UID = 99;
 /** postgres-exporter's image runs as `nobody`. */
 export const EXPORTER_UID = 65534;
+/** The CloudNativePG PgBouncer image's `pgbouncer` user and group. */
+export const PGBOUNCER_UID = 998;
+export const PGBOUNCER_GID = 996;
 /** postgres:*-alpine's `postgres` user and group. */
 export const POSTGRES_ALPINE_UID = 70;
 

@@ -26,6 +26,7 @@ export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
   { name: 'WAL-G backups', switch: 'backups.enabled', offValue: false, applies: ['backups'] },
   { name: 'the clone from an archive', switch: 'backups.clone.s3Prefix', offValue: undefined, applies: ['backups.clone'] },
   { name: 'the PodMonitors and PrometheusRule', switch: 'monitoring.enabled', offValue: false, applies: ['monitoring'] },
+  { name: 'the PgBouncer pooler', switch: 'pooler.enabled', offValue: false, applies: ['pooler'] },
   { name: 'the Grafana dashboard ConfigMap', switch: 'monitoring.grafanaDashboard', offValue: false, applies: ['monitoring.grafanaDashboardLabels'] },
   { name: 'the NetworkPolicies', switch: 'networkPolicies.enabled', offValue: false, applies: ['networkPolicies'] },
   {

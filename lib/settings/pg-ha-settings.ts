@@ -3,6 +3,7 @@ import {
   EtcdSettings, InitJobSettings, PatroniSettings, PostgresSettings, RouterSettings, SchedulingSettings, StatsIngressSettings,
 } from './component-settings';
 import { ArgoCdApplicationSettings, BackupSettings, MonitoringSettings, NetworkPolicySettings } from './feature-settings';
+import { PoolerSettings } from './pooler-settings';
 
 /**
  * Everything a user can set; every field is optional. Every `@default` names its value in DEFAULTS
@@ -53,6 +54,8 @@ export interface PgHaSettings {
   readonly postgres?: PostgresSettings;
   readonly patroni?: PatroniSettings;
   readonly router?: RouterSettings;
+  /** @default - no pooler (DEFAULTS.pooler.enabled) */
+  readonly pooler?: PoolerSettings;
   readonly init?: InitJobSettings;
   /** @default - an Ingress for `pg-haproxy.<domain>` */
   readonly statsIngress?: StatsIngressSettings;

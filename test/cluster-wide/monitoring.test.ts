@@ -36,7 +36,7 @@ describe('monitoring', () => {
   });
 
   describe('when on', () => {
-    const { chart, objects } = synth({ monitoring: { enabled: true, labels: { release: 'kube-prometheus-stack' } } });
+    const { chart, objects } = synth({ monitoring: { enabled: true, labels: { release: 'kube-prometheus-stack' } }, pooler: { enabled: true, read: true } });
     const podMonitors = objects.filter((o) => o.kind === 'PodMonitor');
     const [rule] = objects.filter((o) => o.kind === 'PrometheusRule');
     const exprs: string[] = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr));
@@ -46,6 +46,7 @@ describe('monitoring', () => {
         ['pg-ha-postgres', ['metrics/metrics', 'patroni/metrics']],
         ['pg-ha-etcd', ['metrics/metrics']],
         ['pg-ha-router', ['metrics/metrics']],
+        ['pg-ha-pooler', ['metrics/metrics']],
       ]);
     });
 

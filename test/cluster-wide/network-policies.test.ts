@@ -8,7 +8,9 @@ import { Manifest, Manifests } from '../support/manifests';
 import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from '../support/network-reachability';
 import { synth } from '../support/synth';
 
-const COMPONENT_NAMES: Record<string, string> = { dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge' };
+const COMPONENT_NAMES: Record<string, string> = {
+  dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge', pooler: 'pooler', 'pooler-ro': 'pooler-ro',
+};
 
 /** The cluster's pods, one endpoint per workload, with the ports their containers declare. */
 function clusterEndpoints(manifests: Manifests): Endpoint[] {
@@ -133,6 +135,17 @@ describe('NetworkPolicy reachability matrix', () => {
     const open = reachability(manifests.all('NetworkPolicy'), NAMESPACES, [...pods, ...OUTSIDE, minio], pods.map((p) => p.name));
     // THEN Postgres reaches it and nothing else of the cluster does
     expect(compareMatrix(open, neededPaths(pods.map((p) => p.name), [['postgres', 'minio', [9000]]]))).toEqual({ missing: [], unexpected: [] });
+  });
+
+  test('the poolers: clients and Prometheus reach them, and they reach only their router port', () => {
+    const { open, pods } = matrix({ pooler: { enabled: true, read: true } });
+    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'pooler', 'pooler-ro', 'postgres', 'router', 'secrets']);
+    const expected = neededPaths(pods, [
+      ['client', 'pooler', [6432]], ['client', 'pooler-ro', [6432]],
+      ['prometheus', 'pooler', [9127]], ['prometheus', 'pooler-ro', [9127]],
+      ['pooler', 'router', [5432]], ['pooler-ro', 'router', [5433]],
+    ]);
+    expect(compareMatrix(open, expected)).toEqual({ missing: [], unexpected: [] });
   });
 
   test('no stats Ingress: the ingress controller gets no path to the router', () => {

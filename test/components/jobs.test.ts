@@ -3,7 +3,7 @@
  * of the credentials Secret (lib/assets/create-secret.py runs in test/assets). Argo CD hook
  * annotations are in test/gitops.
  */
-import { CREDENTIAL_KEYS, PgHaSettings } from '../../lib';
+import { CREDENTIAL_KEYS, PgHaSettings, requiredCredentials } from '../../lib';
 import { container, envOf, Manifest } from '../support/manifests';
 import { synth } from '../support/synth';
 
@@ -29,7 +29,7 @@ describe('init Job', () => {
 
   test('the SQL is idempotent: every CREATE is guarded by NOT EXISTS', () => {
     const creates = files['init.sql'].match(/CREATE (ROLE|DATABASE)[^\n]*\n[^\n]*/g);
-    expect(creates).toHaveLength(3);
+    expect(creates).toHaveLength(4);
     for (const create of creates) expect(create).toContain('WHERE NOT EXISTS');
   });
 
@@ -59,7 +59,7 @@ describe('generated credentials (default)', () => {
 
   test('a Job creates the Secret with every key the pods reference', () => {
     expect(env.SECRET_NAME.value).toBe('pg-ha-credentials');
-    expect(env.SECRET_KEYS.value.split(',')).toEqual(Object.values(CREDENTIAL_KEYS));
+    expect(env.SECRET_KEYS.value.split(',')).toEqual(requiredCredentials().map((c) => CREDENTIAL_KEYS[c]));
     expect(container(job, 'create-secret').command).toEqual(['python3', '/scripts/create-secret.py']);
     expect(s.get('ConfigMap', 'pg-ha-secrets').data['create-secret.py']).toContain("status, existing = api('GET'");
   });
@@ -97,7 +97,7 @@ describe('existing Secret', () => {
   test('the Job only checks it: SECRET_SOURCE=existing, and its Role may only read that Secret', () => {
     const env = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
     expect([env.SECRET_NAME.value, env.SECRET_SOURCE.value]).toEqual(['team-pg-passwords', 'existing']);
-    expect(env.SECRET_KEYS.value.split(',')).toEqual(Object.values(CREDENTIAL_KEYS));
+    expect(env.SECRET_KEYS.value.split(',')).toEqual(requiredCredentials().map((c) => CREDENTIAL_KEYS[c]));
     expect(s.get('Role', 'pg-ha-secrets').rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
     ]);

@@ -19,8 +19,9 @@ export function synth(settings: PgHaSettings = {}): Synthesized {
   return new Synthesized(chart, Testing.synth(chart) as Manifest[]);
 }
 
-/** Every optional object on: monitoring, backups with a clone, the Traefik IngressRoute with auth. */
+/** Every optional object on: the write and read poolers, monitoring, backups with a clone, the Traefik IngressRoute with auth. */
 export const FULL_SETTINGS: PgHaSettings = {
+  pooler: { enabled: true, read: true },
   monitoring: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
   backups: {
     enabled: true,

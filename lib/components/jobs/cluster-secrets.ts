@@ -26,10 +26,15 @@ export const CREDENTIAL_KEYS = {
   monitor: 'monitor-password',
   /** Patroni's REST API user (`patroni`) for unsafe endpoints: members, patronictl, the converge Job. */
   restapi: 'patroni-api-password',
+  /** PgBouncer's password-lookup role (`POOLER_USER`), used only when the pooler is on. */
+  pooler: 'pooler-password',
 } as const;
 
 /** A role whose password lives in the credentials Secret. */
 export type Credential = keyof typeof CREDENTIAL_KEYS;
+
+/** Credentials only an optional feature reads: the Secret needs them only while the feature is on. */
+export const FEATURE_CREDENTIALS: readonly Credential[] = ['pooler'];
 
 export interface ClusterSecretsProps {
   /** Where the cluster lives. */
@@ -51,6 +56,11 @@ export interface ClusterSecretsProps {
    * @default - none
    */
   readonly generatedSecretAnnotations?: Record<string, string>;
+  /**
+   * The feature credentials (FEATURE_CREDENTIALS) whose feature is on: the Job generates or checks them too.
+   * @default - none
+   */
+  readonly featureCredentials?: readonly Credential[];
 }
 
 /**
@@ -134,7 +144,7 @@ export class ClusterSecrets extends Construct {
               env: [
                 ...plainEnv({
                   SECRET_NAME: this.secretName,
-                  SECRET_KEYS: Object.values(CREDENTIAL_KEYS).join(','),
+                  SECRET_KEYS: requiredCredentials(props.featureCredentials).map((c) => CREDENTIAL_KEYS[c]).join(','),
                   SECRET_SOURCE: this.generated ? 'generated' : 'existing',
                   ...(this.generated ? {
                     SECRET_LABELS: JSON.stringify(secretLabels),
@@ -158,4 +168,9 @@ export class ClusterSecrets extends Construct {
     // a new one instead of failing on the old one's immutable pod template, and a new key re-runs it.
     return new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(script, JSON.stringify(spec))}`, labels }, spec });
   }
+}
+
+/** The credentials the Secret must hold: every one but the feature credentials of features that are off. */
+export function requiredCredentials(featureCredentials: readonly Credential[] = []): Credential[] {
+  return (Object.keys(CREDENTIAL_KEYS) as Credential[]).filter((c) => !FEATURE_CREDENTIALS.includes(c) || featureCredentials.includes(c));
 }

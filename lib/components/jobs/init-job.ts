@@ -32,6 +32,11 @@ export interface InitJobProps extends InitJobSettings {
    * @default DEFAULTS.postgresDb
    */
   readonly appDb?: string;
+  /**
+   * The pooler's password-lookup role: the Job creates it and the lookup function.
+   * @default - no pooler
+   */
+  readonly poolerUser?: string;
 }
 
 const CA_DIR = '/etc/pg-ha-ca';
@@ -90,6 +95,7 @@ export class InitJob extends Construct {
       secrets.env('PGPASSWORD', 'superuser'),
       secrets.env('APP_PASSWORD', 'app'),
       secrets.env('MONITOR_PASSWORD', 'monitor'),
+      ...(props.poolerUser ? [...plainEnv({ POOLER_USER: props.poolerUser }), secrets.env('POOLER_PASSWORD', 'pooler')] : []),
     ];
 
     const template: k8s.PodTemplateSpec = {

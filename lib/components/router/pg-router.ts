@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { RouterSettings, SchedulingSettings } from '../../settings/component-settings';
+import { RouterSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { componentServiceAccount } from '../../k8s/service-accounts';
 import { HAPROXY_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
@@ -9,7 +9,7 @@ import { resolveRouterExposure, RouterExposure } from './router-exposure';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { POSTGRES_PORTS, PostgresCluster } from '../postgres/postgres-cluster';
 import { resolveResources } from '../../k8s/resources';
-import { schedulingSpec } from '../../k8s/scheduling';
+import { rollingUpdateFor, schedulingSpec } from '../../k8s/scheduling';
 import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, httpProbe, namedServicePorts } from '../../k8s/workload';
@@ -170,15 +170,4 @@ export class PgRouter extends Construct {
     this.readService = clientService('ReadService', `${cluster.name}-ro`, 'read', this.readPort);
     this.statsService = service('StatsService', name, { stats: this.statsPort, metrics: this.metricsPort });
   }
-}
-
-/**
- * Surge a new router before stopping an old one; but with required anti-affinity and one router per
- * node, the surge pod would find no node and the rollout would hang, so replace one at a time
- * instead (the disruption budget's "at least one" still holds with two or more routers).
- */
-function rollingUpdateFor(scheduling?: SchedulingSettings): k8s.RollingUpdateDeployment {
-  return scheduling?.antiAffinity === 'required'
-    ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
-    : { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) };
 }
