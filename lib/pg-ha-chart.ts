@@ -13,10 +13,12 @@ import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
+import { PostgresRollout } from './components/postgres/postgres-rollout';
 import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
-import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
+import { annotateForArgoCd, JobHook, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
+import { DeployedManifests } from './k8s/claim-templates';
 import { ClusterContext } from './k8s/dns-names';
 import { instanceLabels } from './k8s/labels';
 import { checkScheduling, mergeScheduling } from './k8s/scheduling';
@@ -36,6 +38,16 @@ export function clusterContextOf(settings: PgHaSettings): ClusterContext {
   };
 }
 
+/** What the chart is built against, besides the settings. */
+export interface PgHaChartOptions {
+  /**
+   * The previous synth output (the committed dist/): running StatefulSets keep their immutable
+   * volumeClaimTemplates, and a smaller volume size is refused.
+   * @default - a new cluster
+   */
+  readonly deployed?: DeployedManifests;
+}
+
 /** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, Jobs, stats Ingress, policies. */
 export class PgHaChart extends Chart {
   public readonly cluster: ClusterContext;
@@ -46,6 +58,8 @@ export class PgHaChart extends Chart {
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
   public readonly init: InitJob;
+  /** The Job that grows volumes and rolls the Postgres pods onto a new template (PostSync). */
+  public readonly rollout: PostgresRollout;
   public readonly statsIngress: StatsIngress;
   /** PodMonitors and alerts, when monitoring is enabled. */
   public readonly monitoring?: Monitoring;
@@ -58,7 +72,7 @@ export class PgHaChart extends Chart {
   /** What the backup settings do (env, annotation, object-storage port). */
   public readonly backups: BackupConfiguration;
 
-  constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
+  constructor(scope: Construct, id: string, settings: PgHaSettings = {}, options: PgHaChartOptions = {}) {
     const cluster = clusterContextOf(settings);
     super(scope, id, { namespace: cluster.namespace, disableResourceNameHashes: true });
     this.cluster = cluster;
@@ -84,7 +98,8 @@ export class PgHaChart extends Chart {
       // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
       generatedSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
     });
-    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
+    const deployed = options.deployed;
+    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, deployed, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
     this.backups = backupConfiguration(settings.backups ?? {}, {
       scope: cluster.name, namespace: cluster.namespace, pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
     });
@@ -92,9 +107,20 @@ export class PgHaChart extends Chart {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresSettings,
       scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
       extraEnv: this.backups.env,
+      deployed,
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    this.rollout = new PostgresRollout(this, 'Rollout', {
+      cluster,
+      postgres: this.postgres,
+      etcd: this.etcd,
+      image: postgresSettings.image ?? DEFAULTS.postgres.image,
+      primary: postgresSettings.rolloutPrimary,
+      synchronousMode: settings.patroni?.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
+      maximumLagBytes: settings.patroni?.maximumLagOnFailover ?? DEFAULTS.patroni.maximumLagOnFailover,
+      scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
+    });
     this.router = new PgRouter(this, 'Router', {
       cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
     });
@@ -140,6 +166,7 @@ export class PgHaChart extends Chart {
         postgres: this.postgres,
         router: this.router,
         init: this.init,
+        rollout: this.rollout,
         secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
@@ -162,7 +189,7 @@ export class PgHaChart extends Chart {
 
   /** Each group of objects and its sync wave (see SYNC_WAVES); a group listed later wins for its objects. */
   private syncWaveGroups(): SyncWaveGroup[] {
-    const group = (scope: IConstruct | undefined, wave: number): SyncWaveGroup[] => (scope ? [{ scope, wave }] : []);
+    const group = (scope: IConstruct | undefined, wave: number, hook?: JobHook): SyncWaveGroup[] => (scope ? [{ scope, wave, hook }] : []);
     return [
       ...group(this.namespaceObject, SYNC_WAVES.namespace),
       ...group(this.secrets, SYNC_WAVES.secretsPrerequisites),
@@ -173,6 +200,9 @@ export class PgHaChart extends Chart {
       ...group(this.postgres, SYNC_WAVES.postgres),
       ...group(this.router, SYNC_WAVES.router),
       ...group(this.init, SYNC_WAVES.init),
+      // The rollout Job's account, Role and script with the members; the Job itself after everything.
+      ...group(this.rollout, SYNC_WAVES.postgres),
+      ...group(this.rollout.job, SYNC_WAVES.rollout, 'PostSync'),
       ...group(this.statsIngress, SYNC_WAVES.extras),
       ...group(this.monitoring, SYNC_WAVES.extras),
       ...group(this.disruptionBudgets, SYNC_WAVES.extras),

@@ -58,28 +58,30 @@ describe('sync waves', () => {
 describe('Jobs', () => {
   const objects = synth();
   const jobs = objects.filter((o) => o.kind === 'Job');
+  const isRollout = (job: any) => job.metadata.name.startsWith('pg-ha-rollout-');
 
-  test('both Jobs are Sync hooks replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
-    expect(jobs).toHaveLength(2);
+  test('the Jobs are hooks replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
+    expect(jobs).toHaveLength(3);
     for (const job of jobs) {
-      expect(annotation(job, ARGOCD.hook)).toBe('Sync');
+      // The rollout Job runs after every object is healthy (the StatefulSet's new template stored).
+      expect(annotation(job, ARGOCD.hook)).toBe(isRollout(job) ? 'PostSync' : 'Sync');
       expect(annotation(job, ARGOCD.hookDeletePolicy)).toBe('BeforeHookCreation');
       expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     }
-    expect(jobs.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
+    expect(jobs.filter((j) => !isRollout(j)).map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
   });
 
   test('only Jobs are hooks: everything else is compared and self-healed', () => {
-    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job']);
+    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job']);
   });
 
   test('a changed Job gets a new name, so `kubectl apply` never patches an immutable pod template', () => {
     const names = (settings: PgHaSettings) => synth(settings).filter((o) => o.kind === 'Job').map((o) => o.metadata.name).sort();
     const before = names({});
-    expect(before).toEqual([expect.stringMatching(/^pg-ha-init-[0-9a-f]{10}$/), expect.stringMatching(/^pg-ha-secrets-[0-9a-f]{10}$/)]);
+    expect(before).toEqual([/^pg-ha-init-/, /^pg-ha-rollout-/, /^pg-ha-secrets-/].map((p) => expect.stringMatching(new RegExp(`${p.source}[0-9a-f]{10}$`))));
     // The secrets Job runs with the Spilo image; a new image is a new Job.
     const after = names({ postgres: { image: 'ghcr.io/zalando/spilo-17:4.0-p2' } });
-    expect(after[1]).not.toEqual(before[1]);
+    expect(after[2]).not.toEqual(before[2]);
     // The same input gives the same name: re-applying is a no-op.
     expect(names({})).toEqual(before);
   });

@@ -7,7 +7,7 @@ import { PgHaSettings } from '../lib';
 import { Manifest, ofKind, synth, workloadPods } from './support/manifests';
 import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from './support/network-reachability';
 
-const COMPONENT_NAMES: Record<string, string> = { dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets' };
+const COMPONENT_NAMES: Record<string, string> = { dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', rollout: 'rollout' };
 
 /** The cluster's pods, one endpoint per workload, with the ports their containers declare. */
 function clusterEndpoints(manifests: Manifest[]): Endpoint[] {
@@ -50,10 +50,13 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     ['prometheus', 'router', [8404]],
     ['postgres', 'kube-apiserver', [443, 6443]], // Spilo's role callback
     ['secrets', 'kube-apiserver', [443, 6443]], // creates the credentials Secret
+    ['rollout', 'kube-apiserver', [443, 6443]], // reads pods and revisions, evicts pods, grows claims
+    ['rollout', 'postgres', [8008]], // Patroni's view of the cluster, the switchover
     // The API server's address is not selectable, so its ports are open towards any address:
-    // a pod elsewhere serving 443 is reachable from these two (documented in the README).
+    // a pod elsewhere serving 443 is reachable from these (documented in the README).
     ['postgres', 'web', [443]],
     ['secrets', 'web', [443]],
+    ['rollout', 'web', [443]],
     ...clusterPods.flatMap((pod): Need[] => [[pod, 'coredns', [53], 'UDP'], [pod, 'coredns', [53], 'TCP']]),
     ...extra,
   ];
@@ -72,7 +75,7 @@ function matrix(settings: PgHaSettings = {}, edit: (policies: Manifest[]) => Man
 describe('NetworkPolicy reachability matrix', () => {
   test('every needed path is open and every other path to or from the cluster is closed', () => {
     const { open, pods } = matrix();
-    expect(pods.sort()).toEqual(['etcd', 'init', 'postgres', 'router', 'secrets']);
+    expect(pods.sort()).toEqual(['etcd', 'init', 'postgres', 'rollout', 'router', 'secrets']);
     expect(compareMatrix(open, neededPaths(pods))).toEqual({ missing: [], unexpected: [] });
   });
 
@@ -150,7 +153,7 @@ describe('NetworkPolicy reachability matrix', () => {
 describe('NetworkPolicy objects', () => {
   test('are on by default and can be turned off (NETWORK_POLICIES=false)', () => {
     expect(ofKind(synth(), 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(
-      ['pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-router', 'pg-ha-secrets'],
+      ['pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
     );
     expect(ofKind(synth({ networkPolicies: { enabled: false } }), 'NetworkPolicy')).toEqual([]);
   });

@@ -11,6 +11,7 @@ const LEVELS = {
   router: 'restricted', // HAProxy as uid 99 on ports >= 1024
   init: 'restricted', // postgres:17-alpine as uid 70
   secrets: 'restricted', // the Spilo image's python3 as nobody
+  rollout: 'restricted', // the Spilo image's python3 as nobody
 } as const;
 
 describe('Pod Security Standards level of each pod', () => {
@@ -109,10 +110,10 @@ describe('ServiceAccounts and API tokens', () => {
     }
   });
 
-  test('only the secrets Job automounts a token; Spilo gets one in the postgres container only', () => {
+  test('only the secrets and rollout Jobs (one container each) automount a token; Spilo gets one in the postgres container only', () => {
     for (const pod of workloadPods(manifests)) {
       const component = pod.template.metadata.labels['app.kubernetes.io/component'];
-      expect({ component, automount: pod.template.spec.automountServiceAccountToken }).toEqual({ component, automount: component === 'secrets' });
+      expect({ component, automount: pod.template.spec.automountServiceAccountToken }).toEqual({ component, automount: ['secrets', 'rollout'].includes(component) });
     }
     // The role callback (python3 /scripts/callback_role.py) PATCHes the pod's label; the exporter never calls the API.
     const spilo = podOf(manifests, 'database').template.spec;

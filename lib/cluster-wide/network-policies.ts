@@ -29,6 +29,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly postgres: Pods & { readonly exporterPort: number };
   readonly router: Pods & { readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number };
   readonly init: Pods;
+  /** The rollout Job (Kubernetes API, Patroni's REST API). */
+  readonly rollout: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
   /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
@@ -49,7 +51,7 @@ export class NetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
     super(scope, id);
-    const { cluster, etcd, postgres, router, init } = props;
+    const { cluster, etcd, postgres, router, init, rollout } = props;
     const names = (setting: string, values: string[]) => values.map((v, i) => checkDnsLabel(`${setting}[${i}]`, v));
     const labelMap = (setting: string, map: Record<string, string>) => {
       for (const [k, v] of Object.entries(map)) checkLabel(setting, k, v);
@@ -111,6 +113,8 @@ export class NetworkPolicies extends Construct {
       // Replicas stream from the leader; members call each other's REST API (failsafe mode).
       { from: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
       { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
+      // The rollout Job reads Patroni's view of the cluster and asks for the switchover.
+      { from: [pods(rollout.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
     ], [
       { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
       // Patroni talks to every etcd member by its advertised client URL.
@@ -133,6 +137,13 @@ export class NetworkPolicies extends Construct {
 
     policy('init', init.selector, [], [
       { to: [pods(router.selector)], ports: portsOf(router.writePort) },
+      dnsRule,
+    ]);
+
+    // Reads the StatefulSet and pods, evicts pods, grows claims (API); asks Patroni (REST).
+    policy('rollout', rollout.selector, [], [
+      apiServerRule,
+      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
 

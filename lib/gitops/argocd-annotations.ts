@@ -44,12 +44,20 @@ export const SYNC_WAVES = {
    * report healthy; here their pods already run.
    */
   extras: 4,
+  /**
+   * The rollout Job, a PostSync hook (waves order hooks within their phase): it runs once every
+   * object of the sync is healthy, i.e. after the StatefulSet's new template is stored.
+   */
+  rollout: 5,
 } as const;
 
-/** Annotations that make a Job an Argo CD Sync hook (see `annotateForArgoCd`). */
-export function syncHookAnnotations(wave: number): Record<string, string> {
+/** The Argo CD hook phase of a Job: Sync (in wave order with the other objects) or PostSync (after all of them are healthy). */
+export type JobHook = 'Sync' | 'PostSync';
+
+/** Annotations that make a Job an Argo CD Sync (or PostSync) hook (see `annotateForArgoCd`). */
+export function syncHookAnnotations(wave: number, hook: JobHook = 'Sync'): Record<string, string> {
   return {
-    [ARGOCD.hook]: 'Sync',
+    [ARGOCD.hook]: hook,
     [ARGOCD.hookDeletePolicy]: 'BeforeHookCreation',
     [ARGOCD.syncWave]: String(wave),
   };
@@ -78,11 +86,17 @@ export interface SyncWaveGroup {
   /** Every ApiObject under this construct gets `wave` (unless a later group claims it). */
   readonly scope: IConstruct;
   readonly wave: number;
+  /**
+   * The hook phase of the Jobs under `scope`.
+   * @default 'Sync'
+   */
+  readonly hook?: JobHook;
 }
 
 /**
- * Writes sync waves on every ApiObject of `chart`, turns every Job into a Sync hook, and marks the
- * Namespace and the PVCs of every StatefulSet as never pruned or deleted by Argo CD.
+ * Writes sync waves on every ApiObject of `chart`, turns every Job into a Sync hook (or the hook
+ * its group says), and marks the Namespace and the PVCs of every StatefulSet as never pruned or
+ * deleted by Argo CD.
  *
  * Why the Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
  * - a plain Job deleted by `ttlSecondsAfterFinished` would leave the app OutOfSync forever (and
@@ -90,7 +104,9 @@ export interface SyncWaveGroup {
  * - Sync hooks run inside the Sync phase in wave order, so the secrets Job (wave -1) runs after its
  *   RBAC (wave -2) and the init Job (wave 3) after the router (wave 2). A PreSync hook would run before
  *   its ServiceAccount exists on the first sync; a PostSync hook waits for every resource to be
- *   healthy, including an Ingress that may never get an address;
+ *   healthy, including an Ingress that may never get an address. The exception is the rollout
+ *   Job: it must see the StatefulSet's new template stored and every member Ready first, so it is
+ *   a PostSync hook (docs/day-2.md: an Ingress that never turns healthy holds it back);
  * - `BeforeHookCreation` deletes the previous Job of the same name before creating it again, so a
  *   re-sync never fails on a Job's immutable pod template; a changed Job has a new (hashed) name
  *   anyway, which is also what keeps `kubectl apply -f dist/` re-runs working (hook annotations mean
@@ -100,15 +116,15 @@ export interface SyncWaveGroup {
  * sees it; a test checks that every object is in the wave its component belongs to.
  */
 export function annotateForArgoCd(chart: Chart, groups: readonly SyncWaveGroup[]): void {
-  const waveOf = new Map<IConstruct, number>();
+  const groupOf = new Map<IConstruct, SyncWaveGroup>();
   for (const group of groups) {
-    for (const child of group.scope.node.findAll()) waveOf.set(child, group.wave);
+    for (const child of group.scope.node.findAll()) groupOf.set(child, group);
   }
   for (const child of chart.node.findAll()) {
     if (!(child instanceof ApiObject)) continue;
-    const wave = waveOf.get(child) ?? 0;
+    const wave = groupOf.get(child)?.wave ?? 0;
     if (child.kind === 'Job') {
-      for (const [key, value] of Object.entries(syncHookAnnotations(wave))) child.metadata.addAnnotation(key, value);
+      for (const [key, value] of Object.entries(syncHookAnnotations(wave, groupOf.get(child)?.hook))) child.metadata.addAnnotation(key, value);
       continue;
     }
     child.metadata.addAnnotation(ARGOCD.syncWave, String(wave));
