@@ -264,6 +264,12 @@ def switchover_candidate(members, pods, revision, synchronous):
 
 
 def roll(cluster, primary_mode):
+    # Under `kubectl apply` this Job may start before the controller saw the new template.
+    def observed():
+        sts = cluster.statefulset()
+        seen, generation = sts.get('status', {}).get('observedGeneration'), sts['metadata'].get('generation')
+        return [] if generation is None or (seen or 0) >= generation else [f'observedGeneration {seen} < generation {generation}']
+    wait_for(f'the StatefulSet controller to observe {cluster.sts_name}', observed, cluster.step_timeout)
     sts, pods, members = cluster.snapshot()
     revision = sts['status']['updateRevision']
     outdated = sorted(n for n, p in pods.items() if p['metadata']['labels'].get('controller-revision-hash') != revision)
