@@ -1,8 +1,8 @@
 /** Every validation rule, each with an input that breaks it and the message a user would read. */
-import { Testing } from 'cdk8s';
-import { PgHaChart, PgHaSettings } from '../lib';
+import { PgHaSettings } from '../lib';
+import { synth } from './support/synth';
 
-const build = (settings: PgHaSettings) => () => new PgHaChart(Testing.app(), 'test', settings);
+const build = (settings: PgHaSettings) => () => synth(settings);
 
 describe.each<[string, PgHaSettings, RegExp]>([
   // Names must be DNS-1123 labels: they become object, pod and host names.

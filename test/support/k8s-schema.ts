@@ -101,10 +101,3 @@ function describe(error: ErrorObject): string {
   return `${path}: ${error.message}`;
 }
 
-/** Every object of every YAML file in `dir`. */
-export function objectsInDir(dir: string): any[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
-    .filter((o) => o !== null && o !== undefined);
-}

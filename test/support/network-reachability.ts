@@ -9,7 +9,8 @@
  *   TCP) and numeric or named target port (+ endPort); no ports = every port.
  * Addresses that are not pods (the API server) match only rules without peers or with ipBlocks.
  */
-import { Manifest, selects } from './manifests';
+import { selects } from './label-selector';
+import { Manifest } from './manifests';
 
 export interface Endpoint {
   /** Short name used in the matrix, e.g. `postgres`, `prometheus`. */

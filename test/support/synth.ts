@@ -1,51 +1,57 @@
-/** Test helpers: synthesize a chart and look objects up by kind and name. */
+/** The one synth helper of the tests, and the chart configurations the cross-workload checks run on. */
+import { join } from 'path';
 import { Testing } from 'cdk8s';
-import { PgHaChart, PgHaSettings } from '../../lib';
+import { loadSettings, PgHaChart, PgHaSettings } from '../../lib';
+import { Manifest, Manifests } from './manifests';
 
-export type Manifest = Record<string, any>;
+export const ROOT = join(__dirname, '..', '..');
 
-export interface Synthesized {
-  readonly chart: PgHaChart;
-  readonly manifests: Manifest[];
-  /** The one object of `kind` named `name`; throws if absent so tests fail loudly. */
-  get(kind: string, name: string): Manifest;
-  /** Every object of `kind`. */
-  all(kind: string): Manifest[];
+/** A synthesized chart: its constructs (for the values they expose) and its objects. */
+export class Synthesized extends Manifests {
+  constructor(public readonly chart: PgHaChart, objects: Manifest[]) {
+    super(objects);
+  }
 }
 
+/** The chart's objects for `settings`, as `kubectl apply` would read them. */
 export function synth(settings: PgHaSettings = {}): Synthesized {
-  const app = Testing.app();
-  const chart = new PgHaChart(app, settings.scope ?? 'pg-ha', settings);
-  const manifests = Testing.synth(chart) as Manifest[];
-  return {
-    chart,
-    manifests,
-    get(kind, name) {
-      const found = manifests.find((m) => m.kind === kind && m.metadata?.name === name);
-      if (!found) throw new Error(`no ${kind} named ${name} in [${manifests.map((m) => `${m.kind}/${m.metadata?.name}`).join(', ')}]`);
-      return found;
-    },
-    all(kind) {
-      return manifests.filter((m) => m.kind === kind);
-    },
-  };
+  const chart = new PgHaChart(Testing.app(), settings.scope ?? 'pg-ha', settings);
+  return new Synthesized(chart, Testing.synth(chart) as Manifest[]);
 }
 
-/** Pod templates of every workload (StatefulSet, Deployment, Job) with the workload they belong to. */
-export function podTemplates(manifests: Manifest[]): Array<{ owner: Manifest; template: Manifest }> {
-  return manifests
-    .filter((m) => ['StatefulSet', 'Deployment', 'Job'].includes(m.kind))
-    .map((owner) => ({ owner, template: owner.spec.template }));
-}
+/** Every optional object on: monitoring, backups with a clone, the Traefik IngressRoute with auth. */
+export const FULL_SETTINGS: PgHaSettings = {
+  monitoring: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
+  backups: {
+    enabled: true,
+    bucket: 'pg-backups',
+    endpoint: 'https://minio.example.com:9000',
+    credentialsSecret: 'pg-ha-s3',
+    clone: { s3Prefix: 's3://pg-backups/spilo/pg-ha-old/wal/17', scope: 'pg-ha-old', targetTime: '2026-11-26 05:00:00+00:00' },
+  },
+  statsIngress: { kind: 'ingressroute', basicAuthSecret: 'pg-ha-stats-auth' },
+};
 
-/** A container's env as a name -> EnvVar map. */
-export function envOf(container: Manifest): Record<string, Manifest> {
-  return Object.fromEntries((container.env ?? []).map((e: Manifest) => [e.name, e]));
-}
+/**
+ * The settings dist/ is synthesized from (the committed pg-ha.env, no environment). The drift test
+ * (test/cross-cutting/dist.test.ts) proves dist/ equals their synth, so every check run on this
+ * configuration holds for the committed dist/ too, without reading dist/ again.
+ */
+export const DIST_SETTINGS: PgHaSettings = loadSettings(join(ROOT, 'pg-ha.env'), {});
 
-/** The container named `name` in a workload. */
-export function container(workload: Manifest, name: string): Manifest {
-  const found = workload.spec.template.spec.containers.find((c: Manifest) => c.name === name);
-  if (!found) throw new Error(`no container ${name} in ${workload.kind}/${workload.metadata.name}`);
-  return found;
+/** The configurations every cross-workload check runs against. */
+export const CONFIGURATIONS: Record<string, PgHaSettings> = {
+  default: {},
+  ...(JSON.stringify(DIST_SETTINGS) === '{}' ? {} : { 'pg-ha.env (dist/)': DIST_SETTINGS }),
+  full: FULL_SETTINGS,
+  'single member, existing Secret': { postgres: { replicas: 1 }, etcd: { replicas: 1 }, router: { replicas: 1 }, existingSecret: 'my-secret', statsIngress: { kind: 'none' } },
+  'renamed, five etcd members, TLS from a Secret, stats auth': {
+    scope: 'orders', namespace: 'shop', clusterDomain: 'k8s.internal',
+    etcd: { replicas: 5 }, postgres: { replicas: 2, tls: { secretName: 'pg-tls' } }, router: { statsAuthSecret: 'stats-auth' },
+  },
+};
+
+/** Each configuration's name and synthesized output, for `describe.each`. */
+export function synthesizedConfigurations(): Array<[string, Synthesized]> {
+  return Object.entries(CONFIGURATIONS).map(([name, settings]) => [`${name} configuration`, synth(settings)]);
 }

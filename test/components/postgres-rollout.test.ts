@@ -4,8 +4,9 @@
  * Job's name changes exactly when there is something to roll or grow, so `kubectl apply` runs it.
  */
 import { k8s } from 'cdk8s-plus-28';
-import { PgHaSettings } from '../../../lib';
-import { container, envOf, synth } from '../../support/synth';
+import { PgHaSettings } from '../../lib';
+import { container, envOf } from '../support/manifests';
+import { synth } from '../support/synth';
 
 const rolloutJob = (settings: PgHaSettings = {}) => synth(settings).all('Job').find((j) => j.metadata.name.startsWith('pg-ha-rollout-'))!;
 

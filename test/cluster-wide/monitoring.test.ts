@@ -4,11 +4,10 @@
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
-import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { ROUTER_PROXIES } from '../lib';
+import { PgHaSettings, ROUTER_PROXIES, settingsFromVariables } from '../../lib';
+import { synth as synthesize } from '../support/synth';
 
-const FIXTURES = join(__dirname, 'fixtures');
+const FIXTURES = join(__dirname, '..', 'fixtures');
 const known: { metrics: Record<string, { program: string; checked: string[] }> } = JSON.parse(readFileSync(join(FIXTURES, 'metric-names.json'), 'utf8'));
 
 const PROMQL_WORDS = new Set([
@@ -17,7 +16,7 @@ const PROMQL_WORDS = new Set([
 ]);
 
 /** The metric names in a PromQL expression (label matchers, strings, grouping labels and numbers removed). */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, ' ')
@@ -26,10 +25,7 @@ export function metricNames(expr: string): string[] {
   return [...new Set(names.filter((n) => !PROMQL_WORDS.has(n)))];
 }
 
-const synth = (settings: PgHaSettings) => {
-  const chart = new PgHaChart(Testing.app(), 'pg-ha', settings);
-  return { chart, objects: Testing.synth(chart) };
-};
+const synth = (settings: PgHaSettings) => synthesize(settings);
 
 describe('monitoring', () => {
   test('is off by default: dist/ must apply on clusters without the Prometheus Operator CRDs', () => {
@@ -41,7 +37,7 @@ describe('monitoring', () => {
   describe('when on', () => {
     const { chart, objects } = synth({ monitoring: { enabled: true, labels: { release: 'kube-prometheus-stack' } } });
     const podMonitors = objects.filter((o) => o.kind === 'PodMonitor');
-    const rule = objects.find((o) => o.kind === 'PrometheusRule');
+    const [rule] = objects.filter((o) => o.kind === 'PrometheusRule');
     const exprs: string[] = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr));
 
     test('one PodMonitor per component scrapes every exporter: postgres-exporter and Patroni, etcd, HAProxy', () => {
@@ -130,9 +126,6 @@ describe('monitoring', () => {
     test('PROMETHEUS_LABELS must be key=value pairs', () => {
       expect(settingsFromVariables({ PROMETHEUS_LABELS: 'release=prom, team=db' }).monitoring?.labels).toEqual({ release: 'prom', team: 'db' });
       expect(() => settingsFromVariables({ PROMETHEUS_LABELS: 'release' })).toThrow(/PROMETHEUS_LABELS must be key=value pairs separated by commas/);
-    });
-    test('monitoring settings without PROMETHEUS_OPERATOR=true are an error, not silently ignored', () => {
-      expect(() => synth({ monitoring: { labels: { release: 'prom' } } })).toThrow(/monitoring.labels must be unset while monitoring.enabled is false \(PROMETHEUS_OPERATOR=false\)/);
     });
     test('PROMETHEUS_OPERATOR must be true or false', () => {
       expect(() => settingsFromVariables({ PROMETHEUS_OPERATOR: 'yes' })).toThrow(/PROMETHEUS_OPERATOR must be "true" or "false"/);

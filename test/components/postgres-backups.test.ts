@@ -2,14 +2,13 @@
  * Backups: off by default and said so on the StatefulSet; when on, exactly Spilo's env names
  * (zalando/spilo 4.0-p3 configure_spilo.py), credentials only through a Secret.
  */
-import { Testing } from 'cdk8s';
-import { PgHaChart, PgHaSettings, settingsFromVariables } from '../lib';
-import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings } from '../lib';
+import { BACKUP_ANNOTATION, backupConfiguration, BackupSettings, PgHaSettings, settingsFromVariables } from '../../lib';
+import { container } from '../support/manifests';
+import { synth } from '../support/synth';
 
 const spilo = (settings: PgHaSettings) => {
-  const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
-  const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'pg-ha');
-  const env: any[] = sts.spec.template.spec.containers.find((c: any) => c.name === 'postgres').env;
+  const sts = synth(settings).get('StatefulSet', 'pg-ha');
+  const env: any[] = container(sts, 'postgres').env;
   return { sts, env, names: env.map((e) => e.name) };
 };
 const ON: BackupSettings = { enabled: true, bucket: 'pg-backups', credentialsSecret: 'pg-ha-s3', endpoint: 'https://minio.example.com:9000' };
@@ -64,14 +63,13 @@ describe('backups', () => {
 
   test('the NetworkPolicy lets the Postgres pods reach the backup endpoint\'s port', () => {
     const egressPorts = (settings: PgHaSettings) => {
-      const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings));
-      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'pg-ha-postgres');
+      const policy = synth(settings).get('NetworkPolicy', 'pg-ha-postgres');
       return [...new Set(policy.spec.egress.flatMap((e: any) => (e.ports ?? []).map((p: any) => p.port)))];
     };
     expect(egressPorts({ backups: ON })).toEqual(expect.arrayContaining([443, 9000]));
     expect(egressPorts({})).not.toContain(9000);
     // An explicit list without the endpoint's port is an error, not a silently blocked backup.
-    expect(() => new PgHaChart(Testing.app(), 'pg-ha', { backups: ON, networkPolicies: { objectStoragePorts: [443] } }))
+    expect(() => synth({ backups: ON, networkPolicies: { objectStoragePorts: [443] } }))
       .toThrow(/networkPolicies.objectStoragePorts must be a list that includes 9000, the port of the backup endpoint/);
     expect(backupConfiguration({ ...ON, endpoint: 'http://minio' }, { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 }).storagePort).toBe(80);
     expect(backupConfiguration({ ...ON, endpoint: undefined }, { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 }).storagePort).toBe(443);
@@ -88,8 +86,8 @@ describe('backups', () => {
     const ctx = { scope: 'pg-ha', namespace: 'pg-ha', pgVersion: 17 };
     const check = (settings: BackupSettings) => () => backupConfiguration(settings, ctx);
     test.each<[string, BackupSettings, RegExp]>([
+      // backupConfiguration applies the one rule for features that are off (all its cases: test/settings/optional-features.test.ts).
       ['a bucket without enabling', { bucket: 'b-1' }, /backups.bucket must be unset while backups.enabled is false \(BACKUPS=false\)/],
-      ['a schedule without enabling', { enabled: false, schedule: '0 2 * * *' }, /backups.schedule must be unset while backups.enabled is false/],
       ['no bucket', { enabled: true, credentialsSecret: 's' }, /backups.bucket must be an S3 bucket name/],
       ['a bad bucket', { ...ON, bucket: 'Bad_Bucket' }, /backups.bucket must be an S3 bucket name/],
       ['a bad prefix', { ...ON, prefix: 'a b' }, /backups.prefix must be a path inside the bucket/],
@@ -101,11 +99,9 @@ describe('backups', () => {
       ['a 6-field schedule', { ...ON, schedule: '0 0 1 * * *' }, /backups.schedule must be a 5-field cron schedule/],
       ['a schedule with words', { ...ON, schedule: '@daily' }, /backups.schedule must be a 5-field cron schedule/],
       ['retention below 2', { ...ON, numToRetain: 1 }, /backups.numToRetain must be an integer from 2 to 1000/],
-      ['a clone without backups', { clone: { s3Prefix: 's3://a/b' } }, /backups.clone.s3Prefix must be unset while backups.enabled is false/],
       ['a clone prefix that is not s3://', { ...ON, clone: { s3Prefix: 'https://a/b' } }, /backups.clone.s3Prefix must be the source cluster's WALG_S3_PREFIX/],
       ['a clone of its own archive', { ...ON, clone: { s3Prefix: 's3://pg-backups/spilo/pg-ha-pg-ha/wal/17' } }, /backups.clone.s3Prefix must be different from this cluster's own prefix/],
       ['a target time without a zone', { ...ON, clone: { s3Prefix: 's3://old-bucket/b', targetTime: '2026-11-26 05:00:00' } }, /backups.clone.targetTime must be a timestamp with a time zone/],
-      ['a clone scope without a prefix', { ...ON, clone: { scope: 'x' } }, /backups.clone.scope must be unset while backups.clone.s3Prefix is unset \(CLONE_FROM_S3_PREFIX\)/],
       ['a bad clone scope', { ...ON, clone: { s3Prefix: 's3://old-bucket/b', scope: 'Old_Scope' } }, /backups.clone.scope must be a DNS-1123 label/],
     ])('rejects %s', (_, settings, message) => {
       expect(check(settings)).toThrow(message);

@@ -9,9 +9,10 @@ import { createServer, Server } from 'https';
 import { AddressInfo } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { CREDENTIAL_KEYS } from '../lib';
+import { CREDENTIAL_KEYS } from '../../lib';
+import { ROOT } from '../support/synth';
 
-const script = join(__dirname, '..', 'lib', 'assets', 'create-secret.py');
+const script = join(ROOT, 'lib', 'assets', 'create-secret.py');
 const keys = Object.values(CREDENTIAL_KEYS);
 
 interface FakeApi { server: Server; port: number; secrets: Map<string, any>; requests: string[] }

@@ -8,9 +8,8 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
 import { stringify } from 'yaml';
-import { PgHaChart } from '../lib';
+import { synth } from '../support/synth';
 
 const promtool = process.env.PROMTOOL ?? 'promtool';
 const available = spawnSync(promtool, ['--version']).status === 0;
@@ -82,8 +81,7 @@ const SCENARIOS: Array<[string, Record<string, string>, string, Record<string, s
 
 (available ? describe : describe.skip)('alert rules under promtool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pg-ha-promtool-'));
-  const objects = Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', { monitoring: { enabled: true } }));
-  const rule = objects.find((o) => o.kind === 'PrometheusRule');
+  const [rule] = synth({ monitoring: { enabled: true } }).all('PrometheusRule');
   // promtool compares annotations exactly; the templates are not what is under test here.
   const groups = rule.spec.groups.map((g: any) => ({ ...g, rules: g.rules.map(({ annotations: _, ...r }: any) => r) }));
   writeFileSync(join(dir, 'rules.yaml'), stringify({ groups }));

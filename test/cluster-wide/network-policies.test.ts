@@ -3,19 +3,20 @@
  * test/support/network-reachability.ts) and compared with the paths the cluster needs. A needed
  * path that is closed breaks the cluster; any other open path is an attack surface.
  */
-import { PgHaSettings } from '../lib';
-import { Manifest, ofKind, synth, workloadPods } from './support/manifests';
-import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from './support/network-reachability';
+import { PgHaSettings } from '../../lib';
+import { Manifest, Manifests } from '../support/manifests';
+import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from '../support/network-reachability';
+import { synth } from '../support/synth';
 
 const COMPONENT_NAMES: Record<string, string> = { dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', rollout: 'rollout' };
 
 /** The cluster's pods, one endpoint per workload, with the ports their containers declare. */
-function clusterEndpoints(manifests: Manifest[]): Endpoint[] {
-  return workloadPods(manifests).map((pod) => ({
-    name: COMPONENT_NAMES[pod.template.metadata.labels['app.kubernetes.io/component']],
+function clusterEndpoints(manifests: Manifests): Endpoint[] {
+  return manifests.workloads().map((pod) => ({
+    name: COMPONENT_NAMES[pod.component],
     namespace: pod.namespace,
-    labels: pod.template.metadata.labels,
-    ports: pod.template.spec.containers.flatMap((c: any) => (c.ports ?? []).map((p: any) => ({ port: p.containerPort, protocol: p.protocol ?? 'TCP', name: p.name }))),
+    labels: pod.podLabels,
+    ports: pod.podSpec.containers.flatMap((c: any) => (c.ports ?? []).map((p: any) => ({ port: p.containerPort, protocol: p.protocol ?? 'TCP', name: p.name }))),
   }));
 }
 
@@ -68,7 +69,7 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
 function matrix(settings: PgHaSettings = {}, edit: (policies: Manifest[]) => Manifest[] = (p) => p) {
   const manifests = synth(settings);
   const pods = clusterEndpoints(manifests);
-  const policies = edit(ofKind(manifests, 'NetworkPolicy'));
+  const policies = edit(manifests.all('NetworkPolicy'));
   return { open: reachability(policies, NAMESPACES, [...pods, ...OUTSIDE], pods.map((p) => p.name)), pods: pods.map((p) => p.name) };
 }
 
@@ -110,7 +111,7 @@ describe('NetworkPolicy reachability matrix', () => {
     const pods = clusterEndpoints(manifests);
     const everything = [...pods, ...OUTSIDE, newcomer];
     const names = [...pods.map((p) => p.name), 'backup'];
-    const policies = ofKind(manifests, 'NetworkPolicy');
+    const policies = manifests.all('NetworkPolicy');
     // THEN with the default deny it can reach nothing and nothing reaches it
     const withDeny = reachability(policies, NAMESPACES, everything, names);
     expect([...withDeny].filter((k) => k.includes('backup'))).toEqual([]);
@@ -131,7 +132,7 @@ describe('NetworkPolicy reachability matrix', () => {
     const minio: Endpoint = { name: 'minio', namespace: 'apps', labels: { app: 'minio' }, ports: [{ port: 9000, protocol: 'TCP' }] };
     const manifests = synth({ networkPolicies: { objectStoragePorts: [443, 9000] } });
     const pods = clusterEndpoints(manifests);
-    const open = reachability(ofKind(manifests, 'NetworkPolicy'), NAMESPACES, [...pods, ...OUTSIDE, minio], pods.map((p) => p.name));
+    const open = reachability(manifests.all('NetworkPolicy'), NAMESPACES, [...pods, ...OUTSIDE, minio], pods.map((p) => p.name));
     // THEN Postgres reaches it and nothing else of the cluster does
     expect(compareMatrix(open, neededPaths(pods.map((p) => p.name), [['postgres', 'minio', [9000]]]))).toEqual({ missing: [], unexpected: [] });
   });
@@ -143,7 +144,7 @@ describe('NetworkPolicy reachability matrix', () => {
 
   test('with an existing Secret there is no secrets Job, and no policy for it', () => {
     const manifests = synth({ existingSecret: 'my-credentials' });
-    expect(ofKind(manifests, 'NetworkPolicy').map((p) => p.metadata.name)).not.toContain('pg-ha-secrets');
+    expect(manifests.all('NetworkPolicy').map((p) => p.metadata.name)).not.toContain('pg-ha-secrets');
     const { open, pods } = matrix({ existingSecret: 'my-credentials' });
     expect(pods).not.toContain('secrets');
     expect(compareMatrix(open, neededPaths(pods, [], ['secrets ->']))).toEqual({ missing: [], unexpected: [] });
@@ -152,23 +153,21 @@ describe('NetworkPolicy reachability matrix', () => {
 
 describe('NetworkPolicy objects', () => {
   test('are on by default and can be turned off (NETWORK_POLICIES=false)', () => {
-    expect(ofKind(synth(), 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(
+    expect(synth().all('NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(
       ['pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
     );
-    expect(ofKind(synth({ networkPolicies: { enabled: false } }), 'NetworkPolicy')).toEqual([]);
+    expect(synth({ networkPolicies: { enabled: false } }).all('NetworkPolicy')).toEqual([]);
   });
 
   test('the default deny selects every pod of the cluster, both directions', () => {
     const manifests = synth();
-    const deny = ofKind(manifests, 'NetworkPolicy').find((p) => p.metadata.name === 'pg-ha-default-deny')!;
+    const deny = manifests.get('NetworkPolicy', 'pg-ha-default-deny');
     expect(deny.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    for (const pod of workloadPods(manifests)) {
-      for (const [k, v] of Object.entries(deny.spec.podSelector.matchLabels)) expect(pod.template.metadata.labels[k]).toBe(v);
-    }
+    expect(manifests.selectedBy(deny.spec.podSelector, 'pg-ha').map((w) => w.name)).toEqual(manifests.workloads().map((w) => w.name));
   });
 
   test('dns "any" allows port 53 to any address (NodeLocal DNSCache is not a pod)', () => {
-    const policy = ofKind(synth({ networkPolicies: { dns: 'any' } }), 'NetworkPolicy').find((p) => p.metadata.name === 'pg-ha-etcd')!;
+    const policy = synth({ networkPolicies: { dns: 'any' } }).all('NetworkPolicy').find((p) => p.metadata.name === 'pg-ha-etcd')!;
     const dnsRule = policy.spec.egress.find((r: any) => r.ports.some((p: any) => p.port === 53));
     expect(dnsRule.to).toBeUndefined();
   });

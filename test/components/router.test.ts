@@ -1,0 +1,67 @@
+/** The router: HAProxy routes writes to the Patroni leader and reads to replicas under a lag bound. */
+import { synth } from '../support/synth';
+
+describe('router (HAProxy)', () => {
+  const s = synth();
+  const deployment = s.get('Deployment', 'pg-ha-router');
+  const cfg: string = s.get('ConfigMap', 'pg-ha-router').data['haproxy.cfg'];
+  const section = (name: string) => cfg.split(/\n(?=\S)/).find((block) => block.startsWith(name)) ?? '';
+
+  test('two replicas: one router would be a single point of failure', () => {
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+  });
+
+  test('the write frontend sends traffic only to the member answering /primary', () => {
+    const primary = section('listen primary');
+    expect(primary).toContain('bind :5432');
+    expect(primary).toContain('http-check send meth OPTIONS uri /primary');
+    expect(primary).toContain('http-check expect status 200');
+    expect(primary.match(/^\s+server .* check port 8008$/gm)).toHaveLength(3);
+  });
+
+  test('the read frontend balances over replicas under a lag bound and falls back to the leader', () => {
+    const replicas = section('listen replicas');
+    expect(replicas).toContain('bind :5433');
+    expect(replicas).toContain('balance roundrobin');
+    expect(replicas).toContain('http-check send meth OPTIONS uri /replica?lag=16777216');
+    // Fallback servers are backups that mirror the write backend's checks.
+    expect(replicas.match(/^\s+server \S+-leader \S+ backup track primary\/\S+ /gm)).toHaveLength(3);
+  });
+
+  test('every server of the read backend may share its address with another (each member is listed twice)', () => {
+    // Without allow-dup-ip, HAProxy's runtime DNS refuses the second server with a member's IP, so the
+    // leader fallback (or the replica) would never get an address.
+    const servers = section('listen replicas').split('\n').filter((l) => /^\s+server /.test(l));
+    expect(servers).toHaveLength(6);
+    for (const server of servers) expect(server).toMatch(/resolve-opts allow-dup-ip$/);
+  });
+
+  test('sessions on a server marked down are shut, so clients of a demoted leader reconnect', () => {
+    expect(section('defaults')).toMatch(/default-server .*on-marked-down shutdown-sessions/);
+  });
+
+  test('servers are pod FQDNs re-resolved through the cluster DNS (rescheduled pods get new IPs)', () => {
+    expect(section('resolvers cluster-dns')).toContain('parse-resolv-conf');
+    expect(section('defaults')).toMatch(/default-server .*resolvers cluster-dns .*init-addr last,none/);
+    expect(cfg).toContain('server pg-ha-0 pg-ha-0.pg-ha-headless.pg-ha.svc.cluster.local:5432');
+  });
+
+  test('stats and Prometheus metrics have their own ports', () => {
+    expect(section('frontend stats')).toContain('bind :7000');
+    expect(section('frontend metrics')).toContain('bind :8404');
+    expect(section('frontend metrics')).toContain('http-request use-service prometheus-exporter if { path /metrics }');
+  });
+
+  test('a change to haproxy.cfg changes the pod template, which rolls the router pods', () => {
+    const hash = deployment.spec.template.metadata.annotations['pg-ha.cdk8s.io/config-hash'];
+    const other = synth({ router: { replicaMaxLagBytes: 1024 } }).get('Deployment', 'pg-ha-router');
+    expect(other.spec.template.metadata.annotations['pg-ha.cdk8s.io/config-hash']).not.toBe(hash);
+  });
+
+  test('write, read and stats Services, each on its own port (clients choose the leader or a replica by port)', () => {
+    expect(s.get('Service', 'pg-ha-rw').spec.ports).toEqual([{ name: 'write', port: 5432, targetPort: 'write' }]);
+    expect(s.get('Service', 'pg-ha-ro').spec.ports).toEqual([{ name: 'read', port: 5433, targetPort: 'read' }]);
+    expect(s.get('Service', 'pg-ha-router').spec.ports.map((p: any) => p.port)).toEqual([7000, 8404]);
+  });
+});

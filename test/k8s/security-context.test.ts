@@ -1,0 +1,93 @@
+/**
+ * Pod Security Standards: which level each pod meets, computed by test/support/pod-security.ts
+ * from the synthesized pod specs (the README's table states the same), and the security context
+ * each image needs. What every container must have is in test/cross-cutting/workloads.test.ts.
+ */
+import { container } from '../support/manifests';
+import { podSecurityLevel, violations } from '../support/pod-security';
+import { synth } from '../support/synth';
+
+const LEVELS = {
+  dcs: 'restricted', // etcd: distroless, uid 65532, writes only its volume
+  database: 'baseline', // Spilo: root at start, writable root filesystem, setuid cron (see README)
+  router: 'restricted', // HAProxy as uid 99 on ports >= 1024
+  init: 'restricted', // postgres:17-alpine as uid 70
+  secrets: 'restricted', // the Spilo image's python3 as nobody
+  rollout: 'restricted', // the Spilo image's python3 as nobody
+} as const;
+
+describe('Pod Security Standards level of each pod', () => {
+  const s = synth();
+
+  test.each(Object.entries(LEVELS))('%s pod meets %s', (component, level) => {
+    const pod = s.workload(component);
+    expect(podSecurityLevel(pod.podSpec, pod.template.metadata.annotations)).toBe(level);
+  });
+
+  test('every pod of the chart is listed (a new pod needs a stated level)', () => {
+    expect(s.workloads().map((w) => w.component).sort()).toEqual(Object.keys(LEVELS).sort());
+  });
+
+  test('Spilo misses "restricted" only for what its start-up needs', () => {
+    const spilo = s.workload('database').podSpec;
+    // root at start (launch.sh), setuid for cron backups, default capabilities (chown, setuid...)
+    expect(violations(spilo, 'restricted').sort()).toEqual([
+      'postgres: allowPrivilegeEscalation is not false',
+      'postgres: capabilities not dropped (ALL)',
+      'postgres: runAsNonRoot is not true',
+    ]);
+  });
+
+  test('the checker downgrades a pod that regresses', () => {
+    const etcd = s.workload('dcs').podSpec;
+    // GIVEN etcd without its seccomp profiles (pod and container) THEN it is only baseline
+    const noSeccomp = {
+      ...etcd,
+      securityContext: { ...etcd.securityContext, seccompProfile: undefined },
+      containers: etcd.containers.map((c: any) => ({ ...c, securityContext: { ...c.securityContext, seccompProfile: undefined } })),
+    };
+    expect(podSecurityLevel(noSeccomp)).toBe('baseline');
+    // GIVEN a container that may escalate THEN it is only baseline
+    const escalating = { ...etcd, containers: etcd.containers.map((c: any) => ({ ...c, securityContext: { ...c.securityContext, allowPrivilegeEscalation: true } })) };
+    expect(podSecurityLevel(escalating)).toBe('baseline');
+    // GIVEN host networking or an added SYS_ADMIN THEN it is privileged
+    expect(podSecurityLevel({ ...etcd, hostNetwork: true })).toBe('privileged');
+    const sysAdmin = { ...etcd, containers: etcd.containers.map((c: any) => ({ ...c, securityContext: { ...c.securityContext, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } } })) };
+    expect(podSecurityLevel(sysAdmin)).toBe('privileged');
+  });
+
+  test('the Namespace enforces baseline and audits restricted', () => {
+    const ns = s.get('Namespace', 'pg-ha');
+    expect(ns.metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'baseline',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
+  });
+});
+
+describe('the security context each image needs', () => {
+  const s = synth();
+
+  test('Spilo: explicit root-compatible context, never privileged, NET_RAW dropped, seccomp on the pod', () => {
+    const spec = s.workload('database').podSpec;
+    const postgres = spec.containers.find((c: any) => c.name === 'postgres');
+    // launch.sh writes /etc/passwd and /run, and cron backups need setuid: say so instead of inheriting defaults
+    expect(postgres.securityContext).toEqual({
+      privileged: false, allowPrivilegeEscalation: true, readOnlyRootFilesystem: false, capabilities: { drop: ['NET_RAW'] },
+    });
+    expect(spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+  });
+
+  test('etcd runs as a numeric non-root user with fsGroup, so its volume is writable', () => {
+    const spec = s.workload('dcs').podSpec;
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
+  });
+
+  test('HAProxy runs as uid 99 (the image names its user, so runAsNonRoot needs the number) and binds unprivileged ports only', () => {
+    const router = s.workload('router');
+    expect(router.podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 99 });
+    const haproxy = container(router, 'haproxy');
+    expect(haproxy.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 99 });
+    for (const port of haproxy.ports) expect(port.containerPort).toBeGreaterThanOrEqual(1024);
+  });
+});
