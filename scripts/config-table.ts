@@ -1,5 +1,5 @@
 /** The settings table of docs/configuration.md, from SETTINGS (lib/settings/env-table.ts), its Default column from DEFAULTS;
- * `npm run docs:table` writes it there and test/docs.test.ts keeps them equal. */
+ * `npm run docs:table` writes it there and test/cross-cutting/docs.test.ts keeps them equal. */
 import { SETTINGS } from '../lib';
 
 export function configTable(): string {

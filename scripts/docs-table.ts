@@ -1,6 +1,6 @@
 /**
  * Writes the settings table into docs/configuration.md, between its two marker comments
- * (`npm run docs:table`). test/docs.test.ts fails when the page and the settings code differ.
+ * (`npm run docs:table`). test/cross-cutting/docs.test.ts fails when the page and the settings code differ.
  */
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';

@@ -1,7 +1,7 @@
 /**
  * NetworkPolicies: every pod of the cluster denies all traffic in and out, then each component is
  * allowed exactly the connections it makes or serves (the matrix in the README, checked by
- * test/network-policies.test.ts).
+ * test/cluster-wide/network-policies.test.ts).
  *
  * Port rules name the pods' (target) ports, not Service ports: policies apply after a Service has
  * translated its address. Kubelet probes come from the node and are not subject to policies on

@@ -5,12 +5,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { SETTINGS } from '../lib';
-import { configTable } from '../scripts/config-table';
-import { CONFIGURATION_PAGE, settingsTableBlock, withSettingsTable } from '../scripts/docs-table';
-import { brokenLinks, documentationFiles, headingAnchors, headingSlug, markdownLinks } from './support/markdown-links';
+import { SETTINGS } from '../../lib';
+import { configTable } from '../../scripts/config-table';
+import { CONFIGURATION_PAGE, settingsTableBlock, withSettingsTable } from '../../scripts/docs-table';
+import { brokenLinks, documentationFiles, headingAnchors, headingSlug, markdownLinks } from '../support/markdown-links';
 
-const root = join(__dirname, '..');
+const root = join(__dirname, '..', '..');
 
 describe('the link checker', () => {
   test('anchors follow GitHub: lower case, punctuation dropped, spaces to hyphens, duplicates numbered', () => {
