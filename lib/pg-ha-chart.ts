@@ -10,6 +10,7 @@ import { Monitoring } from './cluster-wide/monitoring';
 import { NetworkPolicies } from './cluster-wide/network-policies';
 import { EtcdCluster } from './components/etcd/etcd-cluster';
 import { ClusterSecrets } from './components/jobs/cluster-secrets';
+import { ConvergeJob } from './components/jobs/converge-job';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
@@ -60,6 +61,8 @@ export class PgHaChart extends Chart {
   public readonly init: InitJob;
   /** The Job that grows volumes and rolls the Postgres pods onto a new template (PostSync). */
   public readonly rollout: PostgresRollout;
+  /** The Job that applies Patroni's dynamic configuration to the running cluster after each sync. */
+  public readonly converge: ConvergeJob;
   public readonly statsIngress: StatsIngress;
   /** PodMonitors and alerts, when monitoring is enabled. */
   public readonly monitoring?: Monitoring;
@@ -105,6 +108,7 @@ export class PgHaChart extends Chart {
     });
     this.postgres = new PostgresCluster(this, 'Postgres', {
       cluster, dcs: this.etcd, secrets: this.secrets, patroni: settings.patroni, ...postgresSettings,
+      archiving: settings.backups?.enabled ?? DEFAULTS.backups.enabled,
       scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
       extraEnv: this.backups.env,
       deployed,
@@ -115,6 +119,7 @@ export class PgHaChart extends Chart {
       cluster,
       postgres: this.postgres,
       etcd: this.etcd,
+      secrets: this.secrets,
       image: postgresSettings.image ?? DEFAULTS.postgres.image,
       primary: postgresSettings.rolloutPrimary,
       synchronousMode: settings.patroni?.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
@@ -133,6 +138,14 @@ export class PgHaChart extends Chart {
       appDb: settings.postgresDb,
       ...settings.init,
       scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
+    });
+    this.converge = new ConvergeJob(this, 'Converge', {
+      cluster,
+      postgres: this.postgres,
+      secrets: this.secrets,
+      image: postgresSettings.image ?? DEFAULTS.postgres.image,
+      pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
+      scheduling,
     });
     this.statsIngress = new StatsIngress(this, 'StatsIngress', {
       cluster,
@@ -167,7 +180,8 @@ export class PgHaChart extends Chart {
         router: this.router,
         init: this.init,
         rollout: this.rollout,
-        secretsGenerator: this.secrets.generatorSelector ? { selector: this.secrets.generatorSelector } : undefined,
+        converge: this.converge,
+        secretsGenerator: { selector: this.secrets.generatorSelector },
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
       });
@@ -203,6 +217,7 @@ export class PgHaChart extends Chart {
       // The rollout Job's account, Role and script with the members; the Job itself after everything.
       ...group(this.rollout, SYNC_WAVES.postgres),
       ...group(this.rollout.job, SYNC_WAVES.rollout, 'PostSync'),
+      { scope: this.converge, wave: SYNC_WAVES.converge, hook: 'PostSync' },
       ...group(this.statsIngress, SYNC_WAVES.extras),
       ...group(this.monitoring, SYNC_WAVES.extras),
       ...group(this.disruptionBudgets, SYNC_WAVES.extras),

@@ -47,7 +47,9 @@ describe('chart composition', () => {
     expect(on.monitoring?.rule.name).toBe('pg-ha-alerts');
     expect(on.secrets.generatorJob?.kind).toBe('Job');
     const { chart: off } = synth({ networkPolicies: { enabled: false }, disruptionBudgets: false, createNamespace: false, existingSecret: 'mine' });
-    expect([off.networkPolicies, off.disruptionBudgets, off.postgresCertificate, off.monitoring, off.namespaceObject, off.secrets.generatorJob])
-      .toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([off.networkPolicies, off.disruptionBudgets, off.postgresCertificate, off.monitoring, off.namespaceObject])
+      .toEqual([undefined, undefined, undefined, undefined, undefined]);
+    // With an existing Secret the Job stays: it checks that every key is there.
+    expect(off.secrets.generated).toBe(false);
   });
 });

@@ -20,10 +20,9 @@ cluster's state (pods already on the new revision are left alone).
 
 Environment: POD_NAMESPACE, STATEFULSET, PATRONI_PORT, ROLLOUT_PRIMARY (auto|manual),
 MAXIMUM_LAG_BYTES, SYNCHRONOUS_MODE (true|false), VOLUMES (JSON list of {statefulSet, claim, size,
-setting}), STEP_TIMEOUT_SECONDS; PATRONI_USERNAME and PATRONI_PASSWORD when the REST API requires
-authentication.
+setting}), STEP_TIMEOUT_SECONDS; REST_API_USERNAME and REST_API_PASSWORD for Patroni's unsafe
+endpoints (the switchover). Patroni is reached at each pod's address, through patroni_client.py.
 """
-import base64
 import json
 import os
 import re
@@ -32,6 +31,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from patroni_client import Patroni, PatroniError  # noqa: E402 (a sibling file of the same ConfigMap)
 
 SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
 LEADER_ROLES = ('leader', 'master', 'primary')
@@ -69,27 +71,11 @@ def kube(method, path, body=None, content_type='application/json'):
             return error.code, {'message': text}
 
 
-def patroni(address, method, path, body=None):
-    """One call to a member's Patroni REST API: (status, parsed body or text); (0, reason) when unreachable."""
-    headers = {'Content-Type': 'application/json'}
-    user, password = os.environ.get('PATRONI_USERNAME'), os.environ.get('PATRONI_PASSWORD')
-    if user and password and method != 'GET':
-        headers['Authorization'] = 'Basic ' + base64.b64encode(f'{user}:{password}'.encode()).decode()
+def patroni(pods):
+    """A client of Patroni's REST API on every pod that has an address (the pods' IPs, as the API lists them)."""
     port = os.environ.get('PATRONI_PORT', '8008')
-    request = urllib.request.Request(f'http://{address}:{port}{path}', method=method, headers=headers,
-                                     data=None if body is None else json.dumps(body).encode())
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode(errors='replace')
-            status = response.status
-    except urllib.error.HTTPError as error:
-        text, status = error.read().decode(errors='replace'), error.code
-    except OSError as error:
-        return 0, str(error)
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
+    urls = [f'http://{p["status"]["podIP"]}:{port}' for p in pods.values() if p.get('status', {}).get('podIP')]
+    return Patroni(urls, os.environ.get('REST_API_USERNAME', ''), os.environ.get('REST_API_PASSWORD', ''))
 
 
 def quantity_bytes(value):
@@ -166,14 +152,11 @@ class Cluster:
         return {p['metadata']['name']: p for p in body['items']}
 
     def members(self, pods):
-        """Patroni's view of the cluster (GET /cluster) from the first member that answers."""
-        for pod in pods.values():
-            address = pod.get('status', {}).get('podIP')
-            if address:
-                status, body = patroni(address, 'GET', '/cluster')
-                if status == 200 and isinstance(body, dict):
-                    return {m['name']: m for m in body.get('members', [])}
-        return {}
+        """Patroni's view of the cluster (GET /cluster) from the first member that answers; empty when none does."""
+        try:
+            return {m['name']: m for m in patroni(pods).cluster().get('members', [])}
+        except PatroniError:
+            return {}
 
     def health(self, replicas, pods, members):
         """Problems that stop a pod from being replaced now; empty when the cluster is healthy."""
@@ -298,9 +281,10 @@ def roll(cluster, primary_mode):
             f'--candidate {candidate} --force && kubectl -n {cluster.namespace} delete pod {leader}')
         return
     log(f'switchover {leader} -> {candidate}')
-    status, answer = patroni(pods[leader]['status']['podIP'], 'POST', '/switchover', {'leader': leader, 'candidate': candidate})
-    if status != 200:
-        raise Stop(f'Patroni refused the switchover {leader} -> {candidate} (HTTP {status}): {answer}')
+    try:
+        patroni(pods).switchover(leader, candidate)
+    except PatroniError as error:
+        raise Stop(f'Patroni refused the switchover: {error}') from None
 
     def switched():
         _, _, now = cluster.snapshot()

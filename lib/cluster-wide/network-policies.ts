@@ -31,6 +31,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly init: Pods;
   /** The rollout Job (Kubernetes API, Patroni's REST API). */
   readonly rollout: Pods;
+  /** The converge Job: Patroni's REST API and PostgreSQL on every member. */
+  readonly converge: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
   /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
@@ -51,7 +53,7 @@ export class NetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
     super(scope, id);
-    const { cluster, etcd, postgres, router, init, rollout } = props;
+    const { cluster, etcd, postgres, router, init, rollout, converge } = props;
     const names = (setting: string, values: string[]) => values.map((v, i) => checkDnsLabel(`${setting}[${i}]`, v));
     const labelMap = (setting: string, map: Record<string, string>) => {
       for (const [k, v] of Object.entries(map)) checkLabel(setting, k, v);
@@ -115,6 +117,8 @@ export class NetworkPolicies extends Construct {
       { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
       // The rollout Job reads Patroni's view of the cluster and asks for the switchover.
       { from: [pods(rollout.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
+      // The converge Job PATCHes Patroni's configuration, restarts members and reads pg_settings.
+      { from: [pods(converge.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
     ], [
       { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
       // Patroni talks to every etcd member by its advertised client URL.
@@ -144,6 +148,11 @@ export class NetworkPolicies extends Construct {
     policy('rollout', rollout.selector, [], [
       apiServerRule,
       { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
+      dnsRule,
+    ]);
+
+    policy('converge', converge.selector, [], [
+      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
 

@@ -37,6 +37,8 @@ export const SYNC_WAVES = {
   router: 2,
   /** The init Job (a Sync hook) and its ConfigMap. */
   init: 3,
+  /** The converge Job's ConfigMap and ServiceAccount (the Job itself is a PostSync hook). */
+  converge: 3,
   /**
    * Last: Argo CD reports an Ingress Progressing until a controller publishes its address,
    * which would hold back every later wave; monitoring objects need nothing after them either.
@@ -51,10 +53,10 @@ export const SYNC_WAVES = {
   rollout: 5,
 } as const;
 
-/** The Argo CD hook phase of a Job: Sync (in wave order with the other objects) or PostSync (after all of them are healthy). */
+/** The Argo CD hooks the chart's Jobs are: Sync (in wave order) or PostSync (after everything is healthy). */
 export type JobHook = 'Sync' | 'PostSync';
 
-/** Annotations that make a Job an Argo CD Sync (or PostSync) hook (see `annotateForArgoCd`). */
+/** Annotations that make a Job an Argo CD hook, Sync unless said otherwise (see `annotateForArgoCd`). */
 export function syncHookAnnotations(wave: number, hook: JobHook = 'Sync'): Record<string, string> {
   return {
     [ARGOCD.hook]: hook,
@@ -87,7 +89,7 @@ export interface SyncWaveGroup {
   readonly scope: IConstruct;
   readonly wave: number;
   /**
-   * The hook phase of the Jobs under `scope`.
+   * The hook its Jobs are.
    * @default 'Sync'
    */
   readonly hook?: JobHook;
@@ -98,15 +100,18 @@ export interface SyncWaveGroup {
  * its group says), and marks the Namespace and the PVCs of every StatefulSet as never pruned or
  * deleted by Argo CD.
  *
- * Why the Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
+ * The converge and rollout Jobs are PostSync hooks: they change the running cluster to what the
+ * sync applied (Patroni's configuration; pods on the new template and grown volumes), so they run
+ * once every resource is healthy, converge first (their waves order them within the phase).
+ *
+ * Why the other Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
  * - a plain Job deleted by `ttlSecondsAfterFinished` would leave the app OutOfSync forever (and
  *   self-heal would re-run it every hour); hooks are not part of the compared state;
  * - Sync hooks run inside the Sync phase in wave order, so the secrets Job (wave -1) runs after its
  *   RBAC (wave -2) and the init Job (wave 3) after the router (wave 2). A PreSync hook would run before
  *   its ServiceAccount exists on the first sync; a PostSync hook waits for every resource to be
- *   healthy, including an Ingress that may never get an address. The exception is the rollout
- *   Job: it must see the StatefulSet's new template stored and every member Ready first, so it is
- *   a PostSync hook (docs/day-2.md: an Ingress that never turns healthy holds it back);
+ *   healthy, including an Ingress that may never get an address (that holds back the PostSync
+ *   Jobs too: docs/day-2.md);
  * - `BeforeHookCreation` deletes the previous Job of the same name before creating it again, so a
  *   re-sync never fails on a Job's immutable pod template; a changed Job has a new (hashed) name
  *   anyway, which is also what keeps `kubectl apply -f dist/` re-runs working (hook annotations mean

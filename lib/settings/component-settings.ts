@@ -217,7 +217,7 @@ export interface PatroniSettings {
    */
   readonly maximumLagOnFailover?: number;
   /**
-   * Extra PostgreSQL parameters, merged over the chart's (bootstrap only; later use `patronictl edit-config`).
+   * PostgreSQL parameters, merged over the chart's; each goes where it takes effect (the DCS, or Spilo's local configuration), and the converge Job applies a change to the running cluster.
    * @default - the chart's own parameters only
    */
   readonly parameters?: Record<string, string | number>;

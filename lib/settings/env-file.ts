@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'fs';
 import { k8s } from 'cdk8s-plus-28';
 import { checkQuantity, ConfigError } from '../validation';
 import { SETTINGS, SettingSpec } from './env-table';
-import { parseLabelMap, parseTolerations } from './parsers';
+import { parseLabelMap, parseParameterList, parseTolerations } from './parsers';
 import { PgHaSettings } from './pg-ha-settings';
 import { setSetting, SettingValue } from './setting-paths';
 
@@ -78,6 +78,8 @@ function parseKind(spec: SettingSpec, raw: string, readFile: (path: string) => s
       return k8s.Quantity.fromString(checkQuantity(spec.env, raw));
     case 'labels':
       return parseLabelMap(spec.env, raw);
+    case 'parameters':
+      return parseParameterList(spec.env, raw);
     case 'tolerations':
       return parseTolerations(spec.env, raw);
     case 'file':

@@ -8,7 +8,7 @@ import { DEFAULTS } from './defaults';
 import { getSetting, SettingPath, SettingValue } from './setting-paths';
 
 /** How a variable's text is parsed (lib/settings/env-file.ts). */
-export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'tolerations' | 'ports';
+export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'parameters' | 'tolerations' | 'ports';
 
 /** The kinds that parse into a value of type `V`: a path only takes a variable of a kind that fits it. */
 export type KindFor<V> =
@@ -20,7 +20,8 @@ export type KindFor<V> =
             : [V] extends [readonly string[]] ? 'list'
               : [V] extends [readonly k8s.Toleration[]] ? 'tolerations'
                 : [V] extends [Record<string, string>] ? 'labels'
-                  : never;
+                  : [V] extends [Record<string, string | number>] ? 'parameters'
+                    : never;
 
 /** One user-facing setting: its variable, where it goes in PgHaSettings, and its documented default. */
 export interface SettingSpec<P extends SettingPath = SettingPath> {
@@ -97,6 +98,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('SYNCHRONOUS_MODE', 'patroni.synchronousMode', 'bool', 'Synchronous replication: no acknowledged commit lost on failover'),
   setting('FAILSAFE_MODE', 'patroni.failsafeMode', 'bool', 'Keep the leader while etcd is down if every member confirms it'),
   setting('MAXIMUM_LAG_ON_FAILOVER', 'patroni.maximumLagOnFailover', 'int', 'Bytes of lag above which a replica is not promoted'),
+  setting('POSTGRES_PARAMETERS', 'patroni.parameters', 'parameters', 'PostgreSQL parameters, name=value,... (a value with commas in single quotes); applied to the running cluster by the converge Job', '(none)'),
   setting('ROUTER_REPLICAS', 'router.replicas', 'int', 'HAProxy pods'),
   setting('HAPROXY_IMAGE', 'router.image', 'string', 'HAProxy image'),
   setting('ROUTER_STATS_PORT', 'router.statsPort', 'int', 'HAProxy stats page port'),

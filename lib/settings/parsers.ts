@@ -1,4 +1,4 @@
-/** Parsers for the list-valued variables of pg-ha.env (labels, tolerations). */
+/** Parsers for the list-valued variables of pg-ha.env (labels, tolerations, PostgreSQL parameters). */
 import { k8s } from 'cdk8s-plus-28';
 import { checkLabel, checkToleration, ConfigError } from '../validation';
 
@@ -32,6 +32,30 @@ export function parseLabelMap(setting: string, text: string): Record<string, str
     const value = item.slice(eq + 1).trim();
     checkLabel(setting, key, value);
     map[key] = value;
+  }
+  return map;
+}
+
+/**
+ * PostgreSQL parameters, `name=value` separated by commas (POSTGRES_PARAMETERS); a value that
+ * holds commas is written in single quotes, as in postgresql.conf:
+ * `work_mem=16MB,search_path='"$user", public'`. Names and values are checked where they are used.
+ */
+export function parseParameterList(setting: string, text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  const valid = "name=value pairs separated by commas, a value with commas in single quotes, e.g. \"work_mem=16MB,max_connections=200\"";
+  const item = /\s*([^=,'\s]+)\s*=\s*('(?:[^']|'')*'|[^,']*?)\s*(?:,|$)/y;
+  let at = 0;
+  while (at < text.length) {
+    if (/^[\s,]*$/.test(text.slice(at))) break;
+    item.lastIndex = at;
+    const match = item.exec(text);
+    if (!match || match[0] === '') throw new ConfigError(setting, text.slice(at), valid);
+    const [, name, raw] = match;
+    if (raw === '') throw new ConfigError(setting, `${name}=`, valid);
+    if (name in map) throw new ConfigError(setting, name, 'each parameter once');
+    map[name] = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw;
+    at = item.lastIndex;
   }
   return map;
 }

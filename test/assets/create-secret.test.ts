@@ -37,8 +37,17 @@ async function fakeApi(existing?: any): Promise<FakeApi> {
       if (req.method === 'POST' && !m[1]) {
         const secret = JSON.parse(body);
         if (secrets.has(secret.metadata.name)) return reply(409, { reason: 'AlreadyExists' });
-        secrets.set(secret.metadata.name, secret);
+        secrets.set(secret.metadata.name, { ...secret, metadata: { ...secret.metadata, resourceVersion: '1' } });
         return reply(201, secret);
+      }
+      // A merge patch as the API server applies it to a Secret: data keys merge, a resourceVersion must match.
+      if (req.method === 'PATCH' && m[1] && secrets.has(m[1]) && req.headers['content-type'] === 'application/merge-patch+json') {
+        const patch = JSON.parse(body);
+        const current = secrets.get(m[1]);
+        if (patch.metadata?.resourceVersion !== undefined && patch.metadata.resourceVersion !== current.metadata.resourceVersion) return reply(409, { reason: 'Conflict' });
+        const next = { ...current, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) + 1) }, data: { ...current.data, ...patch.data } };
+        secrets.set(m[1], next);
+        return reply(200, next);
       }
       return reply(405, {});
     });
@@ -47,12 +56,13 @@ async function fakeApi(existing?: any): Promise<FakeApi> {
   return { server, port: (server.address() as AddressInfo).port, secrets, requests };
 }
 
-function run(api: FakeApi, caDir = dir): Promise<{ code: number; out: string }> {
+function run(api: FakeApi, caDir = dir, source = 'generated'): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = spawn('python3', [script], {
       env: {
         PATH: process.env.PATH, SERVICEACCOUNT_DIR: caDir, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port),
         SECRET_NAME: 'pg-ha-credentials', SECRET_KEYS: keys.join(','), SECRET_LABELS: '{"app.kubernetes.io/instance":"pg-ha"}', POD_NAMESPACE: 'pg-ha',
+        SECRET_SOURCE: source,
       },
     });
     let out = '';
@@ -63,7 +73,7 @@ function run(api: FakeApi, caDir = dir): Promise<{ code: number; out: string }> 
 }
 
 const existingSecret = (dataKeys: string[]) => ({
-  metadata: { name: 'pg-ha-credentials' },
+  metadata: { name: 'pg-ha-credentials', resourceVersion: '7' },
   data: Object.fromEntries(dataKeys.map((k) => [k, Buffer.from('kept').toString('base64')])),
 });
 
@@ -95,12 +105,67 @@ test('leaves an existing complete Secret alone (re-running is harmless)', async 
   expect(Buffer.from(api.secrets.get('pg-ha-credentials').data['app-password'], 'base64').toString()).toBe('kept');
 });
 
-test('fails, naming the missing keys, when an existing Secret lacks some', async () => {
+test('adds the keys a newer version needs to a generated Secret, leaving the keys already there as they were', async () => {
   const api = await fakeApi(existingSecret(['superuser-password']));
   const { code, out } = await run(api);
   api.server.close();
+  expect(code).toBe(0);
+  expect(out).toContain('Added the keys replication-password, app-password, monitor-password');
+  const secret = api.secrets.get('pg-ha-credentials');
+  expect(Object.keys(secret.data).sort()).toEqual([...keys].sort());
+  expect(Buffer.from(secret.data['superuser-password'], 'base64').toString()).toBe('kept');
+  for (const k of keys.filter((key) => key !== 'superuser-password')) {
+    const value = Buffer.from(secret.data[k], 'base64').toString();
+    expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(out).not.toContain(value);
+  }
+  expect(api.requests.map((r) => r.split(' ')[0])).toEqual(['GET', 'PATCH']);
+});
+
+test('a Secret changed between its read and its patch (409 on the resourceVersion) is read again, not overwritten', async () => {
+  const api = await fakeApi(existingSecret(['superuser-password']));
+  // GIVEN another writer adds app-password with its own value right after the script's first read
+  const original = api.server.listeners('request')[0] as (...a: any[]) => void;
+  let reads = 0;
+  api.server.removeAllListeners('request');
+  api.server.on('request', (req, res) => {
+    if (req.method === 'GET' && ++reads === 1) {
+      res.on('finish', () => {
+        const s = api.secrets.get('pg-ha-credentials');
+        api.secrets.set('pg-ha-credentials', { ...s, metadata: { ...s.metadata, resourceVersion: '8' }, data: { ...s.data, 'app-password': Buffer.from('theirs').toString('base64') } });
+      });
+    }
+    original(req, res);
+  });
+  const { code, out } = await run(api);
+  api.server.close();
+  expect(code).toBe(0);
+  expect(api.requests.map((r) => r.split(' ')[0])).toEqual(['GET', 'PATCH', 'GET', 'PATCH']);
+  expect(out).toContain('Added the keys replication-password, monitor-password');
+  expect(Buffer.from(api.secrets.get('pg-ha-credentials').data['app-password'], 'base64').toString()).toBe('theirs');
+});
+
+test('EXISTING_SECRET: a missing key stops the Job with a message naming it, and nothing is written', async () => {
+  const api = await fakeApi(existingSecret(keys.filter((k) => k !== 'monitor-password')));
+  const { code, out } = await run(api, dir, 'existing');
+  api.server.close();
   expect(code).not.toBe(0);
-  expect(out).toContain('lacks the keys replication-password, app-password, monitor-password');
+  expect(out).toContain('EXISTING_SECRET: Secret pg-ha/pg-ha-credentials lacks the key monitor-password; add it');
+  expect(api.requests.map((r) => r.split(' ')[0])).toEqual(['GET']);
+});
+
+test('EXISTING_SECRET: an absent Secret stops the Job naming it and the keys it needs; a complete one passes', async () => {
+  const absent = await fakeApi();
+  const missing = await run(absent, dir, 'existing');
+  absent.server.close();
+  expect(missing.code).not.toBe(0);
+  expect(missing.out).toContain(`EXISTING_SECRET: Secret pg-ha/pg-ha-credentials does not exist; create it with the keys ${keys.join(', ')}`);
+  expect(absent.secrets.size).toBe(0);
+  const complete = await fakeApi(existingSecret(keys));
+  const ok = await run(complete, dir, 'existing');
+  complete.server.close();
+  expect(ok.code).toBe(0);
+  expect(complete.requests.map((r) => r.split(' ')[0])).toEqual(['GET']);
 });
 
 test('refuses an API server whose certificate the mounted CA did not sign', async () => {

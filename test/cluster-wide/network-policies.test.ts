@@ -8,7 +8,7 @@ import { Manifest, Manifests } from '../support/manifests';
 import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from '../support/network-reachability';
 import { synth } from '../support/synth';
 
-const COMPONENT_NAMES: Record<string, string> = { dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', rollout: 'rollout' };
+const COMPONENT_NAMES: Record<string, string> = { dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge', rollout: 'rollout' };
 
 /** The cluster's pods, one endpoint per workload, with the ports their containers declare. */
 function clusterEndpoints(manifests: Manifests): Endpoint[] {
@@ -44,6 +44,7 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     ['postgres', 'etcd', [2379]], // Patroni's DCS
     ['etcd', 'etcd', [2379, 2380]], // etcd peers
     ['init', 'router', [5432]], // the init Job through the write Service
+    ['converge', 'postgres', [5432, 8008]], // the converge Job: Patroni's REST API, pg_settings on every member
     ['client', 'router', [5432, 5433]], // clients of the same namespace
     ['traefik', 'router', [7000]], // the stats page through the ingress controller
     ['prometheus', 'etcd', [8080]],
@@ -76,7 +77,7 @@ function matrix(settings: PgHaSettings = {}, edit: (policies: Manifest[]) => Man
 describe('NetworkPolicy reachability matrix', () => {
   test('every needed path is open and every other path to or from the cluster is closed', () => {
     const { open, pods } = matrix();
-    expect(pods.sort()).toEqual(['etcd', 'init', 'postgres', 'rollout', 'router', 'secrets']);
+    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'postgres', 'rollout', 'router', 'secrets']);
     expect(compareMatrix(open, neededPaths(pods))).toEqual({ missing: [], unexpected: [] });
   });
 
@@ -142,19 +143,19 @@ describe('NetworkPolicy reachability matrix', () => {
     expect(compareMatrix(open, neededPaths(pods, [], ['traefik -> router']))).toEqual({ missing: [], unexpected: [] });
   });
 
-  test('with an existing Secret there is no secrets Job, and no policy for it', () => {
+  test('with an existing Secret the secrets Job (which checks its keys) keeps its path to the API server', () => {
     const manifests = synth({ existingSecret: 'my-credentials' });
-    expect(manifests.all('NetworkPolicy').map((p) => p.metadata.name)).not.toContain('pg-ha-secrets');
+    expect(manifests.all('NetworkPolicy').map((p) => p.metadata.name)).toContain('pg-ha-secrets');
     const { open, pods } = matrix({ existingSecret: 'my-credentials' });
-    expect(pods).not.toContain('secrets');
-    expect(compareMatrix(open, neededPaths(pods, [], ['secrets ->']))).toEqual({ missing: [], unexpected: [] });
+    expect(pods).toContain('secrets');
+    expect(compareMatrix(open, neededPaths(pods))).toEqual({ missing: [], unexpected: [] });
   });
 });
 
 describe('NetworkPolicy objects', () => {
   test('are on by default and can be turned off (NETWORK_POLICIES=false)', () => {
     expect(synth().all('NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(
-      ['pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
+      ['pg-ha-converge', 'pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
     );
     expect(synth({ networkPolicies: { enabled: false } }).all('NetworkPolicy')).toEqual([]);
   });

@@ -64,19 +64,20 @@ describe('generated credentials (default)', () => {
     expect(s.get('ConfigMap', 'pg-ha-secrets').data['create-secret.py']).toContain("status, existing = api('GET'");
   });
 
-  test('the generator never overwrites: it creates only when GET answers 404 and treats 409 as done', () => {
+  test('the generator never overwrites: it creates only on 404 and otherwise patches in only the missing keys', () => {
     const script: string = s.get('ConfigMap', 'pg-ha-secrets').data['create-secret.py'];
-    expect(script).not.toMatch(/'(PUT|PATCH|DELETE)'/);
-    expect(script).toContain('if status != 404:');
-    expect(script).toContain('elif status == 409:');
+    expect(script).not.toMatch(/'(PUT|DELETE)'/);
+    expect(script).toContain("'data': {k: random_value() for k in missing}");
+    expect(script).toContain("'resourceVersion': existing['metadata']['resourceVersion']");
     expect(script).toContain('secrets.token_urlsafe(32)');
+    expect(env.SECRET_SOURCE.value).toBe('generated');
   });
 
-  test('its ServiceAccount may create Secrets and read only this one; no other pod gets that right', () => {
+  test('its ServiceAccount may create Secrets and read and patch only this one; no other pod gets that right', () => {
     const role = s.get('Role', 'pg-ha-secrets');
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-credentials'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-credentials'], verbs: ['get', 'patch'] },
     ]);
     const secretRoles = s.all('Role').filter((r) => r.rules.some((rule: Manifest) => rule.resources.includes('secrets')));
     expect(secretRoles.map((r) => r.metadata.name)).toEqual(['pg-ha-secrets']);
@@ -93,18 +94,21 @@ describe('generated credentials (default)', () => {
 describe('existing Secret', () => {
   const s = synth({ existingSecret: 'team-pg-passwords' });
 
-  test('no generator Job, Role or ServiceAccount', () => {
-    expect(s.all('Job').map((j) => j.metadata.name).filter((n) => n.startsWith('pg-ha-secrets'))).toEqual([]);
-    expect(s.all('Role').map((r) => r.metadata.name)).not.toContain('pg-ha-secrets');
-    expect(s.all('ServiceAccount').map((a) => a.metadata.name)).not.toContain('pg-ha-secrets');
+  test('the Job only checks it: SECRET_SOURCE=existing, and its Role may only read that Secret', () => {
+    const env = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
+    expect([env.SECRET_NAME.value, env.SECRET_SOURCE.value]).toEqual(['team-pg-passwords', 'existing']);
+    expect(env.SECRET_KEYS.value.split(',')).toEqual(Object.values(CREDENTIAL_KEYS));
+    expect(s.get('Role', 'pg-ha-secrets').rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
+    ]);
   });
 });
 
 test('a changed Job gets a new name, so re-applying never patches an immutable pod template', () => {
   const jobs = (settings: PgHaSettings) => {
     const s = synth(settings);
-    // (The rollout Job's name follows the Postgres pod template: test/components/postgres/postgres-rollout.test.ts.)
-    const names = s.all('Job').map((j) => j.metadata.name).filter((n) => !n.startsWith('pg-ha-rollout-')).sort();
+    // Sorted: converge, init, (rollout, whose name follows the Postgres pod template: postgres-rollout.test.ts), secrets.
+    const names = s.all('Job').map((j) => j.metadata.name).filter((n) => !n.startsWith('pg-ha-rollout-')).sort().slice(1);
     return { names, userSql: s.get('ConfigMap', 'pg-ha-init').data['user.sql'] };
   };
   const before = jobs({}).names;

@@ -11,7 +11,8 @@ describe('postgres (Spilo + Patroni)', () => {
   const sts = s.get('StatefulSet', 'pg-ha');
   const spilo = container(sts, 'postgres');
   const env = envOf(spilo);
-  const patroni = parse(env.SPILO_CONFIGURATION.value);
+  // As the kubelet expands it: $(BOOTSTRAP_DYNAMIC_CONFIG) is the ConfigMap's JSON.
+  const patroni = parse(env.SPILO_CONFIGURATION.value.replace('$(BOOTSTRAP_DYNAMIC_CONFIG)', s.get('ConfigMap', 'pg-ha-patroni').data['dynamic-config.json']));
 
   test('three members on a PVC mounted at Spilo\'s data root', () => {
     expect(sts.spec.replicas).toBe(3);

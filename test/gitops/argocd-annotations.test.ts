@@ -53,21 +53,24 @@ describe('Jobs', () => {
   const objects = synth();
   const jobs = objects.filter((o) => o.kind === 'Job');
 
-  const isRollout = (job: any) => job.metadata.name.startsWith('pg-ha-rollout-');
-
-  test('the Jobs are hooks replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
-    expect(jobs).toHaveLength(3);
+  test('every Job is a hook replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
+    expect(jobs).toHaveLength(4);
     for (const job of jobs) {
-      // The rollout Job runs after every object is healthy (the StatefulSet's new template stored).
-      expect(annotation(job, ARGOCD.hook)).toBe(isRollout(job) ? 'PostSync' : 'Sync');
       expect(annotation(job, ARGOCD.hookDeletePolicy)).toBe('BeforeHookCreation');
       expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     }
-    expect(jobs.filter((j) => !isRollout(j)).map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
+    const sync = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'Sync');
+    expect(sync.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
+  });
+
+  test('the converge and rollout Jobs are PostSync hooks, converge first: they run after each sync, once everything is healthy', () => {
+    const postSync = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'PostSync').sort((a, b) => wave(a) - wave(b));
+    expect(postSync.map((j) => j.metadata.name)).toEqual([/^pg-ha-converge-/, /^pg-ha-rollout-/].map((p) => expect.stringMatching(new RegExp(`${p.source}[0-9a-f]{10}$`))));
+    expect(wave(postSync[0])).toBeLessThan(wave(postSync[1]));
   });
 
   test('only Jobs are hooks: everything else is compared and self-healed', () => {
-    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job']);
+    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job', 'Job']);
   });
 });
 

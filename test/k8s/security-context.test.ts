@@ -13,6 +13,7 @@ const LEVELS = {
   router: 'restricted', // HAProxy as uid 99 on ports >= 1024
   init: 'restricted', // postgres:17-alpine as uid 70
   secrets: 'restricted', // the Spilo image's python3 as nobody
+  converge: 'restricted', // the Spilo image's python3 and postgres as its postgres user (101)
   rollout: 'restricted', // the Spilo image's python3 as nobody
 } as const;
 

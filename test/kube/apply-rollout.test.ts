@@ -27,7 +27,7 @@ test('re-applying the same dist/ changes nothing: no pod stopped or started, no 
   expect(r.configured).toEqual([]);
   expect(r.unchanged).toHaveLength(distObjects().length);
   expect(c.pods.events).toEqual(events);
-  expect(c.pods.jobsRun).toHaveLength(3);
+  expect(c.pods.jobsRun).toHaveLength(4);
 });
 
 test('the first apply runs in sync-wave order: the secrets Job before etcd, etcd before Postgres, the init Job last', async () => {
@@ -37,7 +37,7 @@ test('the first apply runs in sync-wave order: the secrets Job before etcd, etcd
     for (const [prefix, what] of [['start pg-ha-etcd-', 'etcd'], ['start pg-ha-router-', 'router'], ['start pg-ha-', 'postgres']]) if (e.startsWith(prefix)) return what;
     return e;
   };
-  expect([...new Set(c.pods.events.map(step))]).toEqual(['job pg-ha-secrets', 'etcd', 'postgres', 'router', 'job pg-ha-init', 'job pg-ha-rollout']);
+  expect([...new Set(c.pods.events.map(step))]).toEqual(['job pg-ha-secrets', 'etcd', 'postgres', 'router', 'job pg-ha-converge', 'job pg-ha-init', 'job pg-ha-rollout']);
 });
 
 test('a Job with a new name runs; the Job and a ConfigMap no longer in dist/ are deleted; a Secret created through the API is kept', async () => {

@@ -17,15 +17,16 @@ const secretsJob = serviceAccountUser(NS, 'pg-ha-secrets');
 const postgres = serviceAccountUser(NS, 'pg-ha-postgres');
 
 describe('the secrets Job ServiceAccount (pg-ha-secrets)', () => {
-  test('may create Secrets and read the credentials Secret: what create-secret.py does', () => {
+  test('may create Secrets, read the credentials Secret and patch it (adding keys a newer chart needs): what create-secret.py does', () => {
     expect(rbac.allowed(secretsJob, req('create', 'secrets'))).toBe(true);
     expect(rbac.allowed(secretsJob, req('get', 'secrets', 'pg-ha-credentials'))).toBe(true);
+    expect(rbac.allowed(secretsJob, req('patch', 'secrets', 'pg-ha-credentials'))).toBe(true);
   });
 
-  test('may not read other Secrets, list Secrets, change the credentials Secret or touch pods', () => {
+  test('may not read other Secrets, list Secrets, replace the credentials Secret or touch pods', () => {
     expect(rbac.allowed(secretsJob, req('get', 'secrets', 'another-secret'))).toBe(false);
     expect(rbac.allowed(secretsJob, req('list', 'secrets'))).toBe(false);
-    expect(rbac.allowed(secretsJob, req('patch', 'secrets', 'pg-ha-credentials'))).toBe(false);
+    expect(rbac.allowed(secretsJob, req('patch', 'secrets', 'another-secret'))).toBe(false);
     expect(rbac.allowed(secretsJob, req('update', 'secrets', 'pg-ha-credentials'))).toBe(false);
     expect(rbac.allowed(secretsJob, req('list', 'pods'))).toBe(false);
   });

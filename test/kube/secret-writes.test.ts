@@ -17,15 +17,18 @@ afterEach(async () => { await c.close(); });
 const path = `/api/v1/namespaces/${NS}/secrets/pg-ha-credentials`;
 const jobToken = (): string => c.api.tokenFor(NS, 'pg-ha-secrets');
 
-test("the secrets Job's Role in dist/ does not allow patch; a Role that does takes effect at once", async () => {
+test("the secrets Job's Role in dist/ allows patching the credentials Secret only; a Role that drops it takes effect at once", async () => {
   const body = { data: { b: 'Yg==' } };
-  expect((await call(c.api, jobToken(), 'PATCH', path, body, 'application/merge-patch+json')).code).toBe(403);
-  const role = c.store.get('Role', NS, 'pg-ha-secrets')!;
-  role.rules.push({ apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-credentials'], verbs: ['patch'] });
-  c.store.put(role);
+  const other = `/api/v1/namespaces/${NS}/secrets/another-secret`;
+  c.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'another-secret', namespace: NS }, data: {} } as ApiObject);
+  expect((await call(c.api, jobToken(), 'PATCH', other, body, 'application/merge-patch+json')).code).toBe(403);
   const r = await call(c.api, jobToken(), 'PATCH', path, body, 'application/merge-patch+json');
   expect(r.code).toBe(200);
   expect(c.store.get('Secret', NS, 'pg-ha-credentials')!.data).toEqual({ a: 'YQ==', b: 'Yg==' });
+  const role = c.store.get('Role', NS, 'pg-ha-secrets')!;
+  role.rules = role.rules.map((rule: any) => ({ ...rule, verbs: rule.verbs.filter((v: string) => v !== 'patch') }));
+  c.store.put(role);
+  expect((await call(c.api, jobToken(), 'PATCH', path, { data: { c: 'Yw==' } }, 'application/merge-patch+json')).code).toBe(403);
 });
 
 test('a JSON patch adds a key only if the Secret is still what the client read (test op), else 422', async () => {

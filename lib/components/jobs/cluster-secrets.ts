@@ -10,7 +10,11 @@ import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 
-/** The keys of the credentials Secret, one per database role the cluster uses. */
+/**
+ * The keys of the credentials Secret: the ONE list of what this version of the chart reads from it.
+ * Add a key here and the secrets Job adds it (random) to an already generated Secret on the next
+ * apply, leaving the keys already there untouched; with `existingSecret` the Job stops, naming it.
+ */
 export const CREDENTIAL_KEYS = {
   /** Patroni's superuser (`postgres`): Patroni, the init Job. */
   superuser: 'superuser-password',
@@ -20,6 +24,8 @@ export const CREDENTIAL_KEYS = {
   app: 'app-password',
   /** The monitoring user the exporters log in as (member of pg_monitor). */
   monitor: 'monitor-password',
+  /** Patroni's REST API user (`patroni`) for unsafe endpoints: members, patronictl, the converge Job. */
+  restapi: 'patroni-api-password',
 } as const;
 
 /** A role whose password lives in the credentials Secret. */
@@ -29,8 +35,8 @@ export interface ClusterSecretsProps {
   /** Where the cluster lives. */
   readonly cluster: ClusterContext;
   /**
-   * Use this existing Secret (it must hold every key of `CREDENTIAL_KEYS`) instead of generating one.
-   * @default - a Job generates `<name>-credentials` with random passwords on first apply
+   * Use this existing Secret (it must hold every key of `CREDENTIAL_KEYS`; the Job checks) instead of generating one.
+   * @default - a Job generates `<name>-credentials` with random passwords on first apply and adds new keys later
    */
   readonly existingSecret?: string;
   /** Image whose python3 runs the generator (the Spilo image: no extra image to pull or trust). */
@@ -51,19 +57,21 @@ export interface ClusterSecretsProps {
  * The credentials Secret the cluster reads its passwords from.
  *
  * No password is ever in git: by default a one-shot Job (ServiceAccount allowed to create Secrets
- * and read this one) creates the Secret with random passwords if it is absent and never touches it
- * afterwards. Pods that reference it wait in `CreateContainerConfigError` until it exists, so a
- * plain `kubectl apply -f dist/` converges. With `existingSecret`, nothing is generated.
+ * and to read and patch this one) creates the Secret with random passwords if it is absent, and
+ * later only adds the keys a newer chart needs (never changing a key already there). Pods that
+ * reference it wait in `CreateContainerConfigError` until it exists, so a plain
+ * `kubectl apply -f dist/` converges. With `existingSecret`, nothing is generated: the same Job
+ * (allowed only to read that Secret) checks that every key is there and fails naming a missing one.
  */
 export class ClusterSecrets extends Construct {
   /** Name of the Secret every component reads. */
   public readonly secretName: string;
   /** True when the chart generates the Secret itself. */
   public readonly generated: boolean;
-  /** Labels selecting the generator Job's pod (when `generated`). */
-  public readonly generatorSelector?: Record<string, string>;
-  /** The Job that generates the Secret (when `generated`); it runs after the rest of this construct exists. */
-  public readonly generatorJob?: k8s.KubeJob;
+  /** Labels selecting the secrets Job's pod. */
+  public readonly generatorSelector: Record<string, string>;
+  /** The Job that generates or completes the Secret (checks it, with `existingSecret`); it runs after the rest of this construct exists. */
+  public readonly generatorJob: k8s.KubeJob;
 
   constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
     super(scope, id);
@@ -72,10 +80,8 @@ export class ClusterSecrets extends Construct {
     this.secretName = this.generated
       ? `${cluster.name}-credentials`
       : checkDnsLabel('existingSecret', props.existingSecret!, 253);
-    if (this.generated) {
-      this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
-      this.generatorJob = this.addGenerator(cluster, props);
-    }
+    this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
+    this.generatorJob = this.addGenerator(cluster, props);
   }
 
   /** The env var that reads `credential`'s password from the Secret. */
@@ -90,12 +96,16 @@ export class ClusterSecrets extends Construct {
     const labels = standardLabels(id);
     const metadata = { name, labels };
 
-    componentServiceAccountWithRole(this, name, labels, cluster.namespace, [
-      // `create` cannot be limited by name (the name is not known before the object exists).
-      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] },
-    ]);
-    new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': readAsset('create-secret.py') } });
+    componentServiceAccountWithRole(this, name, labels, cluster.namespace, this.generated
+      ? [
+        // `create` cannot be limited by name (the name is not known before the object exists).
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        // `patch` adds the keys a newer chart version needs; the script never changes a key already there.
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get', 'patch'] },
+      ]
+      : [{ apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] }]);
+    const script = readAsset('create-secret.py');
+    new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': script } });
 
     const secretLabels = standardLabels({ instance: cluster.name, name: 'pg-ha-credentials', component: 'credentials' });
     const spec: k8s.JobSpec = {
@@ -125,8 +135,11 @@ export class ClusterSecrets extends Construct {
                 ...plainEnv({
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: Object.values(CREDENTIAL_KEYS).join(','),
-                  SECRET_LABELS: JSON.stringify(secretLabels),
-                  SECRET_ANNOTATIONS: JSON.stringify(props.generatedSecretAnnotations ?? {}),
+                  SECRET_SOURCE: this.generated ? 'generated' : 'existing',
+                  ...(this.generated ? {
+                    SECRET_LABELS: JSON.stringify(secretLabels),
+                    SECRET_ANNOTATIONS: JSON.stringify(props.generatedSecretAnnotations ?? {}),
+                  } : {}),
                 }),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
               ],
@@ -141,8 +154,8 @@ export class ClusterSecrets extends Construct {
           },
         },
     };
-    // Named after its content like the init Job: re-applying a changed Job creates a new one instead
-    // of failing on the old one's immutable pod template.
-    return new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(JSON.stringify(spec))}`, labels }, spec });
+    // Named after its content (script included) like the init Job: re-applying a changed Job creates
+    // a new one instead of failing on the old one's immutable pod template, and a new key re-runs it.
+    return new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${contentHash(script, JSON.stringify(spec))}`, labels }, spec });
   }
 }

@@ -1,19 +1,33 @@
 /**
- * Patroni's configuration for Spilo (SPILO_CONFIGURATION), as a template a reviewer reads like the
- * YAML it produces. Spilo merges it into the patroni.yml it writes; `bootstrap.dcs` is applied
- * once, when the cluster is first created (later: `patronictl edit-config`).
+ * Patroni's configuration for Spilo, in two parts:
+ *
+ * - the dynamic configuration (timings, synchronous mode, failsafe, PostgreSQL parameters) lives in
+ *   the DCS. The chart writes it once, as JSON, to a ConfigMap: Patroni reads it at bootstrap
+ *   (`bootstrap.dcs`, through an env var that refers to the ConfigMap, so a change does not touch
+ *   the pod template), and the converge Job applies each later change to the running cluster;
+ * - SPILO_CONFIGURATION (a template a reviewer reads like the YAML it produces): what is local to
+ *   each pod (REST API authentication, the parameters Spilo sets locally). Spilo merges it into
+ *   the patroni.yml it writes when the pod starts.
  */
 import { stringify } from 'yaml';
 import { DEFAULTS } from '../../settings/defaults';
 import { PatroniSettings } from '../../settings/component-settings';
 import { checkInt, ConfigError } from '../../validation';
+import { ParameterValue } from './postgres-parameters';
 
 /** PostgreSQL parameters the chart sets; `PatroniSettings.parameters` are merged over them. */
-const CHART_PARAMETERS: Record<string, string | number> = {
+export const CHART_PARAMETERS: Record<string, ParameterValue> = {
   password_encryption: 'scram-sha-256',
   // A promoted standby looks for new WAL every second instead of every 5 (faster failover).
   wal_retrieve_retry_interval: '1s',
 };
+
+/**
+ * The key of the dynamic configuration that records which parameters Git declared, so the converge
+ * Job can remove from the DCS a parameter that was removed from Git (and leave alone the ones Spilo
+ * put there at bootstrap: wal_level, max_wal_senders, ...). Patroni keeps keys it does not know.
+ */
+export const DECLARED_PARAMETERS_KEY = 'pg_ha_declared_parameters';
 
 /** The timing settings, validated against Patroni's own rules. */
 function patroniTiming(settings: PatroniSettings) {
@@ -31,29 +45,47 @@ function patroniTiming(settings: PatroniSettings) {
   return { ttl, loopWait, retryTimeout, maximumLagOnFailover };
 }
 
-/** One `key: value` line of YAML, indented. */
-const yamlLine = (indent: string, key: string, value: string | number) => `${indent}${stringify({ [key]: value }).trimEnd()}`;
-
-/** SPILO_CONFIGURATION for `settings`. */
-export function renderPatroniConfig(settings: PatroniSettings): string {
+/** Patroni's dynamic configuration as Git declares it (the body of `PATCH /config`). */
+export function patroniDynamicConfig(settings: PatroniSettings, dcsParameters: Record<string, ParameterValue>) {
   const { ttl, loopWait, retryTimeout, maximumLagOnFailover } = patroniTiming(settings);
-  const parameters = Object.entries({ ...CHART_PARAMETERS, ...settings.parameters })
-    .map(([key, value]) => yamlLine('        ', key, value))
-    .join('\n');
-  // synchronous_mode_strict stays off: with no synchronous standby left, the leader keeps accepting writes.
+  const parameters = { ...CHART_PARAMETERS, ...dcsParameters };
+  return {
+    ttl,
+    loop_wait: loopWait,
+    retry_timeout: retryTimeout,
+    maximum_lag_on_failover: maximumLagOnFailover,
+    synchronous_mode: settings.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
+    // Off: with no synchronous standby left, the leader keeps accepting writes.
+    synchronous_mode_strict: false,
+    failsafe_mode: settings.failsafeMode ?? DEFAULTS.patroni.failsafeMode,
+    postgresql: { use_pg_rewind: true, use_slots: true, parameters },
+    [DECLARED_PARAMETERS_KEY]: Object.keys(parameters).sort(),
+  };
+}
+
+/** How SPILO_CONFIGURATION refers to values the pod's environment holds (Kubernetes `$(VAR)` expansion). */
+export interface SpiloConfigurationRefs {
+  /** Env var holding the dynamic configuration as one line of JSON (a ConfigMap key). */
+  readonly dynamicConfigVar: string;
+  /** The REST API user of unsafe endpoints, and the env var holding its password (a Secret key). */
+  readonly restApi: { readonly username: string; readonly passwordVar: string };
+}
+
+/** One `key: value` line of YAML, indented. */
+const yamlLine = (indent: string, key: string, value: ParameterValue) => `${indent}${stringify({ [key]: value }).trimEnd()}`;
+
+/**
+ * SPILO_CONFIGURATION: the dynamic configuration at bootstrap (JSON is YAML), the REST API's
+ * credentials for unsafe endpoints (GET and OPTIONS, used by probes and HAProxy, stay open), and
+ * the local parameters. No value here is a secret: `$(VAR)` is expanded by the kubelet.
+ */
+export function renderSpiloConfiguration(refs: SpiloConfigurationRefs, localParameters: Record<string, ParameterValue>): string {
+  const local = Object.entries(localParameters).map(([key, value]) => yamlLine('    ', key, value)).join('\n');
   return `bootstrap:
-  dcs:
-    ttl: ${ttl}
-    loop_wait: ${loopWait}
-    retry_timeout: ${retryTimeout}
-    maximum_lag_on_failover: ${maximumLagOnFailover}
-    synchronous_mode: ${settings.synchronousMode ?? DEFAULTS.patroni.synchronousMode}
-    synchronous_mode_strict: false
-    failsafe_mode: ${settings.failsafeMode ?? DEFAULTS.patroni.failsafeMode}
-    postgresql:
-      use_pg_rewind: true
-      use_slots: true
-      parameters:
-${parameters}
-`;
+  dcs: $(${refs.dynamicConfigVar})
+restapi:
+  authentication:
+    username: ${refs.restApi.username}
+    password: "$(${refs.restApi.passwordVar})"
+${local ? `postgresql:\n  parameters:\n${local}\n` : ''}`;
 }

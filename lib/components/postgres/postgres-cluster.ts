@@ -8,7 +8,8 @@ import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAc
 import { EXPORTER_UID, restrictedContainerSecurityContext } from '../../k8s/security-context';
 import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
-import { renderPatroniConfig } from './patroni-config';
+import { patroniDynamicConfig, renderSpiloConfiguration } from './patroni-config';
+import { ParameterValue, routeParameters } from './postgres-parameters';
 import { resolvePostgresTls } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { checkImage, checkInt, checkQuantity, checkRoleName, ConfigError } from '../../validation';
@@ -21,6 +22,13 @@ export const POSTGRES_PORTS = { postgresql: 5432, patroni: 8008 } as const;
 /** The superuser and replication roles Spilo configures Patroni with. */
 export const SUPERUSER = 'postgres';
 export const REPLICATION_USER = 'standby';
+/** The user of Patroni's unsafe REST endpoints (its password is the Secret's `restapi` key). */
+export const REST_API_USER = 'patroni';
+/** Env vars of the postgres container that SPILO_CONFIGURATION refers to. */
+const DYNAMIC_CONFIG_VAR = 'BOOTSTRAP_DYNAMIC_CONFIG';
+const REST_API_PASSWORD_VAR = 'REST_API_PASSWORD';
+/** The key of the Patroni ConfigMap that holds the dynamic configuration (one line of JSON). */
+export const DYNAMIC_CONFIG_KEY = 'dynamic-config.json';
 
 const PGDATA_MOUNT = '/home/postgres/pgdata';
 
@@ -31,8 +39,13 @@ export interface PostgresClusterProps extends PostgresSettings {
   readonly dcs: EtcdCluster;
   /** Where the passwords live. */
   readonly secrets: ClusterSecrets;
-  /** Patroni's timing and replication settings. */
+  /** Patroni's timing and replication settings, and the PostgreSQL parameters. */
   readonly patroni?: PatroniSettings;
+  /**
+   * WAL archiving through WAL-G is on (backups): archive_command and archive_timeout are then Spilo's.
+   * @default false
+   */
+  readonly archiving?: boolean;
   /**
    * More env vars for the Spilo container, after the chart's own (e.g. the WAL-G settings of backups.ts).
    * @default - none
@@ -66,6 +79,14 @@ export class PostgresCluster extends Construct {
   public readonly monitorUser: string;
   /** The Patroni configuration (YAML) passed in SPILO_CONFIGURATION. */
   public readonly spiloConfiguration: string;
+  /** Patroni's dynamic configuration as Git declares it (bootstrap, and what the converge Job applies). */
+  public readonly dynamicConfig: ReturnType<typeof patroniDynamicConfig>;
+  /** Parameters in Spilo's local configuration (they change with a pod restart, not in the DCS). */
+  public readonly localParameters: Record<string, ParameterValue>;
+  /** The ConfigMap holding the dynamic configuration (key `DYNAMIC_CONFIG_KEY`). */
+  public readonly patroniConfigMap: k8s.KubeConfigMap;
+  /** The Patroni REST API's URL on every member, in ordinal order. */
+  public readonly restApiUrls: string[];
   /** Members of the cluster. */
   public readonly replicas: number;
   /** The Secret holding PostgreSQL's serving certificate (`tls.crt`, `tls.key`, `ca.crt`), if any. */
@@ -106,7 +127,20 @@ export class PostgresCluster extends Construct {
     this.selector = selectorLabels(identity);
     this.podNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
-    this.spiloConfiguration = renderPatroniConfig(props.patroni ?? {});
+    const patroni = props.patroni ?? {};
+    const parameters = routeParameters('patroni.parameters', patroni.parameters ?? {}, { backupsEnabled: props.archiving ?? false });
+    this.dynamicConfig = patroniDynamicConfig(patroni, parameters.dcs);
+    this.localParameters = parameters.local;
+    this.spiloConfiguration = renderSpiloConfiguration(
+      { dynamicConfigVar: DYNAMIC_CONFIG_VAR, restApi: { username: REST_API_USER, passwordVar: REST_API_PASSWORD_VAR } },
+      parameters.local,
+    );
+    this.restApiUrls = this.podFqdns.map((fqdn) => `http://${fqdn}:${POSTGRES_PORTS.patroni}`);
+    // Pods read it when they start (bootstrap only); a change is applied by the converge Job, not a rollout.
+    this.patroniConfigMap = new k8s.KubeConfigMap(this, 'PatroniConfig', {
+      metadata: { name: `${name}-patroni`, labels },
+      data: { [DYNAMIC_CONFIG_KEY]: JSON.stringify(this.dynamicConfig) },
+    });
     const scheduling = schedulingSpec('postgres.scheduling', this.selector, props.scheduling);
 
     this.headlessService = new k8s.KubeService(this, 'Headless', {
@@ -170,6 +204,10 @@ export class PostgresCluster extends Construct {
                   secrets.env('PGPASSWORD_STANDBY', 'replication'),
                   // PostgreSQL's serving certificate, when one is configured (postgres.tls).
                   ...tlsEnv(this.tlsSecretName),
+                  // Referred to by SPILO_CONFIGURATION as $(VAR): defined before it. A ConfigMap key,
+                  // so a changed dynamic configuration leaves the pod template as it is.
+                  { name: DYNAMIC_CONFIG_VAR, valueFrom: { configMapKeyRef: { name: this.patroniConfigMap.name, key: DYNAMIC_CONFIG_KEY } } },
+                  secrets.env(REST_API_PASSWORD_VAR, 'restapi'),
                   // Patroni settings (PATRONI_* env vars are stripped by Spilo's runit script).
                   { name: 'SPILO_CONFIGURATION', value: this.spiloConfiguration },
                   ...(props.extraEnv ?? []),

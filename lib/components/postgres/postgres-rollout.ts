@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { EtcdCluster } from '../etcd/etcd-cluster';
-import { POSTGRES_PORTS, PostgresCluster } from './postgres-cluster';
+import { ClusterSecrets } from '../jobs/cluster-secrets';
+import { POSTGRES_PORTS, PostgresCluster, REST_API_USER } from './postgres-cluster';
 import { ROLLOUT_PRIMARY_MODES, RolloutPrimaryMode, SchedulingSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
@@ -15,6 +16,8 @@ import { readAsset } from '../../assets/read-asset';
 
 /** The unprivileged user the Job runs as (the Spilo image's `nobody`). */
 const NOBODY_UID = 65534;
+/** The Python files the Job runs (patroni_client.py is the converge Job's module). */
+export const ROLLOUT_SCRIPTS = ['patroni_client.py', 'rollout.py'] as const;
 /** How long one step (a pod back and streaming, the switchover) may take before the Job stops. */
 const STEP_TIMEOUT_SECONDS = 600;
 
@@ -25,6 +28,8 @@ export interface PostgresRolloutProps {
   readonly postgres: PostgresCluster;
   /** etcd's volumes are grown too (its pods roll by themselves: RollingUpdate gated on quorum). */
   readonly etcd: EtcdCluster;
+  /** The REST API password Patroni wants for the switchover. */
+  readonly secrets: ClusterSecrets;
   /** Image whose python3 runs the script (the Spilo image, like the secrets generator). */
   readonly image: string;
   /** @default DEFAULTS.postgres.rolloutPrimary */
@@ -57,7 +62,7 @@ export class PostgresRollout extends Construct {
 
   constructor(scope: Construct, id: string, props: PostgresRolloutProps) {
     super(scope, id);
-    const { cluster, postgres, etcd, image } = props;
+    const { cluster, postgres, etcd, secrets, image } = props;
     const primary = checkOneOf('postgres.rolloutPrimary', props.primary ?? DEFAULTS.postgres.rolloutPrimary, ROLLOUT_PRIMARY_MODES);
     const name = `${cluster.name}-rollout`;
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-rollout', component: 'rollout', version: imageVersion(image) };
@@ -82,8 +87,9 @@ export class PostgresRollout extends Construct {
       // Growing each member's volume to the declared size.
       { apiGroups: [''], resources: ['persistentvolumeclaims'], resourceNames: claimNames, verbs: ['get', 'patch'] },
     ]);
-    const script = readAsset('rollout.py');
-    new k8s.KubeConfigMap(this, 'Script', { metadata: { name, labels }, data: { 'rollout.py': script } });
+    // The script and the Patroni client it shares with the converge Job.
+    const scripts = Object.fromEntries(ROLLOUT_SCRIPTS.map((file) => [file, readAsset(file)]));
+    new k8s.KubeConfigMap(this, 'Script', { metadata: { name, labels }, data: scripts });
 
     const env: k8s.EnvVar[] = [
       ...plainEnv({
@@ -94,7 +100,9 @@ export class PostgresRollout extends Construct {
         MAXIMUM_LAG_BYTES: props.maximumLagBytes,
         STEP_TIMEOUT_SECONDS,
         VOLUMES: JSON.stringify(volumes.map(({ replicas: _replicas, ...v }) => v)),
+        REST_API_USERNAME: REST_API_USER,
       }),
+      secrets.env('REST_API_PASSWORD', 'restapi'),
       fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
     ];
     const spec: k8s.JobSpec = {
@@ -132,7 +140,7 @@ export class PostgresRollout extends Construct {
     // The pod template decides the StatefulSet's revision: a new one means a new Job (and a run).
     const podTemplate = JSON.stringify(postgres.statefulSet.toJson().spec.template);
     this.job = new k8s.KubeJob(this, 'Job', {
-      metadata: { name: `${name}-${contentHash(podTemplate, script, JSON.stringify(spec))}`, labels },
+      metadata: { name: `${name}-${contentHash(podTemplate, JSON.stringify(scripts), JSON.stringify(spec))}`, labels },
       spec,
     });
   }

@@ -1,0 +1,121 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { ClusterSecrets } from './cluster-secrets';
+import { componentServiceAccount } from '../../k8s/service-accounts';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
+import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
+import { DYNAMIC_CONFIG_KEY, PostgresCluster, REST_API_USER, SUPERUSER } from '../postgres/postgres-cluster';
+import { SchedulingSettings } from '../../settings/component-settings';
+import { schedulingSpec } from '../../k8s/scheduling';
+import { ClusterContext } from '../../k8s/dns-names';
+import { contentHash, plainEnv } from '../../k8s/workload';
+import { readAsset } from '../../assets/read-asset';
+
+/** The Spilo image's `postgres` user (uid 101, gid 103): `postgres -C` refuses to run as root. */
+export const SPILO_POSTGRES_UID = 101;
+export const SPILO_POSTGRES_GID = 103;
+const SCRIPT_DIR = '/scripts';
+const CONFIG_DIR = '/config';
+/** The Python files the Job runs; patroni_client.py is a module sibling Jobs import too. */
+export const CONVERGE_SCRIPTS = ['patroni_client.py', 'converge_patroni.py'] as const;
+
+export interface ConvergeJobProps {
+  readonly cluster: ClusterContext;
+  readonly postgres: PostgresCluster;
+  readonly secrets: ClusterSecrets;
+  /** The Spilo image (curl, python3, psql, postgres, patronictl): the same PostgreSQL that checks the values. */
+  readonly image: string;
+  /** PostgreSQL's major version (its bin directory in the image). */
+  readonly pgVersion: number;
+  /**
+   * Node selection and priority of the Job's pod.
+   * @default - any node
+   */
+  readonly scheduling?: SchedulingSettings;
+}
+
+/**
+ * The converge Job: makes the running cluster's Patroni dynamic configuration (timings, synchronous
+ * mode, failsafe, maximum lag, PostgreSQL parameters) equal to the ConfigMap Git declares, restarts
+ * members that need it (replicas first, the primary last through a switchover; primary first when
+ * a must-match parameter is only lowered) and checks every member runs the declared values
+ * (lib/assets/converge_patroni.py).
+ *
+ * An Argo CD PostSync hook (after every sync, once everything is healthy) whose name carries a hash
+ * of what it applies, so a plain `kubectl apply -f dist/` also runs it again when that changes.
+ * It never talks to the Kubernetes API (no token): only to Patroni's REST API and PostgreSQL.
+ */
+export class ConvergeJob extends Construct {
+  public readonly job: k8s.KubeJob;
+  /** Labels selecting the Job's pod. */
+  public readonly selector: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: ConvergeJobProps) {
+    super(scope, id);
+    const { cluster, postgres, secrets, image } = props;
+    const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-converge', component: 'converge', version: imageVersion(image) };
+    const labels = standardLabels(identity);
+    this.selector = selectorLabels(identity);
+    const name = `${cluster.name}-converge`;
+    const scripts = Object.fromEntries(CONVERGE_SCRIPTS.map((file) => [file, readAsset(file)]));
+    new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name, labels }, data: scripts });
+    const serviceAccountName = componentServiceAccount(this, name, labels);
+
+    const template: k8s.PodTemplateSpec = {
+      metadata: { labels },
+      spec: {
+        serviceAccountName,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: 'Never',
+        ...schedulingSpec('scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
+        securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID),
+        containers: [{
+          name: 'converge',
+          image,
+          command: ['python3', `${SCRIPT_DIR}/converge_patroni.py`],
+          env: [
+            ...plainEnv({
+              DESIRED_CONFIG: `${CONFIG_DIR}/${DYNAMIC_CONFIG_KEY}`,
+              PATRONI_URLS: postgres.restApiUrls.join(','),
+              REST_API_USERNAME: REST_API_USER,
+              PGBIN: `/usr/lib/postgresql/${props.pgVersion}/bin`,
+              PGUSER: SUPERUSER,
+              // Spilo rejects non-TLS connections from other pods; members are reached by address.
+              PGSSLMODE: 'require',
+              HOME: '/tmp',
+            }),
+            secrets.env('REST_API_PASSWORD', 'restapi'),
+            secrets.env('PGPASSWORD', 'superuser'),
+          ],
+          resources: {
+            requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('64Mi') },
+            limits: { memory: k8s.Quantity.fromString('256Mi') },
+          },
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: 'scripts', mountPath: SCRIPT_DIR, readOnly: true },
+            { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+            // `postgres -C` reads a (blank) configuration from a directory of its own.
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        }],
+        volumes: [
+          { name: 'scripts', configMap: { name } },
+          { name: 'config', configMap: { name: postgres.patroniConfigMap.name } },
+          { name: 'tmp', emptyDir: {} },
+        ],
+      },
+    };
+    this.job = new k8s.KubeJob(this, 'Job', {
+      metadata: { name: `${name}-${contentHash(JSON.stringify(scripts), JSON.stringify(postgres.dynamicConfig), JSON.stringify(template))}`, labels },
+      spec: {
+        // Each attempt is a new pod (its log stays); a fresh cluster may still be starting.
+        backoffLimit: 4,
+        activeDeadlineSeconds: 1800,
+        ttlSecondsAfterFinished: 86400,
+        template,
+      },
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The converge Job (lib/components/jobs/converge-job.ts): what it runs, with what, and when it runs
+ * again. Its behaviour against a real cluster is proven on the e2e test bed (e2e/scenarios).
+ */
+import { spawnSync } from 'child_process';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { ARGOCD, CONVERGE_SCRIPTS } from '../../lib';
+import { container, envOf, Manifest } from '../support/manifests';
+import { ROOT, synth } from '../support/synth';
+
+const convergeJob = (settings: object = {}) => synth(settings).job('pg-ha-converge-');
+
+describe('the converge Job', () => {
+  const s = synth();
+  const job = s.job('pg-ha-converge-');
+  const c = container(job, 'converge');
+  const env = envOf(c);
+
+  test('runs lib/assets/converge_patroni.py (and its Patroni client module) with the Spilo image\'s python3', () => {
+    expect(c.image).toBe('ghcr.io/zalando/spilo-17:4.0-p3');
+    expect(c.command).toEqual(['python3', '/scripts/converge_patroni.py']);
+    const scripts = s.get('ConfigMap', 'pg-ha-converge').data;
+    for (const file of CONVERGE_SCRIPTS) expect(scripts[file]).toBe(readFileSync(join(ROOT, 'lib', 'assets', file), 'utf8'));
+  });
+
+  test('reads what Git declares from the Patroni ConfigMap the pods bootstrap from', () => {
+    const volumes = job.spec.template.spec.volumes as Manifest[];
+    expect(volumes.find((v) => v.name === 'config')?.configMap).toEqual({ name: 'pg-ha-patroni' });
+    expect(env.DESIRED_CONFIG.value).toBe('/config/dynamic-config.json');
+    expect(env.PGBIN.value).toBe('/usr/lib/postgresql/17/bin');
+  });
+
+  test('reaches every member\'s REST API by its stable name, with the patroni user; passwords only from the Secret', () => {
+    expect(env.PATRONI_URLS.value.split(',')).toEqual([0, 1, 2].map((i) => `http://pg-ha-${i}.pg-ha-headless.pg-ha.svc.cluster.local:8008`));
+    expect(env.REST_API_USERNAME.value).toBe('patroni');
+    expect(env.REST_API_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'patroni-api-password' });
+    expect(env.PGPASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'superuser-password' });
+  });
+
+  test('never talks to the Kubernetes API and runs as Spilo\'s postgres user (postgres -C refuses root)', () => {
+    expect(job.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(job.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 103 });
+    expect(s.all('RoleBinding').map((b) => b.subjects[0].name)).not.toContain('pg-ha-converge');
+  });
+
+  test('is an Argo CD PostSync hook, replaced before it is created again', () => {
+    expect(job.metadata.annotations[ARGOCD.hook]).toBe('PostSync');
+    expect(job.metadata.annotations[ARGOCD.hookDeletePolicy]).toBe('BeforeHookCreation');
+  });
+});
+
+describe('a changed declaration gets a new Job name (plain kubectl apply runs it again)', () => {
+  const before = convergeJob().metadata.name;
+
+  test.each([
+    ['a reload-only parameter', { patroni: { parameters: { work_mem: '32MB' } } }],
+    ['a restart-needing parameter', { patroni: { parameters: { max_connections: 300 } } }],
+    ['a timing', { patroni: { loopWait: 4 } }],
+    ['synchronous mode', { patroni: { synchronousMode: false } }],
+  ])('%s', (_, settings) => {
+    expect(convergeJob(settings).metadata.name).not.toBe(before);
+  });
+
+  test('the same declaration keeps the name (re-applying is a no-op)', () => {
+    expect(convergeJob().metadata.name).toBe(before);
+  });
+});
+
+describe('the plan (converge_patroni.plan, run with python3)', () => {
+  const plan = (current: object, desired: object) => {
+    const code = 'import json,sys; sys.path.insert(0, sys.argv[1]); import converge_patroni as c; '
+      + 'print(json.dumps(c.plan(json.loads(sys.argv[2]), json.loads(sys.argv[3]))))';
+    const r = spawnSync('python3', ['-c', code, join(ROOT, 'lib', 'assets'), JSON.stringify(current), JSON.stringify(desired)], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout);
+  };
+  const declared = (parameters: Record<string, unknown>, extra: object = {}) => ({
+    ttl: 20, loop_wait: 5, postgresql: { use_pg_rewind: true, parameters }, pg_ha_declared_parameters: Object.keys(parameters).sort(), ...extra,
+  });
+
+  test('nothing differs: no step', () => {
+    expect(plan(declared({ work_mem: '8MB' }), declared({ work_mem: '8MB' }))).toEqual([]);
+  });
+
+  test('what differs is PATCHed in one replicas-first step; a parameter removed from Git is PATCHed to null', () => {
+    const current = declared({ work_mem: '8MB', max_connections: 100, statement_timeout: '5s' }, { loop_wait: 10 });
+    expect(plan({ ...current, postgresql: { ...current.postgresql, parameters: { ...current.postgresql.parameters, wal_level: 'replica' } } },
+      declared({ work_mem: '16MB', max_connections: 200 })))
+      .toEqual([[{ loop_wait: 5, postgresql: { parameters: { work_mem: '16MB', max_connections: 200, statement_timeout: null } }, pg_ha_declared_parameters: ['max_connections', 'work_mem'] }, false]]);
+  });
+
+  test('parameters Spilo put in the DCS but Git never declared are left alone', () => {
+    const current = { ...declared({}), postgresql: { use_pg_rewind: true, parameters: { wal_level: 'replica', max_wal_senders: 10 } } };
+    expect(plan(current, declared({}))).toEqual([]);
+  });
+
+  test('lowering a must-match parameter is a second, primary-first step', () => {
+    expect(plan(declared({ max_connections: 300, work_mem: '8MB' }), declared({ max_connections: 200, work_mem: '16MB' })))
+      .toEqual([[{ postgresql: { parameters: { work_mem: '16MB' } } }, false], [{ postgresql: { parameters: { max_connections: 200 } } }, true]]);
+    expect(plan(declared({ max_connections: 300 }), declared({ max_connections: 200 })))
+      .toEqual([[{ postgresql: { parameters: { max_connections: 200 } } }, true]]);
+  });
+});
