@@ -1,32 +1,59 @@
 /*
  * Bring the test bed up by hand: `npx tsx e2e/up.ts [--hold]`.
- * Starts everything from dist/ (or $E2E_DIST), waits for a healthy cluster,
- * runs the init Job, prints the addresses, and tears down (with --hold: on ^C).
+ * Starts everything from dist/ (or $E2E_DIST), waits for a healthy cluster, runs the
+ * init Job, prints the addresses and a `READY {...}` line; then tears down, or with
+ * --hold keeps the cluster until ^C (SIGINT/SIGTERM/SIGHUP) and tears down then.
+ * E2E_ADDRESS_BLOCK=B (0..55) puts the bed on 127.B.x.y (default 0).
  */
+import * as fs from 'fs';
 import * as path from 'path';
+import { addressBlock } from './lib/address-plan';
+import { appCreds, initJobName } from './lib/app-client';
 import { log } from './lib/log';
-import { roleOfImage, Testbed } from './lib/testbed';
+import { routerPlan } from './lib/router';
+import { Testbed } from './lib/testbed';
 
 async function main(): Promise<void> {
   const distDir = process.env.E2E_DIST ?? path.join(__dirname, '..', 'dist');
-  const tb = new Testbed({ distDir });
+  const bed = new Testbed({ distDir, addressBlock: addressBlock() });
   const t0 = Date.now();
   try {
-    await tb.start();
-    await tb.waitHealthy();
-    const health = await tb.etcdHealth();
-    log(`etcd health: ${health.join(',')}`);
-    for (const j of tb.m.all('Job').filter((x) => roleOfImage(x.spec.template.spec.containers[0].image) === 'psql')) {
-      const r = await tb.runJob(j.metadata.name);
-      log(`job ${j.metadata.name}: exit ${r.code}\n${r.output}`);
+    await bed.start();
+    await bed.patroni.waitHealthy();
+    log(`etcd health: ${(await bed.etcdHealth()).join(',')}`);
+    for (const job of bed.jobs.runnable()) {
+      const r = await bed.jobs.run(job.metadata.name);
+      log(`Job ${job.metadata.name}: exit ${r.code}\n${r.output}`);
+      if (r.code !== 0) throw new Error(`Job ${job.metadata.name} failed`);
     }
-    log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s; run dir ${tb.runDir}`);
+    const router = routerPlan(bed);
+    const app = appCreds(bed, initJobName(bed));
+    const leader = await bed.patroni.leaderPod();
+    const ready = {
+      seconds: Number(((Date.now() - t0) / 1000).toFixed(1)),
+      write: `${router.writeService.host}:${router.writeService.port}`,
+      read: `${router.readService.host}:${router.readService.port}`,
+      user: app.user,
+      database: app.database,
+      leader: leader?.name,
+      patroni: bed.pgPods.map((p) => `${bed.patroni.restApi(p).host}:${bed.patroni.restApi(p).port}`),
+      runDir: bed.runDir,
+      envFile: path.join(bed.runDir, 'app.env'),
+      pid: process.pid,
+    };
+    // for clients by hand: libpq variables of the app user (the password is a generated Secret value, never printed)
+    const envFile = path.join(bed.runDir, 'app.env');
+    const [host, port] = ready.write.split(':');
+    fs.writeFileSync(envFile, `PGHOST=${host}\nPGPORT=${port}\nPGUSER=${app.user}\nPGPASSWORD=${app.password}\nPGDATABASE=${app.database}\nPGSSLMODE=require\n`, { mode: 0o600 });
+    log(`write Service ${ready.write}, read Service ${ready.read}; app user ${app.user}: \`set -a; . ${envFile}; set +a; psql\``);
+    process.stdout.write(`READY ${JSON.stringify(ready)}\n`);
     if (process.argv.includes('--hold')) {
-      log('holding; ^C to tear down');
-      await new Promise((r) => process.once('SIGINT', r));
+      log('holding the cluster; ^C tears it down');
+      const sig = await bed.holdUntilSignal();
+      log(`${sig}: tearing down`);
     }
   } finally {
-    await tb.stop();
+    await bed.stop();
   }
 }
 

@@ -1,65 +1,99 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the e2e test bed runs on (issue 3).
-# Idempotent, non-interactive, needs root and apt. Nothing is started:
-# postgresql-common is told not to create a "main" cluster, and without
-# systemd no package service starts.
+# Builds the Debian 13 (trixie) root the e2e test bed runs its programs from:
+# Patroni 4.0, PostgreSQL 17, etcd 3.5, HAProxy 3.0, postgres-exporter 0.17,
+# plus pgbouncer and prometheus (promtool) for the tests that need them.
+# Their binaries need trixie's libc, so they live in a separate root built with
+# debootstrap from the Debian package source apt already uses on this machine.
+#
+#   PG_HA_E2E_ROOT   where the root lives (default /var/cache/pg-ha-e2e/trixie,
+#                    outside the repository so a fresh clone reuses it)
+#
+# Idempotent: a complete root (stamp file lists the packages) is a no-op.
+# Needs root. Nothing is started: policy-rc.d forbids service starts inside
+# the root and postgresql-common is told not to create a "main" cluster.
 set -euo pipefail
 start=$(date +%s)
 
+ROOT=${PG_HA_E2E_ROOT:-/var/cache/pg-ha-e2e/trixie}
+SUITE=trixie
 PKGS=(
-  postgresql-15
-  etcd-server etcd-client
+  postgresql-17
   patroni python3-psycopg2 python3-etcd
+  etcd-server etcd-client
   haproxy
   prometheus-postgres-exporter
-  iproute2 procps util-linux openssl
-  prometheus   # only for promtool: test/monitoring-promtool.test.ts evaluates the alert rules with it
+  pgbouncer
+  prometheus   # promtool: test/monitoring-promtool.test.ts evaluates the alert rules with it
+  locales      # en_US.UTF-8, the locale Spilo's initdb asks for
 )
+STAMP="$ROOT/.pg-ha-e2e-packages"
+WANT="$SUITE ${PKGS[*]}"
 
 if [ "$(id -u)" != 0 ]; then
-  echo "e2e-install: must run as root (apt-get)" >&2
+  echo "e2e-install: must run as root (debootstrap, chroot)" >&2
   exit 1
 fi
-
-missing=()
-for p in postgresql-common "${PKGS[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-    missing+=("$p")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "e2e-install: all packages already installed (0 s)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  echo "e2e-install: $SUITE root complete at $ROOT (0 s)"
   exit 0
 fi
-echo "e2e-install: installing: ${missing[*]}"
 
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-"${APT[@]}" update >/dev/null
+mkdir -p "$(dirname "$ROOT")"
+LOG="$(dirname "$ROOT")/e2e-install.log"
+: >"$LOG"
+# run a step quietly; on failure show the end of its output
+step() { "$@" >>"$LOG" 2>&1 || { echo "e2e-install: failed: $*" >&2; tail -30 "$LOG" >&2; exit 1; }; }
 
-# Keep package maintainer scripts from starting daemons (etcd, haproxy, exporter):
-# the test bed starts its own. policy-rc.d exit 101 = "action forbidden".
-policy=/usr/sbin/policy-rc.d
-own_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; own_policy=1
-  trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+# The Debian package source apt uses here (deb822 or one-line format).
+mirror=""
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+fi
+if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+  mirror=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+
+# 1. base system (debootstrap into a temporary directory, renamed when complete)
+if [ ! -f "$ROOT/.pg-ha-e2e-base" ]; then
+  if [ -e "$ROOT" ] && [ -n "$(ls -A "$ROOT" 2>/dev/null)" ]; then
+    echo "e2e-install: $ROOT exists but is not a root this script built: remove it or set PG_HA_E2E_ROOT to another path" >&2
+    exit 1
+  fi
+  if ! command -v debootstrap >/dev/null; then
+    echo "e2e-install: installing debootstrap on the host"
+    step "${APT[@]}" update
+    step "${APT[@]}" install --no-install-recommends debootstrap
+  fi
+  partial="$ROOT.partial"
+  rm -rf "$partial"
+  echo "e2e-install: debootstrap --variant=minbase $SUITE from $mirror"
+  step debootstrap --variant=minbase "$SUITE" "$partial" "$mirror"
+  touch "$partial/.pg-ha-e2e-base"
+  rmdir "$ROOT" 2>/dev/null || true
+  mv "$partial" "$ROOT"
 fi
 
-# postgresql-common first, so installing postgresql-15 creates no "main" cluster.
-if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q '^install ok installed$'; then
-  "${APT[@]}" install --no-install-recommends postgresql-common >/dev/null
-fi
-conf=/etc/postgresql-common/createcluster.conf
+# 2. packages inside the root
+printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
+chmod +x "$ROOT/usr/sbin/policy-rc.d"
+echo "e2e-install: installing into $ROOT: ${PKGS[*]} (log: $LOG)"
+step chroot "$ROOT" "${APT[@]}" update
+step chroot "$ROOT" "${APT[@]}" install --no-install-recommends postgresql-common
+conf="$ROOT/etc/postgresql-common/createcluster.conf"
 if grep -qE '^\s*#?\s*create_main_cluster' "$conf"; then
   sed -i -E 's/^\s*#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' "$conf"
 else
-  echo 'create_main_cluster = false' >> "$conf"
+  echo 'create_main_cluster = false' >>"$conf"
 fi
+step chroot "$ROOT" "${APT[@]}" install --no-install-recommends "${PKGS[@]}"
+echo 'en_US.UTF-8 UTF-8' >"$ROOT/etc/locale.gen"
+step chroot "$ROOT" locale-gen
+step chroot "$ROOT" apt-get clean
 
-"${APT[@]}" install --no-install-recommends "${PKGS[@]}" >/dev/null
-
-echo "e2e-install: versions:"
-dpkg-query -W -f='  ${Package} ${Version}\n' postgresql-15 etcd-server patroni haproxy prometheus-postgres-exporter
-echo "e2e-install: done in $(( $(date +%s) - start )) s"
+echo "e2e-install: versions in the root:"
+chroot "$ROOT" dpkg-query -W -f='  ${Package} ${Version}\n' postgresql-17 patroni etcd-server haproxy prometheus-postgres-exporter pgbouncer prometheus
+echo "$WANT" >"$STAMP"
+echo "e2e-install: done in $(($(date +%s) - start)) s ($(du -sh "$ROOT" | cut -f1))"

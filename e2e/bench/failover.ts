@@ -27,11 +27,14 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { programVersions } from '../lib/local';
+import { appCreds, AppCreds, ensureWriteTable, initJobName, serviceConn } from '../lib/app-client';
+import { DebianRoot } from '../lib/debian-root';
+import { failover, FailoverKind, FailoverResult } from '../lib/failover';
 import { log } from '../lib/log';
-import { routerPlan } from '../lib/router';
-import { appCreds, dcsTiming, ensureWriteTable, failover, FailoverKind, FailoverResult, serviceConn, Timing } from '../lib/scenarios';
+import type { DcsTiming } from '../lib/patroni-client';
 import { sleep } from '../lib/poll';
+import { routerPlan, RouterPlan } from '../lib/router';
+import { addressBlock } from '../lib/address-plan';
 import { Testbed, TestbedOptions } from '../lib/testbed';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -108,7 +111,7 @@ interface SoakResult {
 
 interface ProfileResult {
   profile: Profile;
-  timing: Timing;
+  timing: DcsTiming;
   results: FailoverResult[];
   bringUpS: number;
   failures: string[];
@@ -119,28 +122,30 @@ interface ProfileResult {
  * False-failover soak: pgbench through the write Service and one busy loop per core (all started
  * by the test bed's supervisor, so teardown kills them), while the leader is polled twice a second.
  */
-async function soak(tb: Testbed, rp: ReturnType<typeof routerPlan>, app: ReturnType<typeof appCreds>, seconds: number): Promise<SoakResult> {
-  await tb.waitHealthy();
+async function soak(bed: Testbed, router: RouterPlan, app: AppCreds, seconds: number): Promise<SoakResult> {
+  await bed.patroni.waitHealthy();
   const hogs = os.cpus().length;
   const env = { PATH: '/usr/bin:/bin', PGPASSWORD: app.password, PGSSLMODE: 'require' };
-  const pgbench = `/usr/lib/postgresql/${tb.pgVersion}/bin/pgbench`;
-  const conn = ['-h', rp.writeService.host, '-p', String(rp.writeService.port), '-U', app.user, app.database];
-  const init = tb.sup.start('pgbench-init', 'soak/pgbench', pgbench, ['-i', '-q', '-s', '5', ...conn], { env, logFile: path.join(tb.runDir, 'soak', 'pgbench-init.log') });
+  const pgbench = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin/pgbench`;
+  const conn = ['-h', router.writeService.host, '-p', String(router.writeService.port), '-U', app.user, app.database];
+  const opts = (file: string) => ({ env, root: bed.root.path, logFile: path.join(bed.runDir, 'soak', file) });
+  const sup = bed.supervisor;
+  const init = sup.start('pgbench-init', 'soak/pgbench', pgbench, ['-i', '-q', '-s', '5', ...conn], opts('pgbench-init.log'));
   await init.exited;
-  const bench = tb.sup.start('pgbench', 'soak/pgbench', pgbench, ['-c', '4', '-j', '2', '-T', String(seconds), '-n', ...conn], { env, logFile: path.join(tb.runDir, 'soak', 'pgbench.log') });
-  for (let i = 0; i < hogs; i++) tb.sup.start(`cpu-hog-${i}`, 'soak/hog', '/bin/sh', ['-c', 'while :; do :; done'], { env, logFile: path.join(tb.runDir, 'soak', 'hog.log') });
+  const bench = sup.start('pgbench', 'soak/pgbench', pgbench, ['-c', '4', '-j', '2', '-T', String(seconds), '-n', ...conn], opts('pgbench.log'));
+  for (let i = 0; i < hogs; i++) sup.start(`cpu-hog-${i}`, 'soak/hog', '/bin/sh', ['-c', 'while :; do :; done'], opts('hog.log'));
   const leaders: string[] = [];
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
-    const l = await tb.leaderPod();
+    const l = await bed.patroni.leaderPod();
     const name = l?.name ?? '(none)';
     if (leaders[leaders.length - 1] !== name) leaders.push(name);
     await sleep(500);
   }
-  await tb.sup.killPod('soak/hog');
+  await sup.killPod('soak/hog');
   await Promise.race([bench.exited, sleep(15000)]);
-  await tb.sup.killPod('soak/pgbench');
-  const out = fs.readFileSync(path.join(tb.runDir, 'soak', 'pgbench.log'), 'utf8');
+  await sup.killPod('soak/pgbench');
+  const out = fs.readFileSync(path.join(bed.runDir, 'soak', 'pgbench.log'), 'utf8');
   const m = /tps = ([\d.]+)/.exec(out);
   const tps = m ? Number(m[1]).toFixed(0) : undefined;
   log(`BENCH soak ${seconds} s: leaders seen ${leaders.join(' -> ')}, pgbench tps ${tps ?? '?'}`);
@@ -148,26 +153,26 @@ async function soak(tb: Testbed, rp: ReturnType<typeof routerPlan>, app: ReturnT
 }
 
 async function runProfile(distDir: string, profile: Profile, runs: number, kinds: FailoverKind[]): Promise<ProfileResult> {
-  const tb = new Testbed({ distDir, spiloOverride: profile.override, haproxyDefaultServerExtra: profile.haproxyExtra });
+  const bed = new Testbed({ distDir, addressBlock: addressBlock(), spiloOverride: profile.override, haproxyDefaultServerExtra: profile.haproxyExtra });
   const results: FailoverResult[] = [];
   const failures: string[] = [];
   const t0 = Date.now();
   try {
-    await tb.start();
-    await tb.waitHealthy({ timeoutMs: 180000 });
+    await bed.start();
+    await bed.patroni.waitHealthy({ timeoutMs: 180000 });
     const bringUpS = (Date.now() - t0) / 1000;
-    const job = tb.m.all('Job').find((j) => /postgres/.test(j.spec.template.spec.containers[0].image))!;
-    const jr = await tb.runJob(job.metadata.name);
+    const job = initJobName(bed);
+    const jr = await bed.jobs.run(job);
     if (jr.code !== 0) throw new Error(`init Job failed (${jr.code}):\n${jr.output}`);
-    const app = appCreds(tb, job.metadata.name);
-    const rp = routerPlan(tb);
-    await ensureWriteTable(serviceConn(rp.writeService, app));
-    const timing = dcsTiming(tb);
+    const app = appCreds(bed, job);
+    const router = routerPlan(bed);
+    await ensureWriteTable(serviceConn(router.writeService, app));
+    const timing = bed.patroni.timing();
     log(`BENCH profile ${profile.name}: ttl ${timing.ttl}, loop_wait ${timing.loop_wait}, retry_timeout ${timing.retry_timeout}`);
     for (let i = 1; i <= runs; i++) {
       for (const kind of kinds) {
         try {
-          const r = await failover(tb, rp, app, kind);
+          const r = await failover(bed, router, app, kind);
           results.push(r);
           log(`BENCH ${profile.name} ${kind} #${i}: outage ${r.outageS.toFixed(2)} s, rejoin ${r.rejoinS.toFixed(2)} s, lost ${r.lost}`);
         } catch (e) {
@@ -177,20 +182,18 @@ async function runProfile(distDir: string, profile: Profile, runs: number, kinds
       }
     }
     const soakS = Number(process.env.BENCH_SOAK_S ?? 0);
-    const soakResult = soakS > 0 ? await soak(tb, rp, app, soakS) : undefined;
+    const soakResult = soakS > 0 ? await soak(bed, router, app, soakS) : undefined;
     return { profile, timing, results, bringUpS, failures, soak: soakResult };
   } finally {
-    await tb.stop();
+    await bed.stop();
   }
 }
 
 function machine(): Record<string, string> {
   const cpu = /model name\s*:\s*(.+)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   const free = execFileSync('free', ['-h'], { encoding: 'utf8' }).split('\n')[1].trim().split(/\s+/);
-  const deb = execFileSync('dpkg-query', ['-W', '-f=${Package} ${Version}\\n', 'etcd-server', 'patroni', 'postgresql-15', 'haproxy', 'prometheus-postgres-exporter'], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .join(', ');
+  const root = new DebianRoot();
+  const deb = root.packageVersions(['etcd-server', 'patroni', `postgresql-${root.pgVersion()}`, 'haproxy', 'prometheus-postgres-exporter']);
   const os_ = /PRETTY_NAME="(.+)"/.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.type();
   return { os: os_, kernel: os.release(), nproc: String(os.cpus().length), cpu, memory: `${free[1]} total, ${free[6] ?? '?'} available`, packages: deb, node: process.version };
 }
@@ -198,10 +201,14 @@ function machine(): Record<string, string> {
 function report(all: ProfileResult[], runs: number, wallS: number): string {
   const m = machine();
   const lines: string[] = [];
-  lines.push(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`BENCH_RUNS=${runs} npm run bench:failover\` (${wallS.toFixed(0)} s wall time).`);
+  const settings = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_DOCS' && k !== 'BENCH_RUNS')
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+  lines.push(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`BENCH_RUNS=${runs} ${settings}npm run bench:failover\` (${wallS.toFixed(0)} s wall time).`);
   lines.push('');
   lines.push(`Machine: ${m.os}, kernel ${m.kernel}, ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, memory ${m.memory}; Node ${m.node}.`);
-  lines.push(`Packages: ${m.packages}. Program versions: ${Object.entries(programVersions()).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  lines.push(`Packages (Debian 13 root): ${m.packages}. Program versions: ${Object.entries(new DebianRoot().programVersions()).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   lines.push('');
   lines.push('| profile | timings | kind | runs | kill → first acknowledged write via router (s) min / median / max | kill → old leader serves as replica (s) | acknowledged writes lost | writes acknowledged |');
   lines.push('|---|---|---|---|---|---|---|---|');

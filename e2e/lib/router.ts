@@ -6,9 +6,9 @@
  * leader (a `backup` server, or /read-only), and the stats and metrics
  * endpoints. Then the Services that expose those ports.
  */
-import { Testbed } from './testbed';
-import { ServiceRt } from './cluster';
+import type { LocalService } from './cluster';
 import { Container } from './manifests';
+import type { Testbed } from './testbed';
 
 export interface RouterPlan {
   writePort: number;
@@ -58,13 +58,13 @@ function checkPath(s: Section): string | undefined {
 const WRITE_PATHS = /^\/(primary|master|leader|read-write)?(\?|$)/;
 const READ_PATHS = /^\/(replica|read-only|async|asynchronous|sync|synchronous|standby)/;
 
-export function routerPlan(tb: Testbed): RouterPlan {
-  const pod = tb.routerPods[0];
+export function routerPlan(bed: Testbed): RouterPlan {
+  const pod = bed.routerPods[0];
   if (!pod) throw new Error('no router pods (no HAProxy workload in the manifests)');
-  const c = pod.containers.find((x) => x.role === 'haproxy')!;
+  const c = pod.containerOf('haproxy');
   const vols = (pod.spec.volumes ?? []) as Array<{ name: string; configMap?: { name: string } }>;
   const mount = (c.spec as Container).volumeMounts?.find((vm) => vols.find((v) => v.name === vm.name)?.configMap);
-  const cm = tb.m.get('ConfigMap', vols.find((v) => v.name === mount?.name)!.configMap!.name);
+  const cm = bed.manifests.get('ConfigMap', vols.find((v) => v.name === mount?.name)!.configMap!.name);
   const cfg = Object.values(cm.data as Record<string, string>).find((v) => /\bbind\b/.test(v))!;
   const secs = sections(cfg);
   const defaults = secs.filter((s) => s.kind === 'defaults');
@@ -102,8 +102,8 @@ export function routerPlan(tb: Testbed): RouterPlan {
   }
   if (writePort === undefined || readPort === undefined) throw new Error(`router config: cannot tell the write and read ports apart (health checks: ${JSON.stringify(checkPaths)})`);
   const svcFor = (port: number): { name: string; host: string; port: number } | undefined => {
-    for (const s of tb.cluster.services as ServiceRt[]) {
-      if (!s.clusterIP || !tb.cluster.selects(s.obj, pod)) continue;
+    for (const s of bed.cluster.services as LocalService[]) {
+      if (!s.clusterIP || !bed.cluster.selects(s.obj, pod)) continue;
       for (const sp of s.obj.spec.ports ?? []) {
         if (c.port(sp.targetPort ?? sp.port) === port) return { name: s.name, host: s.clusterIP, port: sp.port };
       }

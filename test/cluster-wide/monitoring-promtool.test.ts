@@ -1,8 +1,9 @@
 /**
  * The alert rules evaluated by Prometheus' own rule engine (`promtool test rules`) on synthetic
  * series shaped like the real ones: each alert fires in the failure it is for, and a healthy cluster
- * fires nothing. Needs `promtool` (Debian package `prometheus`, or PROMTOOL=/path/to/promtool);
- * without it this file is skipped and says so.
+ * fires nothing. Needs `promtool`: PROMTOOL=/path/to/promtool, else `promtool` on PATH, else the
+ * e2e test bed's Debian 13 root (scripts/e2e-install.sh installs prometheus 2.53 there; its promtool
+ * needs only libc and runs on the host); without any of them this file is skipped and says so.
  */
 import { spawnSync } from 'child_process';
 import { mkdtempSync, writeFileSync } from 'fs';
@@ -11,9 +12,11 @@ import { join } from 'path';
 import { stringify } from 'yaml';
 import { synth } from '../support/synth';
 
-const promtool = process.env.PROMTOOL ?? 'promtool';
-const available = spawnSync(promtool, ['--version']).status === 0;
-if (!available) process.stderr.write(`monitoring-promtool.test.ts skipped: ${promtool} not found (apt-get install prometheus, or set PROMTOOL)\n`);
+const e2eRoot = process.env.PG_HA_E2E_ROOT ?? '/var/cache/pg-ha-e2e/trixie';
+const candidates = process.env.PROMTOOL ? [process.env.PROMTOOL] : ['promtool', join(e2eRoot, 'usr/bin/promtool')];
+const promtool = candidates.find((c) => spawnSync(c, ['--version']).status === 0);
+const available = promtool !== undefined;
+if (!available) process.stderr.write(`monitoring-promtool.test.ts skipped: no promtool among ${candidates.join(', ')} (run scripts/e2e-install.sh, or set PROMTOOL)\n`);
 
 const NS = 'namespace="pg-ha"';
 const pg = (pod: string) => `{${NS},scope="pg-ha",pod="${pod}",job="pg-ha/pg-ha-postgres",endpoint="patroni"}`;
@@ -89,11 +92,11 @@ const SCENARIOS: Array<[string, Record<string, string>, string, Record<string, s
 
   const run = (tests: object[]) => {
     writeFileSync(join(dir, 'test.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));
-    return spawnSync(promtool, ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
+    return spawnSync(promtool!, ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
   };
 
   test('the rule file is valid PromQL', () => {
-    const result = spawnSync(promtool, ['check', 'rules', 'rules.yaml'], { cwd: dir, encoding: 'utf8' });
+    const result = spawnSync(promtool!, ['check', 'rules', 'rules.yaml'], { cwd: dir, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toMatch(/SUCCESS: 15 rules found/);
   });
 

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { container, Manifests } from '../support/manifests';
@@ -60,12 +60,21 @@ describe('HAProxy stats basic auth', () => {
     expect(() => synth({ router: { statsAuthSecret: 'Stats Auth' } })).toThrow(/router.statsAuthSecret must be a DNS-1123 subdomain/);
   });
 
-  const haproxy = '/usr/sbin/haproxy';
-  (existsSync(haproxy) ? test : test.skip)('the rendered configuration passes `haproxy -c` (local HAProxy binary)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pg-ha-haproxy-'));
+  // HAProxy: the host's, else the e2e test bed's Debian 13 root (scripts/e2e-install.sh; chroot needs root).
+  // -V: HAProxy 3 prints "Configuration file is valid" only in verbose mode
+  const e2eRoot = process.env.PG_HA_E2E_ROOT ?? '/var/cache/pg-ha-e2e/trixie';
+  const haproxy = existsSync('/usr/sbin/haproxy')
+    ? { dir: tmpdir(), argv: (file: string) => ['/usr/sbin/haproxy', '-V', '-c', '-f', file] }
+    : existsSync(join(e2eRoot, 'usr/sbin/haproxy')) && process.getuid?.() === 0
+      ? { dir: join(e2eRoot, 'tmp'), argv: (file: string) => ['/usr/sbin/chroot', e2eRoot, '/usr/sbin/haproxy', '-V', '-c', '-f', file.slice(e2eRoot.length)] }
+      : undefined;
+  (haproxy ? test : test.skip)('the rendered configuration passes `haproxy -c` (HAProxy of the host, else of the e2e root)', () => {
+    const dir = mkdtempSync(join(haproxy!.dir, 'pg-ha-haproxy-'));
     const file = join(dir, 'haproxy.cfg');
     writeFileSync(file, haproxyConfig(synth({ router: { statsAuthSecret: 'stats-auth' } })));
-    const output = execFileSync(haproxy, ['-c', '-f', file], { env: { ...process.env, STATS_USER: 'ops', STATS_PASSWORD: randomBytes(12).toString('hex') }, encoding: 'utf8', stdio: 'pipe' });
+    const [cmd, ...args] = haproxy!.argv(file);
+    const output = execFileSync(cmd, args, { env: { ...process.env, STATS_USER: 'ops', STATS_PASSWORD: randomBytes(12).toString('hex') }, encoding: 'utf8', stdio: 'pipe' });
+    rmSync(dir, { recursive: true, force: true });
     expect(output).toMatch(/Configuration file is valid/);
   });
 });

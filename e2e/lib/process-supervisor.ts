@@ -100,6 +100,19 @@ export interface StartOpts {
   uid?: number;
   gid?: number;
   logFile: string;
+  /** run inside this root directory (chroot, then the uid/gid and cwd apply inside it) */
+  root?: string;
+}
+
+/**
+ * The command line that runs `cmd` inside `root`: a private mount namespace (gone with its
+ * last process, nothing to clean up) gets the host's /proc (Patroni finds its postmaster
+ * through it) and /dev (with /dev/shm) mounted into the root, then chroot drops to the user
+ * and env enters the working directory. Every step execs, so the PID stays the program's.
+ */
+function inRoot(root: string, userspec: string, cwd: string, cmd: string, args: string[]): [string, string[]] {
+  const script = 'r=$0 u=$1 d=$2; shift 2; mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" && exec /usr/sbin/chroot --userspec="$u" "$r" /usr/bin/env --chdir="$d" "$@"';
+  return ['/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, root, userspec, cwd, cmd, ...args]];
 }
 
 export interface Started {
@@ -145,11 +158,12 @@ export class Supervisor {
     const fd = fs.openSync(opts.logFile, 'a');
     if (opts.uid !== undefined) fs.fchownSync(fd, opts.uid, opts.gid ?? opts.uid);
     const env = { ...opts.env, [MARK_VAR]: this.markFor(pod) };
-    const child = spawn(cmd, args, {
+    const [file, argv] = opts.root ? inRoot(opts.root, `${opts.uid ?? 0}:${opts.gid ?? opts.uid ?? 0}`, opts.cwd ?? '/', cmd, args) : [cmd, args];
+    const child = spawn(file, argv, {
       env,
-      cwd: opts.cwd,
-      uid: opts.uid,
-      gid: opts.gid,
+      cwd: opts.root ? undefined : opts.cwd,
+      uid: opts.root ? undefined : opts.uid,
+      gid: opts.root ? undefined : opts.gid,
       detached: true, // own session: a ^C to the test runner reaches the runner only, which then cleans up
       stdio: ['ignore', fd, fd],
     });
@@ -170,7 +184,7 @@ export class Supervisor {
     };
     child.unref();
     this.started.push(s);
-    log(`started ${name} (pod ${pod}) pid ${child.pid}: ${cmd} ${args.join(' ')}`);
+    log(`started ${name} (pod ${pod}) pid ${child.pid}: ${opts.root ? `[root ${opts.root}] ` : ''}${cmd} ${args.join(' ')}`);
     return s;
   }
 
@@ -254,6 +268,20 @@ export class Supervisor {
 
 const live = new Set<Supervisor>();
 let globalHandlers = false;
+let signalOwner: ((sig: NodeJS.Signals) => void) | undefined;
+let ownerCalledAt = 0;
+/** A ^C reaches Node twice under `npx tsx` (from the terminal and relayed by tsx): one press, one signal. */
+const SAME_PRESS_MS = 1000;
+
+/**
+ * Let the caller handle the first SIGINT/SIGTERM/SIGHUP (e.g. a held cluster tears down
+ * gracefully); a later signal, or any signal without an owner, kills everything at once.
+ */
+export function handleStopSignal(owner: ((sig: NodeJS.Signals) => void) | undefined): void {
+  signalOwner = owner;
+  installGlobalHandlers();
+}
+
 function installGlobalHandlers(): void {
   if (globalHandlers) return;
   globalHandlers = true;
@@ -261,7 +289,15 @@ function installGlobalHandlers(): void {
     for (const s of live) s.killAllSync();
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
+    process.on(sig, () => {
+      if (Date.now() - ownerCalledAt < SAME_PRESS_MS) return log(`${sig} again within ${SAME_PRESS_MS} ms: the same stop request`);
+      const owner = signalOwner;
+      signalOwner = undefined;
+      if (owner) {
+        ownerCalledAt = Date.now();
+        return owner(sig);
+      }
+      log(`${sig}: killing every process of this run at once`);
       for (const s of live) s.killAllSync();
       process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
     });

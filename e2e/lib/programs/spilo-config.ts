@@ -9,9 +9,9 @@
  *     wrapped in [...] and parsed as YAML);
  *   - SPILO_CONFIGURATION (or PATRONI_CONFIGURATION) deep-merged over it,
  *     the user's values winning and user lists replacing generated ones.
- * What a Debian host cannot run the same way is then translated, each
- * change reported to the caller (who prints it): addresses, paths, binaries
- * (PostgreSQL 17 -> 15), Spilo-only scripts and libraries.
+ * What the Debian 13 root cannot run the same way is then translated by
+ * patroni.ts, each change printed: addresses, paths, Spilo-only scripts and
+ * libraries.
  */
 import * as fs from 'fs';
 import { parse as parseYaml } from 'yaml';

@@ -1,0 +1,55 @@
+/*
+ * etcd: the image's /usr/local/bin/etcd -> the root's /usr/bin/etcd (3.5),
+ * configured by the container's ETCD_* environment and args as written
+ * (addresses and paths translated). Its probes (/livez, /readyz) run as
+ * written: etcd 3.5 serves both.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { httpJson } from '../poll';
+import type { LocalContainer, LocalPod, Launch } from '../pod';
+import { securityContext } from '../translation';
+import { chownTree, ProgramContext } from './context';
+
+export function etcdLaunch(ctx: ProgramContext, pod: LocalPod, container: LocalContainer): Launch {
+  const translator = ctx.translator;
+  const paths = pod.pathsFor(container.name);
+  const env = translator.env(pod, container, translator.containerEnv(pod, container.spec), paths);
+  const cmd = container.spec.command ?? ['/usr/local/bin/etcd'];
+  const args = translator.args(pod, container, [...cmd.slice(1), ...(container.spec.args ?? [])], env, paths);
+  const dataDir = env.ETCD_DATA_DIR ?? path.join(paths.host('/var/lib/etcd'), `${pod.name}.etcd`);
+  // the image has no USER (root); the pod's securityContext decides, fsGroup owns the volumes
+  const security = securityContext(pod, container);
+  const uid: number = security.runAsUser ?? 0;
+  const gid: number = security.runAsGroup ?? security.fsGroup ?? uid;
+  if (uid !== 0) translator.print(`${container.scope} user`, `runAsUser ${uid}`, `uid ${uid} (volumes chowned like fsGroup ${security.fsGroup ?? '-'})`);
+  return {
+    cmd: translator.program(container, cmd[0], '/usr/bin/etcd'),
+    args,
+    env: { PATH: '/usr/bin:/bin', ...env },
+    uid,
+    gid,
+    cwd: pod.dir,
+    prepare: () => {
+      fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+      for (const mt of paths.mounts) chownTree(mt.hostPath, uid, gid);
+    },
+  };
+}
+
+/** The client URL a member advertises (its first ETCD_ADVERTISE_CLIENT_URLS entry). */
+export function etcdClientUrl(pod: LocalPod): URL {
+  const env = pod.containerOf('etcd').launch!.env;
+  return new URL((env.ETCD_ADVERTISE_CLIENT_URLS ?? `http://${pod.ip}:2379`).split(',')[0]);
+}
+
+/** `GET /health` of every member: true when it answers healthy. */
+export async function etcdHealth(pods: LocalPod[]): Promise<boolean[]> {
+  return Promise.all(
+    pods.map(async (p) => {
+      const u = etcdClientUrl(p);
+      const r = await httpJson<{ health: string }>(u.hostname, Number(u.port || 2379), '/health', 800);
+      return r?.health === 'true';
+    }),
+  );
+}

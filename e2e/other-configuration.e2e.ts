@@ -1,0 +1,48 @@
+/*
+ * The scenarios on a configuration other than the defaults, synthesized at test time:
+ * other scope, namespace, cluster domain, user, database, ports and Patroni timings,
+ * 5 etcd members, 4 Postgres members, 3 routers. Runs beside the default suite on
+ * its own address block (127.1.x.y).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { log } from './lib/log';
+import { addressBlock } from './lib/address-plan';
+import { scenarioSuite } from './scenarios/suite';
+
+export const OTHER_CONFIGURATION: Record<string, string> = {
+  SCOPE: 'orders',
+  NAMESPACE: 'db',
+  CLUSTER_DOMAIN: 'corp.internal',
+  POSTGRES_USER: 'orders_app',
+  POSTGRES_DB: 'orders',
+  ETCD_REPLICAS: '5',
+  POSTGRES_REPLICAS: '4',
+  ROUTER_REPLICAS: '3',
+  POSTGRES_WRITE_PORT: '6432',
+  POSTGRES_READ_PORT: '6433',
+  POSTGRES_EXPORTER_PORT: '9188',
+  ROUTER_STATS_PORT: '7001',
+  ROUTER_METRICS_PORT: '8405',
+  PATRONI_TTL: '20',
+  PATRONI_LOOP_WAIT: '4',
+  PATRONI_RETRY_TIMEOUT: '8',
+};
+
+let out: string | undefined;
+
+function synthOtherConfiguration(): string {
+  out = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-e2e-dist-'));
+  const r = spawnSync('npm', ['run', '--silent', 'synth'], { cwd: path.join(__dirname, '..'), env: { ...process.env, ...OTHER_CONFIGURATION, CDK8S_OUTDIR: out }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`synth of the other configuration failed (${r.status}): ${r.stdout}${r.stderr}`);
+  log(`other configuration synthesized into ${out}: ${Object.entries(OTHER_CONFIGURATION).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  return out;
+}
+
+scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(100) });
+
+afterAll(() => {
+  if (out) fs.rmSync(out, { recursive: true, force: true });
+});

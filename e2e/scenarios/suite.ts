@@ -1,0 +1,53 @@
+/*
+ * The scenarios on one test bed: brought up once for the suite (bring-up is
+ * the first scenario); the scenarios run in order and leave the cluster
+ * healthy for the next one. Each scenario holds for any member counts, names,
+ * ports and timings the settings accept: it reads them from the manifests and
+ * the running cluster, never assumes the defaults.
+ */
+import type { AppCreds } from '../lib/app-client';
+import { log } from '../lib/log';
+import { routerPlan, RouterPlan } from '../lib/router';
+import { Testbed } from '../lib/testbed';
+import { bringUp } from './bring-up';
+import { etcdMemberDown } from './etcd-member-down';
+import { etcdQuorumLoss } from './etcd-quorum-loss';
+import { failoverUnderWrites } from './failover-under-writes';
+import { monitoring } from './monitoring';
+import { oneReplicaDown } from './one-replica-down';
+import { routing } from './routing';
+
+export interface SuiteContext {
+  bed: Testbed;
+  router: RouterPlan;
+  /** set by the bring-up scenario once the init Job has run */
+  app: AppCreds;
+}
+
+export function scenarioSuite(title: string, options: { distDir: () => string; addressBlock: number }): void {
+  const ctx = {} as SuiteContext;
+  const t0 = Date.now();
+
+  beforeAll(async () => {
+    ctx.bed = new Testbed({ distDir: options.distDir(), addressBlock: options.addressBlock });
+    await ctx.bed.start();
+    ctx.router = routerPlan(ctx.bed);
+    const r = ctx.router;
+    log(`router: write port ${r.writePort} (Service ${r.writeService.name}), read port ${r.readPort} (Service ${r.readService.name}), read falls back to leader: ${r.readFallsBackToLeader}`);
+  }, 240000);
+
+  afterAll(async () => {
+    await ctx.bed?.stop();
+    log(`${title}: e2e total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }, 60000);
+
+  describe(title, () => {
+    bringUp(ctx);
+    routing(ctx);
+    monitoring(ctx);
+    failoverUnderWrites(ctx);
+    oneReplicaDown(ctx);
+    etcdMemberDown(ctx);
+    etcdQuorumLoss(ctx);
+  });
+}
