@@ -246,6 +246,12 @@ def switchover_candidate(members, pods, revision, synchronous):
     return updated[0] if updated else None
 
 
+def finish_command(namespace, leader, candidate):
+    """The one command that finishes a rollout ROLLOUT_PRIMARY=manual stopped: the switchover, then the old primary's new pod."""
+    return (f'kubectl -n {namespace} exec {leader} -c postgres -- patronictl switchover --leader {leader} --candidate {candidate} --force'
+            f' && kubectl -n {namespace} delete pod {leader}')
+
+
 def roll(cluster, primary_mode):
     # Under `kubectl apply` this Job may start before the controller saw the new template.
     def observed():
@@ -277,8 +283,7 @@ def roll(cluster, primary_mode):
     if primary_mode == 'manual':
         log(f'ROLLOUT_PRIMARY=manual: every replica runs revision {revision}; the primary {leader} is the last outdated pod. '
             f'To finish (one switchover to {candidate}, then {leader} restarts as a replica), run:\n'
-            f'  kubectl -n {cluster.namespace} exec {leader} -c postgres -- patronictl switchover --leader {leader} '
-            f'--candidate {candidate} --force && kubectl -n {cluster.namespace} delete pod {leader}')
+            f'  {finish_command(cluster.namespace, leader, candidate)}')
         return
     log(f'switchover {leader} -> {candidate}')
     try:

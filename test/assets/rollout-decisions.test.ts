@@ -73,3 +73,8 @@ describe('the order', () => {
 test('storage quantities compare as the API server does (binary and decimal suffixes)', () => {
   expect(py(`[r.quantity_bytes(q) for q in args]`, ['10Gi', '20G', '512Mi', '1.5Ti'])).toEqual([10 * 2 ** 30, 20e9, 512 * 2 ** 20, 1.5 * 2 ** 40]);
 });
+
+test('ROLLOUT_PRIMARY=manual hands over one command: the switchover to the updated standby, then the old primary\'s pod', () => {
+  expect(py(`r.finish_command('pg-ha', 'pg-ha-0', 'pg-ha-2')`, {})).toBe(
+    'kubectl -n pg-ha exec pg-ha-0 -c postgres -- patronictl switchover --leader pg-ha-0 --candidate pg-ha-2 --force && kubectl -n pg-ha delete pod pg-ha-0');
+});
