@@ -2,7 +2,7 @@
  * The scenarios on a configuration other than the defaults, synthesized at test time:
  * other scope, namespace, cluster domain, user, database, ports and Patroni timings,
  * 5 etcd members, 4 Postgres members, 3 routers. Runs beside the default suite on
- * its own address block (127.1.x.y).
+ * its own address block (E2E_ADDRESS_BLOCK + 1).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';

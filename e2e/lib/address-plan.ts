@@ -3,7 +3,7 @@
  * lo), one per ClusterIP Service, and the test bed's DNS server. Every
  * workload gets its own third octet, chosen by the program it runs, so the
  * addresses say what they are: etcd 127.B.10.N, Postgres 127.B.20.N, routers
- * 127.B.30.N, DNS 127.B.40.1, Services 127.B.50.N, Job pods 127.B.60.N
+ * 127.B.30.N, DNS 127.B.40.1, the Kubernetes API stand-in 127.B.40.2, Services 127.B.50.N, Job pods 127.B.60.N
  * (N = ordinal + 1). B, the bed's block, lets test beds run side by side
  * (0 unless the caller picks another).
  * It also knows every cluster DNS name of a pod or Service, to translate
@@ -16,15 +16,19 @@ export const DNS_PORT = 53;
 
 /**
  * The address block of one bed in a run: `E2E_ADDRESS_BLOCK` (default 0) is the run's base, and each bed
- * of the run adds its own offset (0, 100, 200), so runs started side by side from different checkouts
- * (bases 0, 11, 21, ...) never share an address.
+ * of the run adds its own offset (0 committed dist/, 100 other configuration, 150 upgrade, 200 the
+ * `--hold` test), so runs started side by side from different checkouts (bases 0, 11, 21, ...) never
+ * share an address. A base up to 55 fits every offset; a bed started alone (up.ts) may use up to 255.
  */
-export function addressBlock(offset: 0 | 100 | 200 = 0): number {
+export function addressBlock(offset: 0 | 100 | 150 | 200 = 0): number {
   const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
   const base = Number(raw);
-  if (!/^\d+$/.test(raw) || base > 55) throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..55 (got ${JSON.stringify(raw)})`);
+  if (!/^\d+$/.test(raw) || base + offset > 255) {
+    throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..${255 - offset} for this bed (0..55 for a whole run; it adds ${offset}) (got ${JSON.stringify(raw)})`);
+  }
   return base + offset;
 }
+
 /** status.hostIP of every pod: the one "node" */
 export const HOST_IP = '127.0.0.1';
 
@@ -39,10 +43,13 @@ export class AddressPlan {
   /** cluster DNS name -> address */
   readonly names = new Map<string, string>();
   readonly dnsAddress: string;
+  /** the Kubernetes API stand-in (Service `kubernetes` in namespace default), port 443 */
+  readonly apiAddress: string;
 
   constructor(readonly block = 0) {
     if (!Number.isInteger(block) || block < 0 || block > 255) throw new Error(`address block must be 0..255 (got ${block})`);
     this.dnsAddress = `127.${block}.${DNS_NET}.1`;
+    this.apiAddress = `127.${block}.${DNS_NET}.2`;
   }
 
   private key(w: K8sObject): string {
@@ -100,3 +107,4 @@ export class AddressPlan {
     return v;
   }
 }
+

@@ -5,7 +5,7 @@
  */
 import { log } from './log';
 import { Ack, PgConn, query, tryQuery } from './pg';
-import type { LocalPod } from './pod';
+import { LocalPod, programOfImage } from './pod';
 import { sleep, waitFor } from './poll';
 import type { Testbed } from './testbed';
 
@@ -21,7 +21,7 @@ export interface AppCreds {
 
 /** The init Job of the manifests (the Job whose image is a PostgreSQL client). */
 export function initJobName(bed: Testbed): string {
-  const job = bed.jobs.runnable()[0];
+  const job = bed.manifests.all('Job').find((j) => programOfImage(j.spec.template.spec.containers[0].image) === 'psql');
   if (!job) throw new Error('no init Job (a Job with a PostgreSQL client image) in the manifests');
   return job.metadata.name;
 }

@@ -27,10 +27,13 @@ export class LocalCluster {
   pods: LocalPod[] = [];
   services: LocalService[] = [];
   stopping = false;
+  /** DNS names that are not Services of the manifests (the API server's `kubernetes.default.svc...`) */
+  readonly staticRecords = new Map<string, string[]>();
   readonly prober = new KubeletProber(this);
 
   constructor(
-    readonly manifests: Manifests,
+    /** the manifests last applied (a second dist/ replaces them) */
+    public manifests: Manifests,
     readonly secrets: SecretStore,
     readonly supervisor: Supervisor,
     readonly dns: DnsServer,
@@ -44,10 +47,6 @@ export class LocalCluster {
     const p = this.pods.find((x) => x.name === name);
     if (!p) throw new Error(`no pod ${name}`);
     return p;
-  }
-
-  podsOf(workload: K8sObject): LocalPod[] {
-    return this.pods.filter((p) => p.workload === workload);
   }
 
   service(name: string): LocalService {
@@ -71,7 +70,7 @@ export class LocalCluster {
 
   /** Recompute DNS records and proxy endpoints after any pod state change. */
   onChange(): void {
-    const records: Array<[string, string[]]> = [];
+    const records: Array<[string, string[]]> = [...this.staticRecords];
     for (const s of this.services) {
       const eps = this.endpoints(s);
       if (s.headless) {

@@ -1,10 +1,10 @@
 /*
- * Where the manifests' Jobs run. A Job whose image is a PostgreSQL client
- * (the init Job) runs to completion in a pod of its own, on the root's
- * /bin/sh and PostgreSQL client tools, with the Job's command, env, mounted
- * files and user. Jobs that talk to the Kubernetes API (the secrets Job) are
- * not run: there is no API here yet, so the test bed generates the Secret
- * values they would create (manifests.ts, SecretStore).
+ * Where the manifests' Jobs run: to completion in a pod of their own, with the
+ * Job's command, env, mounted files (the ServiceAccount token too), user and
+ * the API stand-in as KUBERNETES_SERVICE_HOST. A PostgreSQL client image (the
+ * init Job) runs on the root's /bin/sh and PostgreSQL client tools; a Spilo
+ * image running python3 (the secrets Job, which creates the credentials
+ * Secret through the API) on the root's python3.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -26,17 +26,21 @@ export class JobRunner {
 
   constructor(private readonly bed: Testbed) {}
 
-  /** Jobs this test bed can run: those whose image is a PostgreSQL client. */
-  runnable(): K8sObject[] {
-    return this.bed.manifests.all('Job').filter((j) => programOfImage(j.spec.template.spec.containers[0].image) === 'psql');
+  /** How a Job's image runs here, or why it cannot. */
+  private runsAs(job: K8sObject): 'psql' | 'python3' | undefined {
+    const c = job.spec.template.spec.containers[0] as Container;
+    const program = programOfImage(c.image);
+    if (program === 'psql') return 'psql';
+    if (program === 'spilo' && (c.command ?? c.args ?? [])[0] === 'python3') return 'python3';
+    return undefined;
   }
 
-  /** Print, at plan time, which Jobs run here and which do not, and why. */
+  /** Print, at plan time, how each Job runs here (the apply runs them in their sync wave). */
   describe(): void {
     for (const j of this.bed.manifests.all('Job')) {
       const img = j.spec.template.spec.containers[0].image as string;
-      if (programOfImage(img) === 'psql') log(`Job ${j.metadata.name} (${img}): run by the scenarios, in the Debian 13 root`);
-      else log(`Job ${j.metadata.name} (${img}): not run (talks to the Kubernetes API); the test bed generates the Secret values itself`);
+      const as = this.runsAs(j);
+      log(`Job ${j.metadata.name} (${img}): ${as ? `run by the apply in its sync wave, on the Debian 13 root's ${as === 'psql' ? '/bin/sh and PostgreSQL client' : 'python3'}` : 'cannot run here (no program for its image): the apply fails at it'}`);
     }
   }
 
@@ -57,16 +61,23 @@ export class JobRunner {
     return resolveEnv(container, identity, this.bed.manifests, this.bed.secrets);
   }
 
+  /** Run a manifest's Job (by name) once to completion. */
+  run(name: string, timeoutMs = 120000): Promise<JobRun> {
+    return this.runObject(this.bed.manifests.get('Job', name), timeoutMs);
+  }
+
   /** Run a Job's pod once to completion; returns the exit code and (masked) output. */
-  async run(name: string, timeoutMs = 120000): Promise<JobRun> {
+  async runObject(job: K8sObject, timeoutMs = 120000): Promise<JobRun> {
     const bed = this.bed;
     const translator = bed.translator;
-    const job = bed.manifests.get('Job', name);
+    const name = job.metadata.name;
+    const as = this.runsAs(job);
+    if (!as) throw new Error(`Job ${name}: image ${job.spec.template.spec.containers[0].image} has no program in the test bed`);
     const n = ++this.runs;
     const workload: K8sObject = { ...job, kind: 'Job', spec: { ...job.spec, replicas: 1 } };
     const pod = bed.createPod(workload, `${name}-run${n}`, 0, bed.addresses.jobPodAddress(n));
+    pod.owner = { kind: 'Job', name };
     const container = pod.containers[0];
-    if (container.program !== 'psql') throw new Error(`Job ${name}: image ${container.spec.image} is not a PostgreSQL client; the test bed cannot run it`);
     const paths = pod.pathsFor(container.name);
     const env = translator.env(pod, container, translator.containerEnv(pod, container.spec), paths);
     // files mounted into the container refer to their mount paths: point them at the pod's copies
@@ -83,7 +94,8 @@ export class JobRunner {
     if (!argv.length) throw new Error(`Job ${name}: no command`);
     const sc = securityContext(pod, container);
     const pgBin = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin`;
-    translator.print(`${container.scope} image ${container.spec.image}`, 'sh + psql/pg_isready (alpine)', `the Debian 13 root's /bin/sh and ${pgBin}`);
+    if (as === 'psql') translator.print(`${container.scope} image ${container.spec.image}`, 'sh + psql/pg_isready (alpine)', `the Debian 13 root's /bin/sh and ${pgBin}`);
+    else translator.print(`${container.scope} image ${container.spec.image}`, "the image's python3", "the Debian 13 root's python3 (standard library only, as the script needs)");
     container.launch = {
       cmd: argv[0],
       args: argv.slice(1),

@@ -2,11 +2,10 @@
  * Reads the committed dist/ (every document of every *.yaml file) and
  * resolves what Kubernetes would: container environments (value, $(VAR)
  * expansion, fieldRef, secretKeyRef, configMapKeyRef, envFrom), command and
- * args expansion, volumes. Secrets are not in git: the test bed generates a
- * random value for every (secret, key) the manifests reference, kept in
- * memory and in its private run directory only, never printed.
+ * args expansion, volumes. Secret values come from the API stand-in's store
+ * (the secrets Job creates them), kept in memory and in the bed's private run
+ * directory only, never printed.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
@@ -99,31 +98,35 @@ export class Manifests {
   }
 }
 
-/** Generated secret values: random, in memory only. */
+/**
+ * Secret values as pods read them: from the Secrets in the API stand-in's store (the secrets Job
+ * creates the credentials there), never invented by the bed. A pod that references a Secret or
+ * key that does not exist cannot start, as the kubelet's CreateContainerConfigError.
+ */
 export class SecretStore {
-  private values = new Map<string, string>();
+  constructor(private readonly lookup: (name: string) => Obj | undefined) {}
 
-  constructor(private readonly m: Manifests) {}
+  private data(name: string): Record<string, string> {
+    const s = this.lookup(name);
+    if (!s) throw new Error(`Secret ${name} does not exist: a pod that references it cannot start (CreateContainerConfigError)`);
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(String(v), 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(s.stringData ?? {})) out[k] = String(v);
+    return out;
+  }
 
   get(name: string, key: string): string {
-    const k = `${name}/${key}`;
-    let v = this.values.get(k);
-    if (v !== undefined) return v;
-    // A Secret object in the manifests with this key wins (never the case for passwords).
-    const s = this.m.find('Secret', name);
-    if (s?.stringData?.[key] !== undefined) v = String(s.stringData[key]);
-    else if (s?.data?.[key] !== undefined) v = Buffer.from(String(s.data[key]), 'base64').toString('utf8');
-    else v = crypto.randomBytes(18).toString('base64url').replace(/[-_]/g, 'x');
-    this.values.set(k, v);
+    const v = this.data(name)[key];
+    if (v === undefined) throw new Error(`Secret ${name} has no key ${key} (keys: ${this.keysOf(name).join(', ')}): a pod that references it cannot start`);
     return v;
   }
 
   keysOf(name: string): string[] {
-    return [...this.values.keys()].filter((k) => k.startsWith(name + '/')).map((k) => k.slice(name.length + 1));
+    return Object.keys(this.data(name));
   }
 
   has(name: string, key: string): boolean {
-    return this.values.has(`${name}/${key}`);
+    return !!this.lookup(name) && this.data(name)[key] !== undefined;
   }
 }
 
@@ -193,8 +196,8 @@ export function resolveEnv(c: Container, pod: PodIdentity, m: Manifests, secrets
       if (!cm && !ef.configMapRef.optional) throw new Error(`envFrom: ConfigMap ${ef.configMapRef.name} missing`);
       for (const [k, v] of Object.entries(cm?.data ?? {})) env[prefix + k] = String(v);
     } else if (ef.secretRef) {
-      const s = m.find('Secret', ef.secretRef.name);
-      for (const k of Object.keys({ ...(s?.data ?? {}), ...(s?.stringData ?? {}) })) env[prefix + k] = secrets.get(ef.secretRef.name, k);
+      if (ef.secretRef.optional && !secrets.has(ef.secretRef.name, secrets.keysOf(ef.secretRef.name)[0] ?? '')) continue;
+      for (const k of secrets.keysOf(ef.secretRef.name)) env[prefix + k] = secrets.get(ef.secretRef.name, k);
     }
   }
   for (const e of c.env ?? []) {
@@ -203,6 +206,7 @@ export function resolveEnv(c: Container, pod: PodIdentity, m: Manifests, secrets
     } else if (e.valueFrom?.fieldRef) {
       env[e.name] = fieldRef(e.valueFrom.fieldRef.fieldPath, pod);
     } else if (e.valueFrom?.secretKeyRef) {
+      if (e.valueFrom.secretKeyRef.optional && !secrets.has(e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key)) continue;
       env[e.name] = secrets.get(e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key);
     } else if (e.valueFrom?.configMapKeyRef) {
       const r = e.valueFrom.configMapKeyRef;
@@ -245,10 +249,9 @@ export function volumeFiles(vol: Obj, m: Manifests, secrets: SecretStore): Recor
     return pick(data, vol.configMap.items);
   }
   if (vol.secret) {
-    const s = m.find('Secret', vol.secret.secretName);
     const keys = vol.secret.items
       ? (vol.secret.items as Array<{ key: string }>).map((i) => i.key)
-      : Object.keys({ ...(s?.data ?? {}), ...(s?.stringData ?? {}) });
+      : secrets.keysOf(vol.secret.secretName);
     const data: Record<string, string> = {};
     for (const k of keys) data[k] = secrets.get(vol.secret.secretName, k);
     return pick(data, vol.secret.items);

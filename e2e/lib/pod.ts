@@ -6,10 +6,12 @@
  * probed (see kubelet-probes.ts). A controller drives pods with start/stop and
  * reads `ready`.
  */
+import * as crypto from 'crypto';
 import * as net from 'net';
 import * as path from 'path';
 import type { LocalCluster } from './cluster';
 import { PathMap } from './container-paths';
+import type { PodOwner } from './kube/cluster-state';
 import { log } from './log';
 import { Container, K8sObject, PodIdentity } from './manifests';
 import { httpStatus, sleep } from './poll';
@@ -214,6 +216,14 @@ export interface VolumeMountOnHost {
 export class LocalPod {
   containers: LocalContainer[] = [];
   deleted = false;
+  /** the pod's own labels and annotations (the template's plus the controller's; the API may change them) */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** new for every pod object: a StatefulSet pod recreated under the same name is a new pod */
+  readonly uid = crypto.randomUUID();
+  readonly createdAt = new Date().toISOString();
+  /** the controller that made it (StatefulSet, ReplicaSet of a Deployment, Job) */
+  owner?: PodOwner;
 
   constructor(
     readonly cluster: LocalCluster,
@@ -224,7 +234,10 @@ export class LocalPod {
     readonly dir: string,
     readonly identity: PodIdentity,
     readonly mounts: VolumeMountOnHost[],
-  ) {}
+  ) {
+    this.labels = { ...identity.labels };
+    this.annotations = { ...identity.annotations };
+  }
 
   /** Container paths of one container -> directories of this pod. */
   pathsFor(container: string): PathMap {
@@ -236,10 +249,6 @@ export class LocalPod {
 
   get spec(): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return this.workload.spec.template.spec;
-  }
-
-  get labels(): Record<string, string> {
-    return this.workload.spec.template.metadata?.labels ?? {};
   }
 
   get restartAlways(): boolean {

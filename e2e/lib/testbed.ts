@@ -1,7 +1,10 @@
 /*
- * The test bed's lifecycle: reads the committed dist/, plans addresses, pods
- * and Services, starts everything as Kubernetes would (all workloads at once,
- * StatefulSets honouring podManagementPolicy), and tears it all down.
+ * The test bed's lifecycle: reads the committed dist/, plans addresses and
+ * Services, starts the Kubernetes API stand-in (e2e/lib/kube) and applies
+ * dist/ through its apply engine as Argo CD would (sync waves; the secrets Job
+ * creates the credentials Secret through the API; the workload controllers
+ * start the pods through BedPods), applies a second dist/ the same way, and
+ * tears it all down (API server too).
  *
  * Input is the manifests only; each program runs from the Debian 13 root
  * (debian-root.ts) through its adapter in programs/, and every translation
@@ -14,12 +17,17 @@ import { AddressPlan, DNS_PORT, HOST_IP } from './address-plan';
 import { LocalCluster, LocalService, writeFiles } from './cluster';
 import { DebianRoot } from './debian-root';
 import { DnsServer } from './dns-server';
+import { BedPods } from './bed-pods';
 import { JobRunner } from './jobs';
+import { KubeApiServer } from './kube/api-server';
+import { ApplyResult, DistApplier } from './kube/dist-apply';
+import { ApiObject, ObjectStore } from './kube/object-store';
+import { WorkloadControllers } from './kube/workload-controllers';
 import { log, setLogFile } from './log';
-import { Container, K8sObject, loadDist, Manifests, PodIdentity, SecretStore, volumeFiles } from './manifests';
+import { Container, K8sObject, loadDist, Manifests, Obj, PodIdentity, SecretStore, volumeFiles } from './manifests';
 import { PatroniClient } from './patroni-client';
 import { Launch, LocalContainer, LocalPod, Program, programOfImage, VolumeMountOnHost } from './pod';
-import { sleep, waitFor } from './poll';
+import { sleep } from './poll';
 import { handleStopSignal, Supervisor } from './process-supervisor';
 import { ProgramContext, ProgramOverrides } from './programs/context';
 import { etcdHealth, etcdLaunch } from './programs/etcd';
@@ -49,8 +57,9 @@ export class Testbed {
   readonly runId = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
   readonly root = new DebianRoot();
   readonly runDir: string;
-  readonly files: string[];
-  readonly manifests: Manifests;
+  files: string[];
+  /** the manifests last applied */
+  manifests: Manifests;
   readonly secrets: SecretStore;
   readonly supervisor: Supervisor;
   readonly addresses: AddressPlan;
@@ -60,6 +69,13 @@ export class Testbed {
   readonly translator: Translator;
   readonly patroni: PatroniClient;
   readonly jobs = new JobRunner(this);
+  /** the API stand-in's objects: what was applied, and what the cluster's Jobs created (the credentials Secret) */
+  readonly store = new ObjectStore();
+  readonly controllers: WorkloadControllers;
+  readonly api: KubeApiServer;
+  readonly applier: DistApplier;
+  /** what the last apply did */
+  lastApply?: ApplyResult;
   private readonly programs: ProgramContext;
 
   constructor(readonly opts: TestbedOptions) {
@@ -67,7 +83,7 @@ export class Testbed {
     const { objects, files } = loadDist(opts.distDir);
     this.files = files;
     this.manifests = new Manifests(objects);
-    this.secrets = new SecretStore(this.manifests);
+    this.secrets = new SecretStore((name) => this.store.list('Secret').find((s) => s.metadata.name === name));
     this.runDir = this.root.makeRunDir();
     setLogFile(path.join(this.runDir, 'testbed.log'));
     this.supervisor = new Supervisor(this.runId);
@@ -79,6 +95,9 @@ export class Testbed {
     const patroniConfigs = new Map<string, Record<string, any>>();
     this.programs = { translator: this.translator, root: this.root, overrides: opts, runDir: this.runDir, dnsAddress: this.addresses.dnsAddress, patroniConfigs };
     this.patroni = new PatroniClient(() => this.pgPods, patroniConfigs);
+    this.controllers = new WorkloadControllers(this.store, new BedPods(this), { log, pollMs: 200, readyTimeoutMs: 240000 });
+    this.api = new KubeApiServer({ host: this.addresses.apiAddress, port: 443, dir: path.join(this.runDir, 'kube-api'), store: this.store, cluster: this.controllers.clusterState(), clusterDomain: this.domain, log });
+    this.applier = new DistApplier(this.store, this.controllers, log);
   }
 
   private detectDomain(): string {
@@ -113,20 +132,32 @@ export class Testbed {
       }
       this.cluster.services.push(svc);
     }
+    // StatefulSet pods have stable names and addresses (planned now, for DNS and translation);
+    // Deployment pods get theirs when the controller starts them
+    const podsOfService = new Map<string, Array<{ name: string; ip: string; hostname?: string }>>();
     for (const w of this.workloads()) {
       const program = this.programOf(w);
-      for (let i = 0; i < (w.spec.replicas ?? 1); i++) this.createPod(w, `${w.metadata.name}-${i}`, i, this.addresses.podAddress(w, program, i));
+      const pods = Array.from({ length: w.spec.replicas ?? 1 }, (_, i) => ({ name: `${w.metadata.name}-${i}`, ip: this.addresses.podAddress(w, program, i), hostname: w.spec.template.spec.hostname }));
+      if (w.kind !== 'StatefulSet') continue;
+      const key = `${this.manifests.ns(w)}/${w.spec.serviceName}`;
+      podsOfService.set(key, [...(podsOfService.get(key) ?? []), ...pods]);
+      for (const p of pods) translator.print(`pod ${p.name} address`, `${p.name} (StatefulSet ${w.metadata.name})`, p.ip);
     }
-    for (const s of this.cluster.services) {
-      const pods = this.cluster.pods.filter((p) => p.workload.spec?.serviceName === s.name || p.spec.subdomain === s.name);
-      this.addresses.addServiceNames(s, pods.map((p) => ({ name: p.name, ip: p.ip, hostname: p.spec.hostname })));
-    }
-    for (const p of this.cluster.pods) translator.print(`pod ${p.name} address`, `${p.name} (${p.workload.kind} ${p.workload.metadata.name})`, p.ip);
+    for (const s of this.cluster.services) this.addresses.addServiceNames(s, podsOfService.get(`${s.namespace}/${s.name}`) ?? []);
     translator.print('cluster DNS (for HAProxy resolvers)', 'kube-dns / CoreDNS', `${this.addresses.dnsAddress}:${DNS_PORT} (test bed DNS, FQDNs only)`);
-    for (const p of this.cluster.pods) this.assignLaunches(p);
+    const apiNames = ['kubernetes.default.svc', `kubernetes.default.svc.${this.domain}`];
+    for (const n of apiNames) this.addresses.names.set(n, this.addresses.apiAddress);
+    this.cluster.staticRecords.set(`kubernetes.default.svc.${this.domain}`, [this.addresses.apiAddress]);
+    translator.print('Service kubernetes (the API server)', `${apiNames[1]}:443`, `${this.addresses.apiAddress}:443, the API stand-in (e2e/lib/kube): RBAC from the manifests' Roles, a token per ServiceAccount`);
     this.jobs.describe();
     const refs = this.manifests.secretRefs();
-    translator.print('Secrets', refs.map((r) => `${r.name}/${r.key}`).join(', '), 'random values generated in memory (never printed)');
+    translator.print('Secrets', refs.map((r) => `${r.name}/${r.key}`).join(', '), "read from the API stand-in's store, where the secrets Job creates them (never printed)");
+  }
+
+  /** DNS names of a StatefulSet pod started after the plan (scale up): `<pod>.<service>...`. */
+  registerPodNames(pod: LocalPod): void {
+    const svc = this.cluster.services.find((s) => s.name === pod.workload.spec?.serviceName && s.namespace === pod.identity.namespace);
+    if (svc && !this.addresses.names.has(`${pod.name}.${svc.fqdn}`)) this.addresses.addServiceNames(svc, [{ name: pod.name, ip: pod.ip, hostname: pod.spec.hostname }]);
   }
 
   /** Give every container of a pod its launch through its program's adapter (also for pods created after the plan). */
@@ -163,10 +194,20 @@ export class Testbed {
       fs.mkdirSync(d, { recursive: true });
       volDirs.set(claim.metadata.name, d);
     }
-    for (const v of spec.volumes ?? []) {
+    const volumes: Obj[] = [...(spec.volumes ?? [])];
+    const saMount = '/var/run/secrets/kubernetes.io/serviceaccount';
+    const automount = spec.automountServiceAccountToken ?? this.store.get('ServiceAccount', identity.namespace, identity.serviceAccountName)?.automountServiceAccountToken ?? true;
+    // copies: the kubelet's added mount must not change the applied object (apply compares it)
+    const containers = ([...(spec.initContainers ?? []), ...spec.containers] as Container[]).map((c) => ({ ...c, volumeMounts: [...(c.volumeMounts ?? [])] }));
+    if (automount && !containers.some((c) => (c.volumeMounts ?? []).some((vm) => vm.mountPath === saMount))) {
+      // the admission controller's kube-api-access volume, mounted in every container
+      volumes.push({ name: 'kube-api-access-auto', projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } }] } });
+      for (const c of containers) c.volumeMounts.push({ name: 'kube-api-access-auto', mountPath: saMount, readOnly: true });
+    }
+    for (const v of volumes) {
       const d = path.join(dir, 'vol', v.name);
-      const files = volumeFiles(v, this.manifests, this.secrets);
-      if (files) writeFiles(d, files, (v.configMap ?? v.secret).defaultMode ?? 0o644);
+      const files = v.projected ? this.projectedFiles(v, identity) : volumeFiles(v, this.manifests, this.secrets);
+      if (files) writeFiles(d, files, (v.configMap ?? v.secret ?? v.projected).defaultMode ?? 0o644);
       else {
         fs.mkdirSync(d, { recursive: true });
         if (v.persistentVolumeClaim) this.translator.print(`pod ${name} volume ${v.name}`, `PVC ${v.persistentVolumeClaim.claimName}`, d);
@@ -174,7 +215,7 @@ export class Testbed {
       volDirs.set(v.name, d);
     }
     const mounts: VolumeMountOnHost[] = [];
-    for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
+    for (const c of containers) {
       for (const vm of c.volumeMounts ?? []) {
         const base = volDirs.get(vm.name);
         if (!base) throw new Error(`pod ${name}: volumeMount ${vm.name} has no volume`);
@@ -201,12 +242,31 @@ export class Testbed {
     return pod;
   }
 
+  /** A projected volume's files: the ServiceAccount token from the API stand-in, its CA as kube-root-ca.crt, downward API fields. */
+  private projectedFiles(v: Obj, identity: PodIdentity): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const src of v.projected.sources ?? []) {
+      if (src.serviceAccountToken) files[src.serviceAccountToken.path] = this.api.tokenFor(identity.namespace, identity.serviceAccountName);
+      else if (src.configMap?.name === 'kube-root-ca.crt') for (const it of src.configMap.items ?? [{ key: 'ca.crt', path: 'ca.crt' }]) files[it.path] = this.api.caCert;
+      else if (src.configMap || src.secret) Object.assign(files, volumeFiles(src.configMap ? { configMap: src.configMap } : { secret: { ...src.secret, secretName: src.secret.name } }, this.manifests, this.secrets));
+      else if (src.downwardAPI) {
+        for (const it of src.downwardAPI.items ?? []) {
+          const f = it.fieldRef?.fieldPath;
+          files[it.path] = f === 'metadata.namespace' ? identity.namespace : f === 'metadata.name' ? identity.name : f === 'metadata.labels' ? Object.entries(identity.labels).map(([k, val]) => `${k}="${val}"`).join('\n') : '';
+        }
+      }
+    }
+    this.translator.print(`pod ${identity.name} volume ${v.name}`, 'projected ServiceAccount token, kube-root-ca.crt, downward API', `files from the API stand-in (token of ServiceAccount ${identity.serviceAccountName}, its CA)`);
+    return files;
+  }
+
   async start(): Promise<void> {
     Supervisor.reapOrphans();
     log(`run dir ${this.runDir}; manifests: ${this.files.map((f) => path.basename(f)).join(', ')}`);
     log(`programs (Debian 13 root ${this.root.path}): ${Object.entries(this.programVersions()).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     this.plan();
     await this.dns.start();
+    await this.api.start();
     for (const s of this.cluster.services) {
       if (!s.clusterIP) continue;
       for (const p of s.obj.spec.ports ?? []) s.proxies.push(new ServiceProxy(`${s.name}:${p.port}`, s.clusterIP, p.port));
@@ -214,24 +274,40 @@ export class Testbed {
     this.cluster.onChange();
     for (const s of this.cluster.services) for (const px of s.proxies) await px.start();
     this.cluster.prober.start();
-    // Argo CD applies everything at once; StatefulSets honour podManagementPolicy.
-    await Promise.all(this.workloads().map((w) => this.startWorkload(w)));
+    const r = await this.applyObjects(this.manifests.objects, 'dist/');
+    if (!r.ok) throw new Error(`dist/ did not apply: ${JSON.stringify({ rejected: r.rejected, failedJobs: r.jobs.filter((j) => !j.succeeded) })}`);
   }
 
-  private async startWorkload(w: K8sObject): Promise<void> {
-    const ordered = w.kind === 'StatefulSet' && (w.spec.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady';
-    for (const p of this.cluster.podsOf(w)) {
-      p.start();
-      if (ordered) {
-        log(`StatefulSet ${w.metadata.name} is OrderedReady: waiting for ${p.name} to be Ready before the next pod`);
-        await waitFor(`${p.name} Ready`, async () => p.ready, { timeoutMs: 180000, intervalMs: 200 });
-      }
-    }
+  /**
+   * Apply a second dist/ to the running cluster, as `kubectl apply` / Argo CD would: unchanged
+   * objects untouched, new Jobs run, changed workloads rolled per their updateStrategy, forbidden
+   * changes refused (the result says which), removed objects deleted. Services keep the cluster
+   * IPs and ports planned at start (a changed Service is applied to the store, not re-proxied).
+   */
+  async apply(distDir: string): Promise<ApplyResult> {
+    const { objects, files } = loadDist(distDir);
+    this.files = files;
+    return this.applyObjects(objects, distDir);
+  }
+
+  private async applyObjects(objects: K8sObject[], what: string): Promise<ApplyResult> {
+    const t0 = Date.now();
+    this.manifests = new Manifests(objects);
+    this.cluster.manifests = this.manifests;
+    const r = await this.applier.apply(objects as ApiObject[]);
+    this.lastApply = r;
+    const summary = `${r.created.length} created, ${r.configured.length} configured, ${r.unchanged.length} unchanged, ${r.deleted.length} deleted, ${r.rejected.length} refused; Jobs: ${r.jobs.map((j) => `${j.name} ${j.succeeded ? 'ok' : 'FAILED'}`).join(', ') || 'none'}`;
+    log(`APPLY ${what} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}${r.configured.length ? `; configured: ${r.configured.join(', ')}` : ''}`);
+    for (const x of r.rejected) log(`APPLY refused ${x.object}: ${x.message}`);
+    return r;
   }
 
   async stop(): Promise<void> {
     const t0 = Date.now();
     await this.cluster.stopAll();
+    // pods the controllers were recreating are refused now (stopping); the API server goes last
+    await Promise.race([this.controllers.settled(), new Promise((r) => setTimeout(r, 20000).unref())]);
+    await this.api.stop();
     await this.dns.stop();
     this.supervisor.close();
     log(`teardown done in ${Date.now() - t0} ms`);

@@ -39,8 +39,14 @@ export class Translator {
 
   /** Kubernetes' service-link variables for ClusterIP Services in the pod's namespace. */
   private serviceLinks(pod: LocalPod): Record<string, string> {
-    if (pod.spec.enableServiceLinks === false) return {};
-    const env: Record<string, string> = {};
+    // the API server's Service is in every pod's environment, whatever enableServiceLinks says
+    const env: Record<string, string> = {
+      KUBERNETES_SERVICE_HOST: this.addresses.apiAddress,
+      KUBERNETES_SERVICE_PORT: '443',
+      KUBERNETES_SERVICE_PORT_HTTPS: '443',
+      KUBERNETES_PORT: `tcp://${this.addresses.apiAddress}:443`,
+    };
+    if (pod.spec.enableServiceLinks === false) return env;
     for (const s of this.cluster.services) {
       if (!s.clusterIP || s.namespace !== pod.identity.namespace) continue;
       const n = s.name.toUpperCase().replace(/-/g, '_');

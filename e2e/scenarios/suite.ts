@@ -13,6 +13,7 @@ import { bringUp } from './bring-up';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
 import { failoverUnderWrites } from './failover-under-writes';
+import { kubernetesApi, roleLabelsFollowFailover } from './kubernetes-api';
 import { monitoring } from './monitoring';
 import { oneReplicaDown } from './one-replica-down';
 import { routing } from './routing';
@@ -22,6 +23,8 @@ export interface SuiteContext {
   router: RouterPlan;
   /** set by the bring-up scenario once the init Job has run */
   app: AppCreds;
+  /** the leader the spilo-role label named at bring-up */
+  labelledLeader?: string;
 }
 
 export function scenarioSuite(title: string, options: { distDir: () => string; addressBlock: number }): void {
@@ -43,9 +46,11 @@ export function scenarioSuite(title: string, options: { distDir: () => string; a
 
   describe(title, () => {
     bringUp(ctx);
+    kubernetesApi(ctx);
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);
+    roleLabelsFollowFailover(ctx);
     oneReplicaDown(ctx);
     etcdMemberDown(ctx);
     etcdQuorumLoss(ctx);

@@ -19,6 +19,9 @@ import { hostMemBytes, spiloConfig } from './spilo-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
+/** The bed's equivalent of Spilo's callback_role.py (same directory). */
+const ROLE_LABEL_CALLBACK = 'role-label-callback.py';
+
 export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, container: LocalContainer): Launch {
   const translator = ctx.translator;
   const root = ctx.root;
@@ -72,6 +75,14 @@ export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, container: Loc
   params.ssl_cert_file = hostPath(params.ssl_cert_file, 'ssl_cert_file');
   params.ssl_key_file = hostPath(params.ssl_key_file, 'ssl_key_file');
   dropSpiloOnly(ctx, scope, conf);
+  const callbackScript = path.join(pod.dir, ROLE_LABEL_CALLBACK);
+  if (pg.callbacks) {
+    // Spilo's callback_role.py is not in Debian: the bed's equivalent makes the same API call
+    const saDir = paths.host('/var/run/secrets/kubernetes.io/serviceaccount');
+    const cmd = `/usr/bin/python3 ${callbackScript} ${env.KUBERNETES_SERVICE_HOST}:${env.KUBERNETES_SERVICE_PORT} ${saDir}`;
+    translator.print(`${scope} postgresql.callbacks`, JSON.stringify(pg.callbacks), `on_start/on_stop/on_role_change: ${cmd} (e2e/lib/programs/${ROLE_LABEL_CALLBACK}: PATCH of the pod's spilo-role label with its ServiceAccount token, as Spilo's callback_role.py)`);
+    pg.callbacks = { on_start: cmd, on_stop: cmd, on_role_change: cmd };
+  }
   ctx.patroniConfigs.set(pod.name, conf);
   log(`${scope}: bootstrap.dcs = ${translator.mask(JSON.stringify(conf.bootstrap?.dcs ?? {}))}`);
 
@@ -94,6 +105,7 @@ export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, container: Loc
     gid: pgUser.gid,
     cwd: home,
     prepare: () => {
+      fs.copyFileSync(path.join(__dirname, ROLE_LABEL_CALLBACK), callbackScript);
       for (const d of [path.dirname(pg.data_dir), sockDir, path.dirname(pg.pgpass), path.dirname(certFile), home]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
       if (!fs.existsSync(keyFile)) {
         // like Spilo's write_certificates: a self-signed certificate
@@ -134,10 +146,6 @@ function dropSpiloOnly(ctx: ProgramContext, scope: string, conf: Record<string, 
   if (conf.bootstrap?.post_init) {
     translator.print(`${scope} bootstrap.post_init`, conf.bootstrap.post_init, 'dropped: Spilo script (roles admin/cron_admin/robot_zmon, pg_cron, metric helpers) not in the root');
     delete conf.bootstrap.post_init;
-  }
-  if (pg.callbacks) {
-    translator.print(`${scope} postgresql.callbacks`, JSON.stringify(pg.callbacks), 'dropped: Spilo scripts that label the pod through the Kubernetes API (no API here)');
-    delete pg.callbacks;
   }
   if (Array.isArray(pg.create_replica_method) && pg.create_replica_method.includes('basebackup_fast_xlog')) {
     const methods = pg.create_replica_method.map((x: string) => (x === 'basebackup_fast_xlog' ? 'basebackup' : x));

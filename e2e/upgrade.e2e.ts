@@ -1,0 +1,131 @@
+/*
+ * Scenario "upgrade": a cluster made from the last release's dist/ (LAST_RELEASE, read with
+ * `git show`), then the current dist/ applied over it through the apply engine while a client
+ * writes through the write Service, as Argo CD syncing a new revision would. The apply must
+ * succeed (nothing refused, every Job ok), no acknowledged write may be lost, and every pod must
+ * end on its workload's new revision; the leader changes are counted and printed.
+ * Runs beside the other suites on its own address block (E2E_ADDRESS_BLOCK + 150).
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { stringify } from 'yaml';
+import { addressBlock } from './lib/address-plan';
+import { appCreds, ensureWriteTable, lostOn, maxWriteId, serviceConn, WRITE_TABLE } from './lib/app-client';
+import { statefulSetRevision } from './lib/kube/revision-hash';
+import { log } from './lib/log';
+import { loadDist } from './lib/manifests';
+import { WriteLoad } from './lib/pg';
+import { sleep, waitFor } from './lib/poll';
+import { routerPlan } from './lib/router';
+import { Testbed } from './lib/testbed';
+
+/** The last release: the dist/ that closed the previous work session (the chart's helpers refactored, output unchanged since). */
+const LAST_RELEASE = '3de0136';
+const repo = path.join(__dirname, '..');
+
+/** The release's dist/ files, as git has them, in a temporary directory. */
+function releaseDist(commit: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pgha-e2e-release-${commit}-`));
+  let names: string[];
+  try {
+    names = execFileSync('git', ['ls-tree', '--name-only', commit, 'dist/'], { cwd: repo, encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.yaml'));
+  } catch (e) {
+    throw new Error(`the last release ${commit} is not in this clone's history (a shallow CI checkout needs fetch-depth 0): ${(e as Error).message}`);
+  }
+  for (const f of names) fs.writeFileSync(path.join(dir, path.basename(f)), execFileSync('git', ['show', `${commit}:${f}`], { cwd: repo, maxBuffer: 64 << 20 }));
+  return dir;
+}
+
+let bed: Testbed | undefined;
+let oldDist: string | undefined;
+
+beforeAll(async () => {
+  oldDist = releaseDist(LAST_RELEASE);
+  bed = new Testbed({ distDir: oldDist, addressBlock: addressBlock(150) });
+  await bed.start();
+  await bed.patroni.waitHealthy({ timeoutMs: 120000 });
+}, 300000);
+
+afterAll(async () => {
+  await bed?.stop();
+  if (oldDist) fs.rmSync(oldDist, { recursive: true, force: true });
+}, 60000);
+
+interface UnderWrites {
+  result: Awaited<ReturnType<Testbed['apply']>>;
+  lost: number;
+  acked: number;
+  leaderChanges: number;
+}
+
+/** Apply `dir` while a client writes through the write Service; count leader changes and lost writes. */
+async function applyUnderWrites(b: Testbed, dir: string, what: string): Promise<UnderWrites> {
+  const app = appCreds(b);
+  const writeConn = serviceConn(routerPlan(b).writeService, app);
+  await ensureWriteTable(writeConn);
+  const load = new WriteLoad(writeConn, WRITE_TABLE, { firstId: (await maxWriteId(writeConn)) + 1, pauseMs: 10, maxMs: 5 * 60 * 1000 });
+  const leaders: string[] = [];
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      const l = (await b.patroni.leaderPod().catch(() => undefined))?.name;
+      if (l && l !== leaders[leaders.length - 1]) leaders.push(l);
+      await sleep(250);
+    }
+  })();
+  load.start();
+  try {
+    await waitFor('writes before the apply', async () => load.acks.length >= 20, { timeoutMs: 30000, intervalMs: 50 });
+    const t0 = Date.now();
+    const result = await b.apply(dir);
+    const applyS = (Date.now() - t0) / 1000;
+    const n = load.acks.length;
+    await waitFor('writes after the apply', async () => load.acks.length >= n + 20, { timeoutMs: 60000, intervalMs: 50 });
+    await load.stop();
+    watching = false;
+    await watch;
+    const leader = await waitFor('leader', () => b.patroni.leaderPod(), { timeoutMs: 30000 });
+    const lost = await lostOn(b, leader, app.database, load.acks);
+    log(`UPGRADE ${what}: apply ${applyS.toFixed(1)} s, configured: ${result.configured.join(', ') || 'nothing (the dist/ are equal)'}; ` +
+      `writes acknowledged ${load.acks.length}, errors ${load.errors.length}, lost ${lost}; leader changes ${leaders.length - 1} (${leaders.join(' -> ')})`);
+    return { result, lost, acked: load.acks.length, leaderChanges: leaders.length - 1 };
+  } finally {
+    watching = false;
+    await load.stop();
+  }
+}
+
+function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
+  expect(r.result.rejected).toEqual([]);
+  expect(r.result.jobs.filter((j) => !j.succeeded)).toEqual([]);
+  expect(r.result.ok).toBe(true);
+  expect(r.acked).toBeGreaterThanOrEqual(40);
+  expect(r.lost).toBe(0);
+  for (const sts of b.store.list('StatefulSet')) {
+    const revisions = b.controllers.statefulSets.podsOf(sts).map((p) => p.labels['controller-revision-hash']);
+    expect({ sts: sts.metadata.name, revisions }).toEqual({ sts: sts.metadata.name, revisions: revisions.map(() => statefulSetRevision(sts)) });
+  }
+}
+
+test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE}) under writes: applied, 0 acknowledged writes lost, every pod on its new revision`, async () => {
+  expectAppliedAndRolled(bed!, await applyUnderWrites(bed!, path.join(repo, 'dist'), `${LAST_RELEASE} -> current dist/`));
+}, 600000);
+
+test('a rollout of every workload (pod templates annotated, as `kubectl rollout restart` does) under writes: 0 acknowledged writes lost', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-e2e-restart-'));
+  try {
+    const { objects } = loadDist(path.join(repo, 'dist'));
+    for (const o of objects) {
+      if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment') continue;
+      o.spec.template.metadata = { ...o.spec.template.metadata, annotations: { ...(o.spec.template.metadata?.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } };
+    }
+    fs.writeFileSync(path.join(dir, 'pg-ha.k8s.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+    const r = await applyUnderWrites(bed!, dir, 'rollout restart');
+    expect(r.result.configured.filter((x) => /^(StatefulSet|Deployment)\//.test(x)).length).toBeGreaterThan(0);
+    expectAppliedAndRolled(bed!, r);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 600000);
