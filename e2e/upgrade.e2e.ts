@@ -15,16 +15,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { addressBlock } from './lib/address-plan';
-import { appCreds, ensureWriteTable, lostOn, maxWriteId, serviceConn, WRITE_TABLE } from './lib/app-client';
+import { applyUnderWrites, UnderWrites } from './lib/apply-under-writes';
 import { statefulSetRevision } from './lib/kube/revision-hash';
 import { log } from './lib/log';
 import { loadDist } from './lib/manifests';
-import { WriteLoad } from './lib/pg';
-import { sleep, waitFor } from './lib/poll';
-import { routerPlan } from './lib/router';
 import { removeVariant, synthVariant } from './lib/synth-variant';
 import { Testbed } from './lib/testbed';
-import { writeUnavailability } from './lib/write-availability';
 
 /** The last release: the dist/ that closed the previous work session (the chart's helpers refactored, output unchanged since). */
 const LAST_RELEASE = '3de0136';
@@ -57,54 +53,6 @@ afterAll(async () => {
   await bed?.stop();
   if (oldDist) fs.rmSync(oldDist, { recursive: true, force: true });
 }, 60000);
-
-interface UnderWrites {
-  result: Awaited<ReturnType<Testbed['apply']>>;
-  lost: number;
-  acked: number;
-  leaderChanges: number;
-  /** seconds without an acknowledged write (write-availability.ts) */
-  unavailableS: number;
-}
-
-/** Apply `dir` while a client writes through the write Service; count leader changes and lost writes. */
-async function applyUnderWrites(b: Testbed, dir: string, what: string): Promise<UnderWrites> {
-  const app = appCreds(b);
-  const writeConn = serviceConn(routerPlan(b).writeService, app);
-  await ensureWriteTable(writeConn);
-  const load = new WriteLoad(writeConn, WRITE_TABLE, { firstId: (await maxWriteId(writeConn)) + 1, pauseMs: 10, maxMs: 5 * 60 * 1000 });
-  const leaders: string[] = [];
-  let watching = true;
-  const watch = (async () => {
-    while (watching) {
-      const l = (await b.patroni.leaderPod().catch(() => undefined))?.name;
-      if (l && l !== leaders[leaders.length - 1]) leaders.push(l);
-      await sleep(250);
-    }
-  })();
-  load.start();
-  try {
-    await waitFor('writes before the apply', async () => load.acks.length >= 20, { timeoutMs: 30000, intervalMs: 50 });
-    const t0 = Date.now();
-    const result = await b.apply(dir);
-    const applyS = (Date.now() - t0) / 1000;
-    const n = load.acks.length;
-    await waitFor('writes after the apply', async () => load.acks.length >= n + 20, { timeoutMs: 60000, intervalMs: 50 });
-    await load.stop();
-    watching = false;
-    await watch;
-    const leader = await waitFor('leader', () => b.patroni.leaderPod(), { timeoutMs: 30000 });
-    const lost = await lostOn(b, leader, app.database, load.acks);
-    const { unavailableS } = writeUnavailability(load.acks, load.errors);
-    log(`UPGRADE ${what}: apply ${applyS.toFixed(1)} s, configured: ${result.configured.join(', ') || 'nothing (the dist/ are equal)'}; ` +
-      `writes acknowledged ${load.acks.length}, errors ${load.errors.length}, lost ${lost}, ${unavailableS.toFixed(2)} s without an acknowledged write; ` +
-      `leader changes ${leaders.length - 1} (${leaders.join(' -> ')})`);
-    return { result, lost, acked: load.acks.length, leaderChanges: leaders.length - 1, unavailableS };
-  } finally {
-    watching = false;
-    await load.stop();
-  }
-}
 
 function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
   expect(r.result.rejected).toEqual([]);
