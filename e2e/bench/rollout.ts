@@ -69,14 +69,14 @@ function restApiAuth(bed: Testbed): string {
 }
 
 /** Moves the leader to `target` when it is the synchronous standby; returns the leader afterwards. */
-async function placePrimary(bed: Testbed, target: string): Promise<string> {
+async function placePrimary(bed: Testbed, target: string, auth: string): Promise<string> {
   const members = await bed.patroni.waitHealthy({ timeoutMs: 180000 });
   const leader = members.find((m) => m.role === 'leader')!.name;
   const sync = members.find((m) => m.name === target)?.role === 'sync_standby';
   if (leader === target || !sync) return leader;
   const pod = bed.pgPods.find((p) => p.name === leader)!;
   const res = await fetch(`http://${pod.ip}:8008/switchover`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: restApiAuth(bed) }, body: JSON.stringify({ leader, candidate: target }),
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: auth }, body: JSON.stringify({ leader, candidate: target }),
   });
   log(`bench: switchover ${leader} -> ${target}: HTTP ${res.status} ${await res.text()}`);
   await waitFor(`${target} leading`, async () => (await bed.patroni.leaderPod())?.name === target, { timeoutMs: 60000, intervalMs: 250 });
@@ -155,9 +155,11 @@ async function main(): Promise<void> {
     await bed.patroni.waitHealthy({ timeoutMs: 180000 });
     const replicas = bed.pgPods.length;
     const setName = bed.pgPods[0].workload.metadata.name;
+    // Read once: the RollingUpdate variant has no rollout Job to read them from.
+    const auth = restApiAuth(bed);
     for (let run = 1; run <= runs; run++) {
       for (const method of ['rollout Job (OnDelete)', 'RollingUpdate'] as Method[]) {
-        await placePrimary(bed, `${setName}-${(run - 1) % replicas}`);
+        await placePrimary(bed, `${setName}-${(run - 1) % replicas}`, auth);
         const variant = synthVariant(committed, { POSTGRES_CPU_REQUEST: `${method === 'RollingUpdate' ? 600 + run : 500 + run}m` });
         const dir = prepared(variant, method === 'RollingUpdate');
         removeVariant(variant);

@@ -53,7 +53,9 @@ export async function applyUnderWrites(b: Testbed, dir: string, what: string): P
     await watch;
     const leader = await waitFor('leader', () => b.patroni.leaderPod(), { timeoutMs: 30000 });
     const lost = await lostOn(b, leader, app.database, load.acks);
-    const { unavailableS } = writeUnavailability(load.acks, load.errors);
+    const { unavailableS, windows } = writeUnavailability(load.acks, load.errors);
+    const rel = (t: number) => ((t - t0) / 1000).toFixed(1);
+    if (windows.length) log(`${what}: no acknowledged write ${windows.map((w) => `${rel(w.fromMs)}..${rel(w.toMs)} s (${w.failedAttempts} failed)`).join(', ')} after the apply began`);
     log(`UPGRADE ${what}: apply ${applyS.toFixed(1)} s, configured: ${result.configured.join(', ') || 'nothing (the dist/ are equal)'}; ` +
       `writes acknowledged ${load.acks.length}, errors ${load.errors.length}, lost ${lost}, ${unavailableS.toFixed(2)} s without an acknowledged write; ` +
       `leader changes ${leaders.length - 1} (${leaders.join(' -> ')})`);
