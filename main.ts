@@ -9,7 +9,7 @@ import { synthAtomically, writeApplication } from './lib/cli';
 const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
 
 try {
-  const settings = loadSettings(join(__dirname, 'pg-ha.env'), process.env);
+  const settings = loadSettings(join(__dirname, 'pg-ha.env'), process.env, (line) => process.stderr.write(`pg-ha-cdk8s: ${line}\n`));
   const cluster = clusterContextOf(settings);
   // Rendered (and validated) before dist/ is touched; written outside dist/ after it succeeded.
   const application = renderArgoCdApplication(settings.argocd, {

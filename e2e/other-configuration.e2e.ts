@@ -1,6 +1,7 @@
 /*
  * The scenarios on a configuration other than the defaults, synthesized at test time:
- * other scope, namespace, cluster domain, user, database, ports and Patroni timings,
+ * other scope, namespace, cluster domain, user, database, ports (PostgreSQL's and etcd's client
+ * port in the pods too) and Patroni timings,
  * 5 etcd members, 4 Postgres members, 3 routers. Runs beside the default suite on
  * its own address block (E2E_ADDRESS_BLOCK + 1).
  */
@@ -24,6 +25,8 @@ export const OTHER_CONFIGURATION: Record<string, string> = {
   POSTGRES_WRITE_PORT: '6432',
   POSTGRES_READ_PORT: '6433',
   POSTGRES_EXPORTER_PORT: '9188',
+  POSTGRES_PORT: '6543',
+  ETCD_CLIENT_PORT: '12379',
   ROUTER_STATS_PORT: '7001',
   ROUTER_METRICS_PORT: '8405',
   PATRONI_TTL: '20',

@@ -15,7 +15,7 @@ import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
 import { PostgresRollout } from './components/postgres/postgres-rollout';
-import { PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
+import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, JobHook, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
@@ -126,8 +126,10 @@ export class PgHaChart extends Chart {
       maximumLagBytes: settings.patroni?.maximumLagOnFailover ?? DEFAULTS.patroni.maximumLagOnFailover,
       scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
     });
+    const networkPolicies = settings.networkPolicies ?? {};
+    const networkPoliciesEnabled = networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled;
     this.router = new PgRouter(this, 'Router', {
-      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling),
+      cluster, postgres: this.postgres, ...settings.router, scheduling: mergeScheduling(scheduling, settings.router?.scheduling), networkPoliciesEnabled,
     });
     this.init = new InitJob(this, 'Init', {
       cluster,
@@ -168,8 +170,7 @@ export class PgHaChart extends Chart {
         cluster, etcd: this.etcd, postgres: this.postgres, router: this.router, labels: clusterPods,
       });
     }
-    const networkPolicies = settings.networkPolicies ?? {};
-    if (networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled) {
+    if (networkPoliciesEnabled) {
       this.networkPolicies = new NetworkPolicies(this, 'NetworkPolicies', {
         ...networkPolicies,
         objectStoragePorts: backupStoragePorts(networkPolicies.objectStoragePorts, this.backups.storagePort),
@@ -193,7 +194,10 @@ export class PgHaChart extends Chart {
         secretName: this.postgres.tlsSecretName,
         issuerName: tls.issuerName,
         issuerKind: tls.issuerKind,
-        dnsNames: postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+        dnsNames: [
+          ...postgresTlsDnsNames(cluster, [this.router.writeService.name, this.router.readService.name], this.postgres.headlessService.name),
+          ...externalDnsNames(tls.externalDnsNames),
+        ],
       });
     }
 

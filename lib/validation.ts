@@ -61,10 +61,10 @@ export function checkOddInt(setting: string, value: number, min: number, max: nu
   return value;
 }
 
-/** A TCP port HAProxy (uid 99, no capabilities) can bind: 1024-65535. */
-export function checkUnprivilegedPort(setting: string, value: number): number {
+/** A TCP port a program without capabilities can bind: 1024-65535. `why` says who binds it. */
+export function checkUnprivilegedPort(setting: string, value: number, why = 'the router runs as a non-root user and binds this port itself'): number {
   if (!Number.isInteger(value) || value < 1024 || value > 65535) {
-    throw new ConfigError(setting, value, 'a port from 1024 to 65535 (the router runs as a non-root user and binds this port itself)');
+    throw new ConfigError(setting, value, `a port from 1024 to 65535 (${why})`);
   }
   return value;
 }
@@ -96,13 +96,13 @@ export function checkOneOf<T extends string>(setting: string, value: T, allowed:
   return value;
 }
 
-/** Two settings that must differ. */
-export function checkDistinct(settings: Record<string, number>): void {
+/** Ports (or other numbers) that must differ; `why` ends the message. */
+export function checkDistinct(settings: Record<string, number>, why = 'each router port needs its own number'): void {
   const seen = new Map<number, string>();
   for (const [name, value] of Object.entries(settings)) {
     const other = seen.get(value);
     if (other !== undefined) {
-      throw new ConfigError(name, value, `different from ${other} (both are ${value}; each router port needs its own number)`);
+      throw new ConfigError(name, value, `different from ${other} (both are ${value}; ${why})`);
     }
     seen.set(value, name);
   }
@@ -124,6 +124,27 @@ export function checkLabel(setting: string, key: string, value: string): void {
   if (typeof value !== 'string' || !LABEL_VALUE.test(value)) {
     throw new ConfigError(`${setting}["${key}"]`, value, 'a label value: at most 63 letters, digits, "-", "_", ".", starting and ending with a letter or digit');
   }
+}
+
+/** An annotation key (same syntax as a label key). */
+export function checkAnnotationKey(setting: string, key: string): string {
+  if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
+    throw new ConfigError(setting, key, 'an annotation key such as "service.beta.kubernetes.io/aws-load-balancer-type" (optional DNS prefix and "/", then at most 63 letters, digits, "-", "_", ".")');
+  }
+  return key;
+}
+
+const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
+const IPV6_CIDR = /^[0-9a-fA-F:]*:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
+
+/** An IPv4 or IPv6 address block in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`). */
+export function checkCidr(setting: string, value: string): string {
+  const v6 = typeof value === 'string' && IPV6_CIDR.test(value) && (value.match(/::/g) ?? []).length <= 1
+    && value.split('/')[0].split(':').every((group) => group.length <= 4);
+  if (typeof value !== 'string' || !(IPV4_CIDR.test(value) || v6)) {
+    throw new ConfigError(setting, value, 'an address block in CIDR notation, e.g. "203.0.113.0/24" or "2001:db8::/32"');
+  }
+  return value;
 }
 
 const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;

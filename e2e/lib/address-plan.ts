@@ -23,9 +23,7 @@ export const DNS_PORT = 53;
 export function addressBlock(offset: 0 | 100 | 150 | 200 = 0): number {
   const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
   const base = Number(raw);
-  if (!/^\d+$/.test(raw) || base + offset > 255) {
-    throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..${255 - offset} for this bed (0..55 for a whole run; it adds ${offset}) (got ${JSON.stringify(raw)})`);
-  }
+  if (!/^\d+$/.test(raw) || base + offset > 255) throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..${255 - offset} (got ${JSON.stringify(raw)}; bases 0..55 keep the suites of two runs apart)`);
   return base + offset;
 }
 

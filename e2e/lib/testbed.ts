@@ -24,11 +24,12 @@ import { ApplyResult, DistApplier } from './kube/dist-apply';
 import { ApiObject, ObjectStore } from './kube/object-store';
 import { WorkloadControllers } from './kube/workload-controllers';
 import { log, setLogFile } from './log';
-import { Container, K8sObject, loadDist, Manifests, Obj, PodIdentity, SecretStore, volumeFiles } from './manifests';
+import { Container, K8sObject, loadDist, Manifests, PodIdentity, SecretStore, volumeFiles } from './manifests';
 import { PatroniClient } from './patroni-client';
 import { Launch, LocalContainer, LocalPod, Program, programOfImage, VolumeMountOnHost } from './pod';
 import { sleep } from './poll';
 import { handleStopSignal, Supervisor } from './process-supervisor';
+import { projectedFiles, withServiceAccountVolume } from './service-account-volume';
 import { ProgramContext, ProgramOverrides } from './programs/context';
 import { etcdHealth, etcdLaunch } from './programs/etcd';
 import { exporterLaunch } from './programs/exporter';
@@ -194,19 +195,10 @@ export class Testbed {
       fs.mkdirSync(d, { recursive: true });
       volDirs.set(claim.metadata.name, d);
     }
-    const volumes: Obj[] = [...(spec.volumes ?? [])];
-    const saMount = '/var/run/secrets/kubernetes.io/serviceaccount';
-    const automount = spec.automountServiceAccountToken ?? this.store.get('ServiceAccount', identity.namespace, identity.serviceAccountName)?.automountServiceAccountToken ?? true;
-    // copies: the kubelet's added mount must not change the applied object (apply compares it)
-    const containers = ([...(spec.initContainers ?? []), ...spec.containers] as Container[]).map((c) => ({ ...c, volumeMounts: [...(c.volumeMounts ?? [])] }));
-    if (automount && !containers.some((c) => (c.volumeMounts ?? []).some((vm) => vm.mountPath === saMount))) {
-      // the admission controller's kube-api-access volume, mounted in every container
-      volumes.push({ name: 'kube-api-access-auto', projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } }] } });
-      for (const c of containers) c.volumeMounts.push({ name: 'kube-api-access-auto', mountPath: saMount, readOnly: true });
-    }
+    const { volumes, containers } = withServiceAccountVolume(spec, identity, this.store);
     for (const v of volumes) {
       const d = path.join(dir, 'vol', v.name);
-      const files = v.projected ? this.projectedFiles(v, identity) : volumeFiles(v, this.manifests, this.secrets);
+      const files = v.projected ? projectedFiles(v, identity, this) : volumeFiles(v, this.manifests, this.secrets);
       if (files) writeFiles(d, files, (v.configMap ?? v.secret ?? v.projected).defaultMode ?? 0o644);
       else {
         fs.mkdirSync(d, { recursive: true });
@@ -240,24 +232,6 @@ export class Testbed {
     }
     this.cluster.pods.push(pod);
     return pod;
-  }
-
-  /** A projected volume's files: the ServiceAccount token from the API stand-in, its CA as kube-root-ca.crt, downward API fields. */
-  private projectedFiles(v: Obj, identity: PodIdentity): Record<string, string> {
-    const files: Record<string, string> = {};
-    for (const src of v.projected.sources ?? []) {
-      if (src.serviceAccountToken) files[src.serviceAccountToken.path] = this.api.tokenFor(identity.namespace, identity.serviceAccountName);
-      else if (src.configMap?.name === 'kube-root-ca.crt') for (const it of src.configMap.items ?? [{ key: 'ca.crt', path: 'ca.crt' }]) files[it.path] = this.api.caCert;
-      else if (src.configMap || src.secret) Object.assign(files, volumeFiles(src.configMap ? { configMap: src.configMap } : { secret: { ...src.secret, secretName: src.secret.name } }, this.manifests, this.secrets));
-      else if (src.downwardAPI) {
-        for (const it of src.downwardAPI.items ?? []) {
-          const f = it.fieldRef?.fieldPath;
-          files[it.path] = f === 'metadata.namespace' ? identity.namespace : f === 'metadata.name' ? identity.name : f === 'metadata.labels' ? Object.entries(identity.labels).map(([k, val]) => `${k}="${val}"`).join('\n') : '';
-        }
-      }
-    }
-    this.translator.print(`pod ${identity.name} volume ${v.name}`, 'projected ServiceAccount token, kube-root-ca.crt, downward API', `files from the API stand-in (token of ServiceAccount ${identity.serviceAccountName}, its CA)`);
-    return files;
   }
 
   async start(): Promise<void> {

@@ -6,6 +6,7 @@
  * program, version and how the name was checked (real /metrics output or upstream source).
  */
 import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
 import { PodMonitor } from '../../imports/podmonitor-monitoring.coreos.com';
 import { PrometheusRule, PrometheusRuleSpecGroupsRules, PrometheusRuleSpecGroupsRulesExpr } from '../../imports/prometheusrule-monitoring.coreos.com';
 import { EtcdCluster } from '../components/etcd/etcd-cluster';
@@ -14,7 +15,9 @@ import { PgRouter } from '../components/router/pg-router';
 import { PostgresCluster } from '../components/postgres/postgres-cluster';
 import { DEFAULTS } from '../settings/defaults';
 import { MonitoringSettings } from '../settings/feature-settings';
-import { checkInt, checkPrometheusDuration, ConfigError, isLabel } from '../validation';
+import { checkInt, checkLabel, checkPrometheusDuration, ConfigError, isLabel } from '../validation';
+import { contentHash } from '../k8s/workload';
+import { buildDashboard } from './grafana-dashboard';
 import { ClusterContext } from '../k8s/dns-names';
 
 /** Names of the HAProxy proxies in haproxy-config.ts (`listen primary`, `listen replicas`). */
@@ -34,6 +37,8 @@ export class Monitoring extends Construct {
   /** PodMonitor name per component, to find the `job` label (`<namespace>/<name>`). */
   public readonly podMonitors: { postgres: PodMonitor; etcd: PodMonitor; router: PodMonitor };
   public readonly rule: PrometheusRule;
+  /** The Grafana dashboard ConfigMap, unless `grafanaDashboard` is false. */
+  public readonly dashboard?: k8s.KubeConfigMap;
   /** Every alerting rule, for tests. */
   public readonly alerts: PrometheusRuleSpecGroupsRules[];
 
@@ -164,6 +169,23 @@ export class Monitoring extends Construct {
         'HAProxy\'s Prometheus endpoint does not answer; this router pod may be down.'),
     ];
     this.alerts = [...postgresAlerts, ...etcdAlerts, ...routerAlerts];
+
+    if (props.grafanaDashboard ?? DEFAULTS.monitoring.grafanaDashboard) {
+      const dashboardLabels = props.grafanaDashboardLabels ?? DEFAULTS.monitoring.grafanaDashboardLabels;
+      for (const [key, value] of Object.entries(dashboardLabels)) checkLabel('monitoring.grafanaDashboardLabels', key, value);
+      const dashboard = buildDashboard({
+        uid: `pg-ha-${contentHash(cluster.namespace, cluster.name)}`,
+        title: `PostgreSQL HA ${who}`,
+        selectors: { patroni: patroni.slice(1, -1), exporter: postgresJob, etcd: etcdJob.slice(1, -1), router: routerJob },
+        members,
+        etcdMembers,
+        routerProxies: ROUTER_PROXIES,
+      });
+      this.dashboard = new k8s.KubeConfigMap(this, 'GrafanaDashboard', {
+        metadata: { name: `${cluster.name}-grafana-dashboard`, labels: { ...labels, ...dashboardLabels } },
+        data: { [`${cluster.namespace}-${cluster.name}.json`]: `${JSON.stringify(dashboard, null, 2)}\n` },
+      });
+    }
 
     this.rule = new PrometheusRule(this, 'Rules', {
       metadata: { name: `${cluster.name}-alerts`, labels },

@@ -25,9 +25,13 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly cluster: ClusterContext;
   /** Labels every pod of the cluster carries (the default-deny policy selects them). */
   readonly clusterPodLabels: Record<string, string>;
-  readonly etcd: Pods;
-  readonly postgres: Pods & { readonly exporterPort: number };
-  readonly router: Pods & { readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number };
+  readonly etcd: Pods & { readonly clientPort: number };
+  readonly postgres: Pods & { readonly port: number; readonly exporterPort: number };
+  readonly router: Pods & {
+    readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number;
+    /** Address blocks allowed to reach the write and read ports from outside the cluster (none: inside only). */
+    readonly exposure: { readonly allowedBlocks: readonly string[] };
+  };
   readonly init: Pods;
   /** The rollout Job (Kubernetes API, Patroni's REST API). */
   readonly rollout: Pods;
@@ -101,28 +105,28 @@ export class NetworkPolicies extends Construct {
     policy('default-deny', props.clusterPodLabels, [], []);
 
     policy('etcd', etcd.selector, [
-      { from: [pods(postgres.selector)], ports: portsOf(ETCD_PORTS.client) },
-      { from: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client, ETCD_PORTS.peer) },
+      { from: [pods(postgres.selector)], ports: portsOf(etcd.clientPort) },
+      { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
       { from: [prometheus], ports: portsOf(ETCD_PORTS.metrics) },
     ], [
-      { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client, ETCD_PORTS.peer) },
+      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
       dnsRule,
     ]);
 
     policy('postgres', postgres.selector, [
       // HAProxy proxies to PostgreSQL and health-checks Patroni.
-      { from: [pods(router.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { from: [pods(router.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // Replicas stream from the leader; members call each other's REST API (failsafe mode).
-      { from: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { from: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
       // The rollout Job reads Patroni's view of the cluster and asks for the switchover.
       { from: [pods(rollout.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
       // The converge Job PATCHes Patroni's configuration, restarts members and reads pg_settings.
-      { from: [pods(converge.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { from: [pods(converge.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
     ], [
-      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // Patroni talks to every etcd member by its advertised client URL.
-      { to: [pods(etcd.selector)], ports: portsOf(ETCD_PORTS.client) },
+      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort) },
       // Spilo's role callback PATCHes its own pod's label; WAL-G/WAL-E ship backups to object storage.
       { ports: portsOf(...postgresAnywherePorts) },
       dnsRule,
@@ -130,11 +134,16 @@ export class NetworkPolicies extends Construct {
 
     policy('router', router.selector, [
       { from: [clients], ports: portsOf(router.writePort, router.readPort) },
+      // Access from outside (LoadBalancer / NodePort): the allowed source ranges, seen as the client's
+      // address when the Services keep it (externalTrafficPolicy Local).
+      ...(router.exposure.allowedBlocks.length
+        ? [{ from: router.exposure.allowedBlocks.map((cidr) => ({ ipBlock: { cidr } })), ports: portsOf(router.writePort, router.readPort) }]
+        : []),
       { from: [pods(init.selector)], ports: portsOf(router.writePort) },
       ...(props.statsExposed ? [{ from: [ingressController], ports: portsOf(router.statsPort) }] : []),
       { from: [prometheus], ports: portsOf(router.metricsPort) },
     ], [
-      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       // HAProxy re-resolves the members' names through the cluster DNS.
       dnsRule,
     ]);
@@ -152,7 +161,7 @@ export class NetworkPolicies extends Construct {
     ]);
 
     policy('converge', converge.selector, [], [
-      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.postgresql, POSTGRES_PORTS.patroni) },
+      { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
 

@@ -5,6 +5,7 @@
  * Every `@default` names its value in DEFAULTS (lib/settings/defaults.ts).
  */
 import { k8s } from 'cdk8s-plus-28';
+import { ExternalAccessSettings } from './external-access-settings';
 
 /** How strongly pods of one component avoid sharing a node. */
 export const ANTI_AFFINITY_MODES = ['preferred', 'required', 'none'] as const;
@@ -76,6 +77,12 @@ export interface EtcdSettings {
   /** @default DEFAULTS.etcd.image */
   readonly image?: string;
   /**
+   * Port clients (Patroni, etcdctl) connect to on every member and on the client Service
+   * (ETCD_CLIENT_PORT, as in the compose deployment). The peer (2380) and metrics (8080) ports are fixed.
+   * @default DEFAULTS.etcd.clientPort
+   */
+  readonly clientPort?: number;
+  /**
    * Size of each member's data volume.
    * @default DEFAULTS.etcd.storageSize
    */
@@ -121,6 +128,12 @@ export interface PostgresTlsSettings {
    * @default DEFAULTS.postgres.tls.issuerKind
    */
   readonly issuerKind?: IssuerKind;
+  /**
+   * More names the Certificate covers (only with `issuerName`): the names clients outside the
+   * cluster connect to (the load balancer's DNS name), so that they can use `sslmode=verify-full`.
+   * @default - the in-cluster names only
+   */
+  readonly externalDnsNames?: string[];
 }
 
 export interface PostgresSettings {
@@ -131,6 +144,13 @@ export interface PostgresSettings {
   readonly replicas?: number;
   /** @default DEFAULTS.postgres.image */
   readonly image?: string;
+  /**
+   * PostgreSQL's port in every pod (POSTGRES_PORT, as in the compose deployment): the router's
+   * backends, replication between members, the exporter and the NetworkPolicies follow it.
+   * Patroni's REST API stays on 8008. Clients use the router's ports, not this one.
+   * @default DEFAULTS.postgres.port
+   */
+  readonly port?: number;
   /**
    * PostgreSQL major version Spilo runs (must be in the image).
    * @default DEFAULTS.postgres.pgVersion
@@ -265,6 +285,11 @@ export interface RouterSettings {
    * @default - the chart-wide `scheduling`
    */
   readonly scheduling?: SchedulingSettings;
+  /**
+   * Access from outside the cluster: Service type, allowed source ranges, annotations.
+   * @default - ClusterIP Services: reachable inside the cluster only
+   */
+  readonly external?: ExternalAccessSettings;
   /**
    * Existing Secret (type `kubernetes.io/basic-auth`: keys `username` and `password`) whose
    * credentials HAProxy asks for on the stats page. Metrics stay unauthenticated for Prometheus and

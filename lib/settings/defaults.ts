@@ -33,12 +33,14 @@ export const DEFAULTS = {
   etcd: {
     replicas: 3,
     image: 'quay.io/coreos/etcd:v3.6.7',
+    clientPort: 2379,
     storageSize: '1Gi',
     resources: containerResources('100m', '128Mi', '512Mi'),
   },
   postgres: {
     replicas: 3,
     image: 'ghcr.io/zalando/spilo-17:4.0-p3',
+    port: 5432,
     pgVersion: 17,
     storageSize: '10Gi',
     resources: containerResources('500m', '1Gi', '1Gi'),
@@ -66,6 +68,11 @@ export const DEFAULTS = {
     metricsPort: 8404,
     replicaMaxLagBytes: 16 * 1024 * 1024,
     maxConnections: 1000,
+    external: {
+      serviceType: 'ClusterIP',
+      allowAnySource: false,
+      trafficPolicy: 'Local',
+    },
     resources: containerResources('50m', '64Mi', '256Mi'),
   },
   init: {
@@ -81,6 +88,8 @@ export const DEFAULTS = {
   monitoring: {
     enabled: false,
     scrapeInterval: '30s',
+    grafanaDashboard: true,
+    grafanaDashboardLabels: { grafana_dashboard: '1' },
   },
   backups: {
     enabled: false,

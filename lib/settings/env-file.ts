@@ -3,33 +3,46 @@
  *
  * Like docker compose with its `.env` file, a variable set in the environment overrides the file.
  * Only the variables in SETTINGS are read; an unknown key in the file is an error (a typo would
- * otherwise be silently ignored). Passwords are never settings: they live in a Secret.
+ * otherwise be silently ignored). Passwords are never settings: they live in a Secret. A compose
+ * `.env.postgres` is read as well (compose-variables.ts).
  */
 import { existsSync, readFileSync } from 'fs';
 import { k8s } from 'cdk8s-plus-28';
 import { checkQuantity, ConfigError } from '../validation';
+import { derivedVariableNotes, isPasswordVariable, knownVariables, passwordVariableError, unknownVariableError } from './compose-variables';
+import { DEFAULTS } from './defaults';
 import { SETTINGS, SettingSpec } from './env-table';
-import { parseLabelMap, parseParameterList, parseTolerations } from './parsers';
+import { parseAnnotations, parseLabelMap, parseParameterList, parseTolerations } from './parsers';
 import { PgHaSettings } from './pg-ha-settings';
 import { setSetting, SettingValue } from './setting-paths';
 
-/** Reads a KEY=VALUE file (`#` comments, optional quotes). Unknown keys are errors. */
+/**
+ * Reads a KEY=VALUE file (`#` comments, optional quotes). An unknown key is an error naming the
+ * closest known setting; a password is refused (it would be committed); a compose variable that
+ * Kubernetes derives is kept for derivedVariableNotes (compose-variables.ts).
+ */
 export function parseEnvFile(text: string, fileName: string): Record<string, string> {
-  const known = new Set(SETTINGS.map((spec) => spec.env));
+  const known = new Set(knownVariables());
   const values: Record<string, string> = {};
+  const passwords: Array<{ where: string; key: string }> = [];
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    const where = `${fileName}:${index + 1}`;
     if (!match) {
-      throw new ConfigError(`${fileName}:${index + 1}`, raw, 'a KEY=VALUE line');
+      throw new ConfigError(where, raw, 'a KEY=VALUE line');
     }
     const [, key, rawValue] = match;
-    if (!known.has(key)) {
-      throw new ConfigError(`${fileName}:${index + 1}`, key, `one of the known settings (${[...known].join(', ')})`);
+    if (!known.has(key) && isPasswordVariable(key)) {
+      passwords.push({ where, key });
+    } else if (!known.has(key)) {
+      throw unknownVariableError(where, key);
     }
     values[key] = rawValue.replace(/^(["'])(.*)\1$/, '$2');
   });
+  // After the whole file: the message's command names its NAMESPACE and SCOPE, wherever they are.
+  if (passwords.length) throw passwordVariableError(passwords[0].where, passwords[0].key, values);
   return values;
 }
 
@@ -44,11 +57,21 @@ export function settingsFromVariables(vars: Record<string, string | undefined>, 
   return settings;
 }
 
-/** The settings for a synth: `pg-ha.env` (if present), overridden by the environment. */
-export function loadSettings(envFile: string, env: Record<string, string | undefined>): PgHaSettings {
+/**
+ * The settings for a synth: `pg-ha.env` (if present), overridden by the environment. `onNote`
+ * receives one line per compose variable of the file that Kubernetes derives (ETCD3_HOSTS, ...).
+ */
+export function loadSettings(envFile: string, env: Record<string, string | undefined>, onNote: (line: string) => void = () => undefined): PgHaSettings {
   const fromFile = existsSync(envFile) ? parseEnvFile(readFileSync(envFile, 'utf8'), envFile) : {};
   const fromEnv = Object.fromEntries(SETTINGS.filter((spec) => env[spec.env] !== undefined).map((spec) => [spec.env, env[spec.env]]));
-  return settingsFromVariables({ ...fromFile, ...fromEnv });
+  const settings = settingsFromVariables({ ...fromFile, ...fromEnv });
+  const cluster = {
+    name: settings.scope ?? DEFAULTS.scope,
+    namespace: settings.namespace ?? DEFAULTS.namespace,
+    clusterDomain: settings.clusterDomain ?? DEFAULTS.clusterDomain,
+  };
+  derivedVariableNotes(fromFile, settings, cluster).forEach((line) => onNote(line));
+  return settings;
 }
 
 /**
@@ -80,6 +103,8 @@ function parseKind(spec: SettingSpec, raw: string, readFile: (path: string) => s
       return parseLabelMap(spec.env, raw);
     case 'parameters':
       return parseParameterList(spec.env, raw);
+    case 'annotations':
+      return parseAnnotations(spec.env, raw);
     case 'tolerations':
       return parseTolerations(spec.env, raw);
     case 'file':

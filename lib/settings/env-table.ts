@@ -8,7 +8,7 @@ import { DEFAULTS } from './defaults';
 import { getSetting, SettingPath, SettingValue } from './setting-paths';
 
 /** How a variable's text is parsed (lib/settings/env-file.ts). */
-export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'parameters' | 'tolerations' | 'ports';
+export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'file' | 'quantity' | 'labels' | 'annotations' | 'parameters' | 'tolerations' | 'ports';
 
 /** The kinds that parse into a value of type `V`: a path only takes a variable of a kind that fits it. */
 export type KindFor<V> =
@@ -19,7 +19,7 @@ export type KindFor<V> =
           : [V] extends [readonly number[]] ? 'ports'
             : [V] extends [readonly string[]] ? 'list'
               : [V] extends [readonly k8s.Toleration[]] ? 'tolerations'
-                : [V] extends [Record<string, string>] ? 'labels'
+                : [V] extends [Record<string, string>] ? 'labels' | 'annotations'
                   : [V] extends [Record<string, string | number>] ? 'parameters'
                     : never;
 
@@ -66,6 +66,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('POSTGRES_DB', 'postgresDb', 'string', 'Application database created by the init Job'),
   setting('POSTGRES_WRITE_PORT', 'router.writePort', 'int', 'Write (leader) port of the router'),
   setting('POSTGRES_READ_PORT', 'router.readPort', 'int', 'Read (replicas) port of the router'),
+  setting('POSTGRES_PORT', 'postgres.port', 'int', 'PostgreSQL\'s port in the pods (clients use the router\'s ports)'),
+  setting('ETCD_CLIENT_PORT', 'etcd.clientPort', 'int', 'etcd\'s client port (Patroni connects to it)'),
   setting('POSTGRES_EXPORTER_PORT', 'postgres.exporterPort', 'int', 'postgres-exporter sidecar port'),
   setting('EXISTING_SECRET', 'existingSecret', 'string', 'Use this Secret for passwords instead of generating one', '(generated)'),
   setting('ETCD_REPLICAS', 'etcd.replicas', 'int', 'etcd members (odd)'),
@@ -107,8 +109,17 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('PROMETHEUS_LABELS', 'monitoring.labels', 'labels', 'Labels for the Prometheus selectors (comma list of key=value, e.g. release=kube-prometheus-stack)', '(none)'),
   setting('PROMETHEUS_SCRAPE_INTERVAL', 'monitoring.scrapeInterval', 'string', 'Scrape interval of the PodMonitors'),
   setting('REPLICATION_LAG_ALERT_BYTES', 'monitoring.replicationLagBytes', 'int', 'Replication lag (bytes) that raises PostgresReplicationLagHigh', '(REPLICA_MAX_LAG_BYTES)'),
+  setting('GRAFANA_DASHBOARD', 'monitoring.grafanaDashboard', 'bool', 'A ConfigMap with a Grafana dashboard for Grafana\'s dashboard sidecar (with PROMETHEUS_OPERATOR=true)'),
+  setting('GRAFANA_DASHBOARD_LABELS', 'monitoring.grafanaDashboardLabels', 'labels', 'Labels the dashboard sidecar looks for (key=value,...)'),
   setting('REPLICA_MAX_LAG_BYTES', 'router.replicaMaxLagBytes', 'int', 'Replicas further behind get no reads'),
   setting('ROUTER_MAX_CONNECTIONS', 'router.maxConnections', 'int', 'Client connections per router pod'),
+  setting('ROUTER_SERVICE_TYPE', 'router.external.serviceType', 'string', 'Write and read Services: ClusterIP (inside the cluster), LoadBalancer or NodePort (docs/external-access.md)'),
+  setting('ROUTER_SOURCE_RANGES', 'router.external.sourceRanges', 'list', 'Client address blocks allowed from outside (CIDR comma list): loadBalancerSourceRanges and NetworkPolicy ipBlocks', '(none)'),
+  setting('ROUTER_ALLOW_ANY_SOURCE', 'router.external.allowAnySource', 'bool', 'Any address may connect from outside (required when ROUTER_SOURCE_RANGES is empty)'),
+  setting('ROUTER_SERVICE_ANNOTATIONS', 'router.external.annotations', 'annotations', 'Annotations of the write and read Services, e.g. cloud load balancer options (key=value comma list)', '(none)'),
+  setting('ROUTER_EXTERNAL_TRAFFIC_POLICY', 'router.external.trafficPolicy', 'string', 'Local (keeps the client address the NetworkPolicy checks) or Cluster'),
+  setting('POSTGRES_WRITE_HOST_PORT', 'router.external.writeNodePort', 'int', 'Node port of the write Service with ROUTER_SERVICE_TYPE=NodePort (30000-32767)', '(picked by Kubernetes)'),
+  setting('POSTGRES_READ_HOST_PORT', 'router.external.readNodePort', 'int', 'Node port of the read Service with ROUTER_SERVICE_TYPE=NodePort (30000-32767)', '(picked by Kubernetes)'),
   setting('INIT_IMAGE', 'init.image', 'string', 'Init Job image'),
   setting('INIT_SQL_FILE', 'init.extraSql', 'file', 'File of extra idempotent SQL the init Job runs in POSTGRES_DB', '(none)'),
   setting('STATS_INGRESS', 'statsIngress.kind', 'string', 'ingress, ingressroute (Traefik CRD) or none'),
@@ -154,6 +165,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('POSTGRES_TLS_SECRET', 'postgres.tls.secretName', 'string', 'Secret with tls.crt, tls.key, ca.crt: PostgreSQL\'s serving certificate', '(Spilo self-signed)'),
   setting('POSTGRES_TLS_ISSUER', 'postgres.tls.issuerName', 'string', 'cert-manager issuer: the chart adds a Certificate writing POSTGRES_TLS_SECRET (default <SCOPE>-tls)', '(none)'),
   setting('POSTGRES_TLS_ISSUER_KIND', 'postgres.tls.issuerKind', 'string', 'Issuer or ClusterIssuer'),
+  setting('POSTGRES_TLS_EXTERNAL_NAMES', 'postgres.tls.externalDnsNames', 'list', 'More DNS names in the cert-manager Certificate: the names clients outside the cluster use (comma list)', '(none)'),
   setting('ROUTER_STATS_AUTH_SECRET', 'router.statsAuthSecret', 'string', 'Secret (kubernetes.io/basic-auth: username, password) HAProxy asks for on the stats page', '(none)'),
 ];
 

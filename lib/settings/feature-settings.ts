@@ -98,6 +98,18 @@ export interface MonitoringSettings {
    * @default - the router's replicaMaxLagBytes: the lag at which a replica stops getting reads
    */
   readonly replicationLagBytes?: number;
+  /**
+   * Write a ConfigMap holding a Grafana dashboard of this cluster, for Grafana's dashboard sidecar
+   * (GRAFANA_DASHBOARD).
+   * @default DEFAULTS.monitoring.grafanaDashboard
+   */
+  readonly grafanaDashboard?: boolean;
+  /**
+   * Labels the dashboard sidecar looks for (GRAFANA_DASHBOARD_LABELS; kube-prometheus-stack's
+   * `grafana.sidecar.dashboards.label` / `labelValue`).
+   * @default DEFAULTS.monitoring.grafanaDashboardLabels
+   */
+  readonly grafanaDashboardLabels?: Record<string, string>;
 }
 
 /** Where DNS queries may go. */

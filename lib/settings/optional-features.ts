@@ -16,7 +16,7 @@ export interface OptionalFeature {
   /** The setting that turns it on or off. */
   readonly switch: SettingPath;
   /** The switch's value that turns it off (`undefined`: off while the switch is unset). */
-  readonly offValue: false | undefined | 'none';
+  readonly offValue: false | undefined | 'none' | 'ClusterIP';
   /** Groups or settings that apply only while the feature is on (the switch itself excepted). */
   readonly applies: readonly SettingPath[];
 }
@@ -26,6 +26,7 @@ export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
   { name: 'WAL-G backups', switch: 'backups.enabled', offValue: false, applies: ['backups'] },
   { name: 'the clone from an archive', switch: 'backups.clone.s3Prefix', offValue: undefined, applies: ['backups.clone'] },
   { name: 'the PodMonitors and PrometheusRule', switch: 'monitoring.enabled', offValue: false, applies: ['monitoring'] },
+  { name: 'the Grafana dashboard ConfigMap', switch: 'monitoring.grafanaDashboard', offValue: false, applies: ['monitoring.grafanaDashboardLabels'] },
   { name: 'the NetworkPolicies', switch: 'networkPolicies.enabled', offValue: false, applies: ['networkPolicies'] },
   {
     name: 'the stats page Ingress',
@@ -33,7 +34,8 @@ export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
     offValue: 'none',
     applies: ['statsIngress', 'networkPolicies.ingressNamespaces', 'networkPolicies.ingressPodLabels'],
   },
-  { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind'] },
+  { name: 'access from outside the cluster (LoadBalancer or NodePort)', switch: 'router.external.serviceType', offValue: 'ClusterIP', applies: ['router.external'] },
+  { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind', 'postgres.tls.externalDnsNames'] },
   { name: 'the Argo CD Application', switch: 'argocd.repoUrl', offValue: undefined, applies: ['argocd'] },
 ];
 

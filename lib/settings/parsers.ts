@@ -1,6 +1,6 @@
 /** Parsers for the list-valued variables of pg-ha.env (labels, tolerations, PostgreSQL parameters). */
 import { k8s } from 'cdk8s-plus-28';
-import { checkLabel, checkToleration, ConfigError } from '../validation';
+import { checkAnnotationKey, checkLabel, checkToleration, ConfigError } from '../validation';
 
 /**
  * Tolerations in kubectl's taint syntax, comma-separated: `key=value:Effect` (Equal), `key:Effect` or
@@ -56,6 +56,21 @@ export function parseParameterList(setting: string, text: string): Record<string
     if (name in map) throw new ConfigError(setting, name, 'each parameter once');
     map[name] = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw;
     at = item.lastIndex;
+  }
+  return map;
+}
+
+/**
+ * `key=value` pairs, comma-separated, with any value text but a comma (ROUTER_SERVICE_ANNOTATIONS):
+ * `service.beta.kubernetes.io/aws-load-balancer-type=nlb`. A value holding a comma needs the
+ * TypeScript settings (`router.external.annotations`).
+ */
+export function parseAnnotations(setting: string, text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const item of text.split(',').map((i) => i.trim()).filter((i) => i !== '')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(setting, item, 'key=value pairs separated by commas, e.g. "service.beta.kubernetes.io/aws-load-balancer-type=nlb"');
+    map[checkAnnotationKey(setting, item.slice(0, eq).trim())] = item.slice(eq + 1).trim();
   }
   return map;
 }

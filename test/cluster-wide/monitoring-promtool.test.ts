@@ -10,13 +10,11 @@ import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { stringify } from 'yaml';
+import { findPromtool } from '../support/promtool';
 import { synth } from '../support/synth';
 
-const e2eRoot = process.env.PG_HA_E2E_ROOT ?? '/var/cache/pg-ha-e2e/trixie';
-const candidates = process.env.PROMTOOL ? [process.env.PROMTOOL] : ['promtool', join(e2eRoot, 'usr/bin/promtool')];
-const promtool = candidates.find((c) => spawnSync(c, ['--version']).status === 0);
+const promtool = findPromtool('monitoring-promtool.test.ts');
 const available = promtool !== undefined;
-if (!available) process.stderr.write(`monitoring-promtool.test.ts skipped: no promtool among ${candidates.join(', ')} (run scripts/e2e-install.sh, or set PROMTOOL)\n`);
 
 const NS = 'namespace="pg-ha"';
 const pg = (pod: string) => `{${NS},scope="pg-ha",pod="${pod}",job="pg-ha/pg-ha-postgres",endpoint="patroni"}`;

@@ -32,7 +32,7 @@ describe('compose-style variables', () => {
 
   test('the env file: comments, quotes, export prefixes; an unknown key (a typo) is an error', () => {
     expect(parseEnvFile('# comment\n\nSCOPE="orders"\nexport NAMESPACE=shop\n', 'pg-ha.env')).toEqual({ SCOPE: 'orders', NAMESPACE: 'shop' });
-    expect(() => parseEnvFile('SCOPE=a\nPOSTGRES_USR=x\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:2 must be one of the known settings .* \(got "POSTGRES_USR"\)/);
+    expect(() => parseEnvFile('SCOPE=a\nPOSTGRES_USR=x\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:2 must be a known setting: did you mean POSTGRES_USER\? .* \(got "POSTGRES_USR"\)/);
     expect(() => parseEnvFile('just words\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:1 must be a KEY=VALUE line/);
   });
 

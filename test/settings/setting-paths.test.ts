@@ -32,5 +32,5 @@ describe('setting paths are checked by the compiler', () => {
 
 /** A valid text for a variable of `kind`. */
 function sample(kind: string): string {
-  return ({ int: '3', bool: 'true', quantity: '1Gi', labels: 'a=b', parameters: 'work_mem=8MB', tolerations: 'dedicated:NoSchedule', ports: '443', list: 'a,b', file: 'x.sql' } as Record<string, string>)[kind] ?? 'text';
+  return ({ int: '3', bool: 'true', quantity: '1Gi', labels: 'a=b', annotations: 'a=b', parameters: 'work_mem=8MB', tolerations: 'dedicated:NoSchedule', ports: '443', list: 'a,b', file: 'x.sql' } as Record<string, string>)[kind] ?? 'text';
 }

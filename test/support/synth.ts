@@ -49,6 +49,11 @@ export const CONFIGURATIONS: Record<string, PgHaSettings> = {
     scope: 'orders', namespace: 'shop', clusterDomain: 'k8s.internal',
     etcd: { replicas: 5 }, postgres: { replicas: 2, tls: { secretName: 'pg-tls' } }, router: { statsAuthSecret: 'stats-auth' },
   },
+  'load balancer with source ranges, other PostgreSQL and etcd ports': {
+    postgres: { port: 6543 }, etcd: { clientPort: 12379 },
+    router: { external: { serviceType: 'LoadBalancer', sourceRanges: ['203.0.113.0/24'], annotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb' } } },
+  },
+  'node ports (compose host ports), any source': { router: { external: { serviceType: 'NodePort', allowAnySource: true, writeNodePort: 30432, readNodePort: 30433 } } },
 };
 
 /** Each configuration's name and synthesized output, for `describe.each`. */

@@ -7,13 +7,24 @@ import { componentServiceAccount } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
-import { checkImage, checkOddInt, checkQuantity } from '../../validation';
+import { checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
 import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
-/** Ports etcd listens on. */
-export const ETCD_PORTS = { client: 2379, peer: 2380, metrics: 8080 } as const;
+/** Ports etcd listens on besides its client port (`etcd.clientPort`, ETCD_CLIENT_PORT). */
+export const ETCD_PORTS = { peer: 2380, metrics: 8080 } as const;
+
+/** The etcd StatefulSet's and headless Service's names. */
+export function etcdNames(cluster: ClusterContext): { statefulSet: string; headless: string } {
+  return { statefulSet: `${cluster.name}-etcd`, headless: `${cluster.name}-etcd-headless` };
+}
+
+/** `host:port` of every member's client URL: what Patroni gets as ETCD3_HOSTS. */
+export function etcdClientEndpoints(cluster: ClusterContext, replicas: number, clientPort: number): string[] {
+  const { statefulSet, headless } = etcdNames(cluster);
+  return statefulPodFqdns(cluster, statefulSet, headless, replicas).map((fqdn) => `${fqdn}:${clientPort}`);
+}
 
 const DATA_DIR = '/var/lib/etcd';
 
@@ -52,6 +63,8 @@ export class EtcdCluster extends Construct {
   public readonly storageSize: string;
   /** Name of the data volume's claim template (claims are `<template>-<statefulset>-<ordinal>`). */
   public readonly claimTemplateName = 'data';
+  /** The port clients (Patroni, etcdctl) connect to on every member and on the client Service. */
+  public readonly clientPort: number;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -63,14 +76,17 @@ export class EtcdCluster extends Construct {
     const resources = resolveResources('etcd.resources', DEFAULTS.etcd.resources, props.resources);
     this.replicas = replicas;
     this.storageSize = storageSize;
+    const clientPort = checkUnprivilegedPort('etcd.clientPort', props.clientPort ?? DEFAULTS.etcd.clientPort, 'etcd runs as a non-root user and binds it itself');
+    // Fixed ports first, so an error names the setting.
+    checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
+    this.clientPort = clientPort;
 
-    const name = `${cluster.name}-etcd`;
-    const headlessName = `${name}-headless`;
+    const { statefulSet: name, headless: headlessName } = etcdNames(cluster);
     const identity: ComponentIdentity = { instance: cluster.name, name: 'etcd', component: 'dcs', version: imageVersion(image) };
     const labels = standardLabels(identity);
     this.selector = selectorLabels(identity);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
-    this.clientEndpoints = this.podFqdns.map((fqdn) => `${fqdn}:${ETCD_PORTS.client}`);
+    this.clientEndpoints = etcdClientEndpoints(cluster, replicas, clientPort);
     const scheduling = schedulingSpec('etcd.scheduling', this.selector, props.scheduling);
     const serviceAccountName = componentServiceAccount(this, name, labels);
 
@@ -81,14 +97,14 @@ export class EtcdCluster extends Construct {
         // Peers must resolve each other before any of them is ready (readiness needs a quorum).
         publishNotReadyAddresses: true,
         selector: this.selector,
-        ports: namedServicePorts({ client: ETCD_PORTS.client, peer: ETCD_PORTS.peer }),
+        ports: namedServicePorts({ client: clientPort, peer: ETCD_PORTS.peer }),
       },
     });
     this.clientService = new k8s.KubeService(this, 'Client', {
       metadata: { name, labels },
       spec: {
         selector: this.selector,
-        ports: namedServicePorts({ client: ETCD_PORTS.client }),
+        ports: namedServicePorts({ client: clientPort }),
       },
     });
 
@@ -118,7 +134,7 @@ export class EtcdCluster extends Construct {
               name: 'etcd',
               image,
               ports: [
-                { name: 'client', containerPort: ETCD_PORTS.client },
+                { name: 'client', containerPort: clientPort },
                 { name: 'peer', containerPort: ETCD_PORTS.peer },
                 { name: 'metrics', containerPort: ETCD_PORTS.metrics },
               ],
@@ -128,10 +144,10 @@ export class EtcdCluster extends Construct {
                   ETCD_NAME: '$(POD_NAME)',
                   ETCD_DATA_DIR: `${DATA_DIR}/data`,
                   ETCD_LISTEN_PEER_URLS: `http://0.0.0.0:${ETCD_PORTS.peer}`,
-                  ETCD_LISTEN_CLIENT_URLS: `http://0.0.0.0:${ETCD_PORTS.client}`,
+                  ETCD_LISTEN_CLIENT_URLS: `http://0.0.0.0:${clientPort}`,
                   ETCD_LISTEN_METRICS_URLS: `http://0.0.0.0:${ETCD_PORTS.metrics}`,
                   // Patroni connects to the advertised client URLs it reads from the member list.
-                  ETCD_ADVERTISE_CLIENT_URLS: memberUrl('$(POD_NAME)', ETCD_PORTS.client),
+                  ETCD_ADVERTISE_CLIENT_URLS: memberUrl('$(POD_NAME)', clientPort),
                   ETCD_INITIAL_ADVERTISE_PEER_URLS: memberUrl('$(POD_NAME)', ETCD_PORTS.peer),
                   ETCD_INITIAL_CLUSTER: initialCluster,
                   // Ignored once a member has data, so `new` stays correct across restarts.

@@ -12,13 +12,18 @@ import { patroniDynamicConfig, renderSpiloConfiguration } from './patroni-config
 import { ParameterValue, routeParameters } from './postgres-parameters';
 import { resolvePostgresTls } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
-import { checkImage, checkInt, checkQuantity, checkRoleName, ConfigError } from '../../validation';
+import { checkImage, checkInt, checkQuantity, checkRoleName, checkUnprivilegedPort, ConfigError } from '../../validation';
 import { ClusterContext, statefulPodFqdns } from '../../k8s/dns-names';
 import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
-/** Ports of a Spilo pod. */
-export const POSTGRES_PORTS = { postgresql: 5432, patroni: 8008 } as const;
+/** Ports of a Spilo pod besides PostgreSQL's (`postgres.port`, POSTGRES_PORT). */
+export const POSTGRES_PORTS = { patroni: 8008 } as const;
+
+/** The members' pod names, which are also their Patroni member names (`<scope>-N`). */
+export function postgresPodNames(cluster: ClusterContext, replicas: number): string[] {
+  return Array.from({ length: replicas }, (_, i) => `${cluster.name}-${i}`);
+}
 /** The superuser and replication roles Spilo configures Patroni with. */
 export const SUPERUSER = 'postgres';
 export const REPLICATION_USER = 'standby';
@@ -31,6 +36,8 @@ const REST_API_PASSWORD_VAR = 'REST_API_PASSWORD';
 export const DYNAMIC_CONFIG_KEY = 'dynamic-config.json';
 
 const PGDATA_MOUNT = '/home/postgres/pgdata';
+/** The port Spilo gives PostgreSQL without PGPORT. */
+const SPILO_DEFAULT_PORT = 5432;
 
 export interface PostgresClusterProps extends PostgresSettings {
   /** Where the cluster lives. */
@@ -73,6 +80,8 @@ export class PostgresCluster extends Construct {
   public readonly statefulSet: StatefulSetWithTypedClaims;
   /** Labels selecting the Postgres pods. */
   public readonly selector: Record<string, string>;
+  /** PostgreSQL's port on every pod. */
+  public readonly port: number;
   /** The exporter's port on every pod. */
   public readonly exporterPort: number;
   /** The role the exporter logs in as. */
@@ -107,9 +116,13 @@ export class PostgresCluster extends Construct {
     const storageSize = checkQuantity('postgres.storageSize', props.storageSize ?? DEFAULTS.postgres.storageSize);
     this.storageSize = storageSize;
     const exporterImage = checkImage('postgres.exporterImage', props.exporterImage ?? DEFAULTS.postgres.exporterImage);
+    this.port = checkUnprivilegedPort('postgres.port', props.port ?? DEFAULTS.postgres.port, 'PostgreSQL runs as the postgres user and binds it itself');
+    if (this.port === POSTGRES_PORTS.patroni) {
+      throw new ConfigError('postgres.port', this.port, `different from Patroni's REST API (${POSTGRES_PORTS.patroni}) in the same pod`);
+    }
     this.exporterPort = checkInt('postgres.exporterPort', props.exporterPort ?? DEFAULTS.postgres.exporterPort, 1024, 65535);
-    if (this.exporterPort === POSTGRES_PORTS.postgresql || this.exporterPort === POSTGRES_PORTS.patroni) {
-      throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${POSTGRES_PORTS.postgresql}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
+    if (this.exporterPort === this.port || this.exporterPort === POSTGRES_PORTS.patroni) {
+      throw new ConfigError('postgres.exporterPort', this.exporterPort, `different from PostgreSQL (${this.port}) and Patroni (${POSTGRES_PORTS.patroni}) in the same pod`);
     }
     this.monitorUser = checkRoleName('postgres.monitorUser', props.monitorUser ?? DEFAULTS.postgres.monitorUser);
     const resources = resolveResources('postgres.resources', DEFAULTS.postgres.resources, props.resources,
@@ -125,7 +138,7 @@ export class PostgresCluster extends Construct {
     const identity: ComponentIdentity = { instance: cluster.name, name: 'postgresql', component: 'database', version: imageVersion(image) };
     const labels = standardLabels(identity);
     this.selector = selectorLabels(identity);
-    this.podNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
+    this.podNames = postgresPodNames(cluster, replicas);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
     const patroni = props.patroni ?? {};
     const parameters = routeParameters('patroni.parameters', patroni.parameters ?? {}, { backupsEnabled: props.archiving ?? false });
@@ -151,7 +164,7 @@ export class PostgresCluster extends Construct {
         // (yet) ready must still resolve, or a recovering member would vanish from the router.
         publishNotReadyAddresses: true,
         selector: this.selector,
-        ports: namedServicePorts({ postgresql: POSTGRES_PORTS.postgresql, patroni: POSTGRES_PORTS.patroni, metrics: this.exporterPort }),
+        ports: namedServicePorts({ postgresql: this.port, patroni: POSTGRES_PORTS.patroni, metrics: this.exporterPort }),
       },
     });
 
@@ -186,7 +199,7 @@ export class PostgresCluster extends Construct {
                 name: 'postgres',
                 image,
                 ports: [
-                  { name: 'postgresql', containerPort: POSTGRES_PORTS.postgresql },
+                  { name: 'postgresql', containerPort: this.port },
                   { name: 'patroni', containerPort: POSTGRES_PORTS.patroni },
                 ],
                 env: [
@@ -196,6 +209,8 @@ export class PostgresCluster extends Construct {
                     // etcd v3 API; DCS_ENABLE_KUBERNETES_API stays unset so Spilo never picks the Kubernetes DCS.
                     ETCD3_HOSTS: dcs.clientEndpoints.join(','),
                   }),
+                  // Spilo's PostgreSQL listens on PGPORT (its default: 5432) and advertises it to Patroni.
+                  ...(this.port !== SPILO_DEFAULT_PORT ? plainEnv({ PGPORT: this.port }) : []),
                   fieldEnv('POD_IP', 'status.podIP'),
                   fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
                   { name: 'PGUSER_SUPERUSER', value: SUPERUSER },
@@ -239,7 +254,7 @@ export class PostgresCluster extends Construct {
                 ports: [{ name: 'metrics', containerPort: this.exporterPort }],
                 env: [
                   // Loopback: Spilo's pg_hba allows md5 without TLS from 127.0.0.1 only.
-                  { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${POSTGRES_PORTS.postgresql}/postgres?sslmode=disable` },
+                  { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${this.port}/postgres?sslmode=disable` },
                   { name: 'DATA_SOURCE_USER', value: this.monitorUser },
                   secrets.env('DATA_SOURCE_PASS', 'monitor'),
                 ],

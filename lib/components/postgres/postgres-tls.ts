@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { standardLabels } from '../../k8s/labels';
 import { IssuerKind, ISSUER_KINDS, PostgresTlsSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
-import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from '../../validation';
+import { checkDnsLabel, checkDnsSubdomain, checkOneOf, ConfigError } from '../../validation';
 import { ClusterContext, serviceFqdn } from '../../k8s/dns-names';
 
 /** The Secret name PostgreSQL's certificate comes from, or undefined for Spilo's self-signed one. */
@@ -32,6 +32,18 @@ export function postgresTlsDnsNames(cluster: ClusterContext, routerServices: str
   }
   names.push(`*.${serviceFqdn(cluster, headlessService)}`);
   return names;
+}
+
+/** The names clients outside the cluster use (`postgres.tls.externalDnsNames`), checked; a leading `*.` is allowed. */
+export function externalDnsNames(names: readonly string[] = []): string[] {
+  return names.map((name, i) => {
+    const setting = `postgres.tls.externalDnsNames[${i}]`;
+    const host = name.startsWith('*.') ? name.slice(2) : name;
+    if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(host) || host.length > 253) {
+      throw new ConfigError(setting, name, 'a DNS name with at least one dot, e.g. "pg.example.com" or "*.db.example.com" (lowercase)');
+    }
+    return name;
+  });
 }
 
 /** The fields of a cert-manager `Certificate` the chart sets (cert-manager.io/v1). */

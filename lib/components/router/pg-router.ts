@@ -5,6 +5,7 @@ import { DEFAULTS } from '../../settings/defaults';
 import { componentServiceAccount } from '../../k8s/service-accounts';
 import { HAPROXY_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { renderHaproxyConfig, STATS_AUTH_ENV } from './haproxy-config';
+import { resolveRouterExposure, RouterExposure } from './router-exposure';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { POSTGRES_PORTS, PostgresCluster } from '../postgres/postgres-cluster';
 import { resolveResources } from '../../k8s/resources';
@@ -18,6 +19,11 @@ export interface PgRouterProps extends RouterSettings {
   readonly cluster: ClusterContext;
   /** The members to route to. */
   readonly postgres: PostgresCluster;
+  /**
+   * Whether the chart writes NetworkPolicies (the only enforcement of a NodePort Service's source ranges).
+   * @default true
+   */
+  readonly networkPoliciesEnabled?: boolean;
 }
 
 /**
@@ -45,6 +51,8 @@ export class PgRouter extends Construct {
   public readonly selector: Record<string, string>;
   /** Router pods. */
   public readonly replicas: number;
+  /** Access from outside the cluster: Service type and the address blocks allowed in. */
+  public readonly exposure: RouterExposure;
 
   constructor(scope: Construct, id: string, props: PgRouterProps) {
     super(scope, id);
@@ -67,6 +75,7 @@ export class PgRouter extends Construct {
     const resources = resolveResources('router.resources', DEFAULTS.router.resources, props.resources);
     const statsAuthSecret = props.statsAuthSecret === undefined ? undefined : checkDnsSubdomain('router.statsAuthSecret', props.statsAuthSecret);
     this.replicas = replicas;
+    this.exposure = resolveRouterExposure(props.external, props.networkPoliciesEnabled ?? true);
 
     const name = `${cluster.name}-router`;
     const identity: ComponentIdentity = { instance: cluster.name, name: 'haproxy', component: 'router', version: imageVersion(image) };
@@ -77,7 +86,7 @@ export class PgRouter extends Construct {
 
     this.haproxyConfig = renderHaproxyConfig({
       backends: postgres.podNames.map((podName, i) => ({ name: podName, host: postgres.podFqdns[i] })),
-      postgresPort: POSTGRES_PORTS.postgresql,
+      postgresPort: postgres.port,
       patroniPort: POSTGRES_PORTS.patroni,
       writePort: this.writePort,
       readPort: this.readPort,
@@ -144,8 +153,21 @@ export class PgRouter extends Construct {
       metadata: { name: serviceName, labels },
       spec: { selector: this.selector, ports: namedServicePorts(ports) },
     });
-    this.writeService = service('WriteService', `${cluster.name}-rw`, { write: this.writePort });
-    this.readService = service('ReadService', `${cluster.name}-ro`, { read: this.readPort });
+    // Clients connect to these two; they are the ones published outside the cluster when asked.
+    const clientService = (id: string, serviceName: string, kind: 'write' | 'read', port: number) => {
+      const nodePort = this.exposure.nodePort(kind);
+      const annotations = this.exposure.annotations;
+      return new k8s.KubeService(this, id, {
+        metadata: { name: serviceName, labels, ...(Object.keys(annotations).length ? { annotations } : {}) },
+        spec: {
+          ...this.exposure.serviceSpec,
+          selector: this.selector,
+          ports: namedServicePorts({ [kind]: port }).map((p) => (nodePort === undefined ? p : { ...p, nodePort })),
+        },
+      });
+    };
+    this.writeService = clientService('WriteService', `${cluster.name}-rw`, 'write', this.writePort);
+    this.readService = clientService('ReadService', `${cluster.name}-ro`, 'read', this.readPort);
     this.statsService = service('StatsService', name, { stats: this.statsPort, metrics: this.metricsPort });
   }
 }
