@@ -3,7 +3,7 @@
  * optional Argo CD Application. Run with `npm run synth` (or `cdk8s synth`, which uses cdk8s.yaml's `app`).
  */
 import { join } from 'path';
-import { clusterContextOf, ConfigError, loadSettings, PgHaChart, renderArgoCdApplication, variablesFor } from './lib';
+import { clusterContextOf, ConfigError, DeployedManifests, loadSettings, PgHaChart, renderArgoCdApplication, variablesFor } from './lib';
 import { synthAtomically, writeApplication } from './lib/cli';
 
 const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
@@ -15,7 +15,9 @@ try {
   const application = renderArgoCdApplication(settings.argocd, {
     scope: cluster.name, namespace: cluster.namespace, projectDir: __dirname, outdir,
   });
-  synthAtomically(outdir, (app) => new PgHaChart(app, cluster.name, settings));
+  // The previous output is what running clusters were applied from: their immutable fields stay.
+  const deployed = DeployedManifests.read(outdir);
+  synthAtomically(outdir, (app) => new PgHaChart(app, cluster.name, settings, { deployed }));
   if (application) writeApplication(application);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;

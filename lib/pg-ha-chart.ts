@@ -14,11 +14,13 @@ import { ConvergeJob } from './components/jobs/converge-job';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
+import { PostgresRollout } from './components/postgres/postgres-rollout';
 import { externalDnsNames, PostgresCertificate, postgresTlsDnsNames } from './components/postgres/postgres-tls';
 import { PgPooler } from './components/pooler/pg-pooler';
 import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
-import { annotateForArgoCd, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
+import { annotateForArgoCd, JobHook, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
+import { DeployedManifests } from './k8s/claim-templates';
 import { ClusterContext } from './k8s/dns-names';
 import { instanceLabels } from './k8s/labels';
 import { checkScheduling, mergeScheduling } from './k8s/scheduling';
@@ -38,6 +40,16 @@ export function clusterContextOf(settings: PgHaSettings): ClusterContext {
   };
 }
 
+/** What the chart is built against, besides the settings. */
+export interface PgHaChartOptions {
+  /**
+   * The previous synth output (the committed dist/): running StatefulSets keep their immutable
+   * volumeClaimTemplates, and a smaller volume size is refused.
+   * @default - a new cluster
+   */
+  readonly deployed?: DeployedManifests;
+}
+
 /** The whole HA PostgreSQL topology: etcd, Spilo/Patroni with exporters, HAProxy, Jobs, stats Ingress, policies. */
 export class PgHaChart extends Chart {
   public readonly cluster: ClusterContext;
@@ -50,6 +62,8 @@ export class PgHaChart extends Chart {
   /** PgBouncer in front of the write Service (and of the read Service), when `pooler.enabled`. */
   public readonly poolers: PgPooler[] = [];
   public readonly init: InitJob;
+  /** The Job that grows volumes and rolls the Postgres pods onto a new template (PostSync). */
+  public readonly rollout: PostgresRollout;
   /** The Job that applies Patroni's dynamic configuration to the running cluster after each sync. */
   public readonly converge: ConvergeJob;
   public readonly statsIngress: StatsIngress;
@@ -64,7 +78,7 @@ export class PgHaChart extends Chart {
   /** What the backup settings do (env, annotation, object-storage port). */
   public readonly backups: BackupConfiguration;
 
-  constructor(scope: Construct, id: string, settings: PgHaSettings = {}) {
+  constructor(scope: Construct, id: string, settings: PgHaSettings = {}, options: PgHaChartOptions = {}) {
     const cluster = clusterContextOf(settings);
     super(scope, id, { namespace: cluster.namespace, disableResourceNameHashes: true });
     this.cluster = cluster;
@@ -91,7 +105,8 @@ export class PgHaChart extends Chart {
       generatedSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
       featureCredentials: (settings.pooler?.enabled ?? DEFAULTS.pooler.enabled) ? ['pooler'] : [],
     });
-    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
+    const deployed = options.deployed;
+    this.etcd = new EtcdCluster(this, 'Etcd', { cluster, deployed, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
     this.backups = backupConfiguration(settings.backups ?? {}, {
       scope: cluster.name, namespace: cluster.namespace, pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
     });
@@ -100,9 +115,21 @@ export class PgHaChart extends Chart {
       archiving: settings.backups?.enabled ?? DEFAULTS.backups.enabled,
       scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
       extraEnv: this.backups.env,
+      deployed,
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    this.rollout = new PostgresRollout(this, 'Rollout', {
+      cluster,
+      postgres: this.postgres,
+      etcd: this.etcd,
+      secrets: this.secrets,
+      image: postgresSettings.image ?? DEFAULTS.postgres.image,
+      primary: postgresSettings.rolloutPrimary,
+      synchronousMode: settings.patroni?.synchronousMode ?? DEFAULTS.patroni.synchronousMode,
+      maximumLagBytes: settings.patroni?.maximumLagOnFailover ?? DEFAULTS.patroni.maximumLagOnFailover,
+      scheduling: mergeScheduling(scheduling, postgresSettings.scheduling),
+    });
     const networkPolicies = settings.networkPolicies ?? {};
     const networkPoliciesEnabled = networkPolicies.enabled ?? DEFAULTS.networkPolicies.enabled;
     this.router = new PgRouter(this, 'Router', {
@@ -170,6 +197,7 @@ export class PgHaChart extends Chart {
         router: this.router,
         poolers: this.poolers,
         init: this.init,
+        rollout: this.rollout,
         converge: this.converge,
         secretsGenerator: { selector: this.secrets.generatorSelector },
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
@@ -197,7 +225,7 @@ export class PgHaChart extends Chart {
 
   /** Each group of objects and its sync wave (see SYNC_WAVES); a group listed later wins for its objects. */
   private syncWaveGroups(): SyncWaveGroup[] {
-    const group = (scope: IConstruct | undefined, wave: number): SyncWaveGroup[] => (scope ? [{ scope, wave }] : []);
+    const group = (scope: IConstruct | undefined, wave: number, hook?: JobHook): SyncWaveGroup[] => (scope ? [{ scope, wave, hook }] : []);
     return [
       ...group(this.namespaceObject, SYNC_WAVES.namespace),
       ...group(this.secrets, SYNC_WAVES.secretsPrerequisites),
@@ -209,6 +237,9 @@ export class PgHaChart extends Chart {
       ...group(this.router, SYNC_WAVES.router),
       ...this.poolers.flatMap((pooler) => group(pooler, SYNC_WAVES.router)),
       ...group(this.init, SYNC_WAVES.init),
+      // The rollout Job's account, Role and script with the members; the Job itself after everything.
+      ...group(this.rollout, SYNC_WAVES.postgres),
+      ...group(this.rollout.job, SYNC_WAVES.rollout, 'PostSync'),
       { scope: this.converge, wave: SYNC_WAVES.converge, hook: 'PostSync' },
       ...group(this.statsIngress, SYNC_WAVES.extras),
       ...group(this.monitoring, SYNC_WAVES.extras),

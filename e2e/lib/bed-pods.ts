@@ -96,7 +96,8 @@ export class BedPods implements PodRuntime {
     const attempts = 1 + Math.min(job.spec?.backoffLimit ?? 6, 2);
     let last = { code: null as number | null, output: '' };
     for (let i = 1; i <= attempts; i++) {
-      last = await this.bed.jobs.runObject(job as K8sObject);
+      // The kubelet would stop it at activeDeadlineSeconds (a rollout Job replaces pods for minutes).
+      last = await this.bed.jobs.runObject(job as K8sObject, (job.spec?.activeDeadlineSeconds ?? 120) * 1000);
       if (last.code === 0) return { succeeded: true, message: lastLines(last.output) };
       log(`Job ${job.metadata.name} attempt ${i}/${attempts} failed (exit ${last.code}):\n${last.output}`);
     }

@@ -35,6 +35,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly init: Pods;
   /** The PgBouncer poolers, if any: clients reach them like the router; they reach the router. */
   readonly poolers?: ReadonlyArray<Pods & { readonly role: 'write' | 'read'; readonly podPort: number; readonly metricsPort: number; readonly routerPort: number }>;
+  /** The rollout Job (Kubernetes API, Patroni's REST API). */
+  readonly rollout: Pods;
   /** The converge Job: Patroni's REST API and PostgreSQL on every member. */
   readonly converge: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
@@ -57,7 +59,7 @@ export class NetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
     super(scope, id);
-    const { cluster, etcd, postgres, router, init, converge } = props;
+    const { cluster, etcd, postgres, router, init, rollout, converge } = props;
     const names = (setting: string, values: string[]) => values.map((v, i) => checkDnsLabel(`${setting}[${i}]`, v));
     const labelMap = (setting: string, map: Record<string, string>) => {
       for (const [k, v] of Object.entries(map)) checkLabel(setting, k, v);
@@ -119,6 +121,8 @@ export class NetworkPolicies extends Construct {
       // Replicas stream from the leader; members call each other's REST API (failsafe mode).
       { from: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       { from: [prometheus], ports: portsOf(POSTGRES_PORTS.patroni, postgres.exporterPort) },
+      // The rollout Job reads Patroni's view of the cluster and asks for the switchover.
+      { from: [pods(rollout.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
       // The converge Job PATCHes Patroni's configuration, restarts members and reads pg_settings.
       { from: [pods(converge.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
     ], [
@@ -161,6 +165,13 @@ export class NetworkPolicies extends Construct {
 
     policy('init', init.selector, [], [
       { to: [pods(router.selector)], ports: portsOf(router.writePort) },
+      dnsRule,
+    ]);
+
+    // Reads the StatefulSet and pods, evicts pods, grows claims (API); asks Patroni (REST).
+    policy('rollout', rollout.selector, [], [
+      apiServerRule,
+      { to: [pods(postgres.selector)], ports: portsOf(POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
 

@@ -46,6 +46,11 @@ export const SYNC_WAVES = {
    * report healthy; here their pods already run.
    */
   extras: 4,
+  /**
+   * The rollout Job, a PostSync hook (waves order hooks within their phase): it runs once every
+   * object of the sync is healthy, i.e. after the StatefulSet's new template is stored.
+   */
+  rollout: 5,
 } as const;
 
 /** The Argo CD hooks the chart's Jobs are: Sync (in wave order) or PostSync (after everything is healthy). */
@@ -91,11 +96,13 @@ export interface SyncWaveGroup {
 }
 
 /**
- * Writes sync waves on every ApiObject of `chart`, turns every Job into a Sync hook, and marks the
- * Namespace and the PVCs of every StatefulSet as never pruned or deleted by Argo CD.
+ * Writes sync waves on every ApiObject of `chart`, turns every Job into a Sync hook (or the hook
+ * its group says), and marks the Namespace and the PVCs of every StatefulSet as never pruned or
+ * deleted by Argo CD.
  *
- * The converge Job is the one PostSync hook: it changes the running cluster to what the sync
- * applied, so it runs once every resource is healthy, after each sync.
+ * The converge and rollout Jobs are PostSync hooks: they change the running cluster to what the
+ * sync applied (Patroni's configuration; pods on the new template and grown volumes), so they run
+ * once every resource is healthy, converge first (their waves order them within the phase).
  *
  * Why the other Jobs are Sync hooks (not PreSync/PostSync, not plain resources):
  * - a plain Job deleted by `ttlSecondsAfterFinished` would leave the app OutOfSync forever (and
@@ -103,7 +110,8 @@ export interface SyncWaveGroup {
  * - Sync hooks run inside the Sync phase in wave order, so the secrets Job (wave -1) runs after its
  *   RBAC (wave -2) and the init Job (wave 3) after the router (wave 2). A PreSync hook would run before
  *   its ServiceAccount exists on the first sync; a PostSync hook waits for every resource to be
- *   healthy, including an Ingress that may never get an address;
+ *   healthy, including an Ingress that may never get an address (that holds back the PostSync
+ *   Jobs too: docs/day-2.md);
  * - `BeforeHookCreation` deletes the previous Job of the same name before creating it again, so a
  *   re-sync never fails on a Job's immutable pod template; a changed Job has a new (hashed) name
  *   anyway, which is also what keeps `kubectl apply -f dist/` re-runs working (hook annotations mean

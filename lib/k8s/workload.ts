@@ -51,14 +51,15 @@ export function volumeClaimTemplate(name: string, size: string, storageClassName
 
 /**
  * StatefulSet fields etcd and Postgres share: members start in parallel (each component says why),
- * roll one at a time, and keep their volumes when the set is deleted or scaled down.
+ * are replaced one at a time (`RollingUpdate` by the controller, or `OnDelete` when a Job decides the
+ * order), and keep their volumes when the set is deleted or scaled down.
  */
-export function memberSetSpec(serviceName: string, replicas: number, selector: Record<string, string>) {
+export function memberSetSpec(serviceName: string, replicas: number, selector: Record<string, string>, updateStrategy: 'RollingUpdate' | 'OnDelete') {
   return {
     serviceName,
     replicas,
     podManagementPolicy: 'Parallel',
-    updateStrategy: { type: 'RollingUpdate' },
+    updateStrategy: { type: updateStrategy },
     selector: { matchLabels: selector },
     persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
   };
@@ -70,10 +71,17 @@ export function memberSetSpec(serviceName: string, replicas: number, selector: R
  * (A JSON patch cannot add them: the generated class drops fields its props type does not know.)
  */
 export class StatefulSetWithTypedClaims extends k8s.KubeStatefulSet {
+  /**
+   * The volumeClaimTemplates of the running StatefulSet, written out verbatim instead of the ones
+   * built from the settings (they are immutable; see lib/k8s/claim-templates.ts).
+   */
+  public deployedClaimTemplates?: unknown[];
+
   public toJson(): any {
     const json = super.toJson();
     const templates: Array<Record<string, unknown>> = json.spec?.volumeClaimTemplates ?? [];
-    json.spec.volumeClaimTemplates = templates.map((t) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...t }));
+    json.spec.volumeClaimTemplates = this.deployedClaimTemplates
+      ?? templates.map((t) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...t }));
     return json;
   }
 }

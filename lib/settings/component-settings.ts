@@ -48,6 +48,13 @@ export interface SchedulingSettings {
   readonly priorityClassName?: string;
 }
 
+/**
+ * Who does the one switchover of a rollout of the Postgres pods: the rollout Job (`auto`), or an
+ * operator with the command the Job's log prints (`manual`), after every replica was replaced.
+ */
+export const ROLLOUT_PRIMARY_MODES = ['auto', 'manual'] as const;
+export type RolloutPrimaryMode = (typeof ROLLOUT_PRIMARY_MODES)[number];
+
 /** Amounts of CPU and memory (and ephemeral storage) of a container. */
 export type ResourceQuantities = {
   readonly 'cpu'?: k8s.Quantity;
@@ -186,6 +193,12 @@ export interface PostgresSettings {
    * @default DEFAULTS.postgres.monitorUser
    */
   readonly monitorUser?: string;
+  /**
+   * Whether the rollout Job switches over to an updated synchronous standby itself (`auto`) or
+   * stops before it and logs the command that finishes the rollout (`manual`).
+   * @default DEFAULTS.postgres.rolloutPrimary
+   */
+  readonly rolloutPrimary?: RolloutPrimaryMode;
 }
 
 /** Patroni's timing and replication settings (bootstrap.dcs: applied when the cluster is first created). */

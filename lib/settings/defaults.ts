@@ -49,6 +49,7 @@ export const DEFAULTS = {
     exporterImage: 'prometheuscommunity/postgres-exporter:v0.18.1',
     exporterPort: 9187,
     monitorUser: 'postgres_exporter',
+    rolloutPrimary: 'auto',
   },
   patroni: {
     ttl: 20,

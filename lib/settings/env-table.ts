@@ -81,6 +81,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('POSTGRES_STORAGE_CLASS', 'postgres.storageClass', 'string', 'PostgreSQL StorageClass', '(cluster default)'),
   setting('EXPORTER_IMAGE', 'postgres.exporterImage', 'string', 'postgres-exporter image'),
   setting('MONITOR_USER', 'postgres.monitorUser', 'string', 'Role the exporters log in as (pg_monitor)'),
+  setting('ROLLOUT_PRIMARY', 'postgres.rolloutPrimary', 'string', 'A new pod template: the rollout Job switches over to an updated standby itself (auto) or stops before and logs the command (manual)'),
   setting('BACKUPS', 'backups.enabled', 'bool', 'WAL-G continuous archiving and base backups to S3-compatible storage'),
   setting('BACKUP_S3_BUCKET', 'backups.bucket', 'string', 'S3 bucket (required with BACKUPS=true)', '(none)'),
   setting('BACKUP_S3_PREFIX', 'backups.prefix', 'string', 'Path inside the bucket', 'spilo/<NAMESPACE>-<SCOPE>/wal/<PGVERSION>'),

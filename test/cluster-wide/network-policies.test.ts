@@ -9,7 +9,7 @@ import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from 
 import { synth } from '../support/synth';
 
 const COMPONENT_NAMES: Record<string, string> = {
-  dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge', pooler: 'pooler', 'pooler-ro': 'pooler-ro',
+  dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge', pooler: 'pooler', 'pooler-ro': 'pooler-ro', rollout: 'rollout',
 };
 
 /** The cluster's pods, one endpoint per workload, with the ports their containers declare. */
@@ -54,10 +54,13 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     ['prometheus', 'router', [8404]],
     ['postgres', 'kube-apiserver', [443, 6443]], // Spilo's role callback
     ['secrets', 'kube-apiserver', [443, 6443]], // creates the credentials Secret
+    ['rollout', 'kube-apiserver', [443, 6443]], // reads pods and revisions, evicts pods, grows claims
+    ['rollout', 'postgres', [8008]], // Patroni's view of the cluster, the switchover
     // The API server's address is not selectable, so its ports are open towards any address:
-    // a pod elsewhere serving 443 is reachable from these two (documented in the README).
+    // a pod elsewhere serving 443 is reachable from these (documented in the README).
     ['postgres', 'web', [443]],
     ['secrets', 'web', [443]],
+    ['rollout', 'web', [443]],
     ...clusterPods.flatMap((pod): Need[] => [[pod, 'coredns', [53], 'UDP'], [pod, 'coredns', [53], 'TCP']]),
     ...extra,
   ];
@@ -76,7 +79,7 @@ function matrix(settings: PgHaSettings = {}, edit: (policies: Manifest[]) => Man
 describe('NetworkPolicy reachability matrix', () => {
   test('every needed path is open and every other path to or from the cluster is closed', () => {
     const { open, pods } = matrix();
-    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'postgres', 'router', 'secrets']);
+    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'postgres', 'rollout', 'router', 'secrets']);
     expect(compareMatrix(open, neededPaths(pods))).toEqual({ missing: [], unexpected: [] });
   });
 
@@ -139,7 +142,7 @@ describe('NetworkPolicy reachability matrix', () => {
 
   test('the poolers: clients and Prometheus reach them, and they reach only their router port', () => {
     const { open, pods } = matrix({ pooler: { enabled: true, read: true } });
-    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'pooler', 'pooler-ro', 'postgres', 'router', 'secrets']);
+    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'pooler', 'pooler-ro', 'postgres', 'rollout', 'router', 'secrets']);
     const expected = neededPaths(pods, [
       ['client', 'pooler', [6432]], ['client', 'pooler-ro', [6432]],
       ['prometheus', 'pooler', [9127]], ['prometheus', 'pooler-ro', [9127]],
@@ -165,7 +168,7 @@ describe('NetworkPolicy reachability matrix', () => {
 describe('NetworkPolicy objects', () => {
   test('are on by default and can be turned off (NETWORK_POLICIES=false)', () => {
     expect(synth().all('NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(
-      ['pg-ha-converge', 'pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-router', 'pg-ha-secrets'],
+      ['pg-ha-converge', 'pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
     );
     expect(synth({ networkPolicies: { enabled: false } }).all('NetworkPolicy')).toEqual([]);
   });

@@ -54,7 +54,7 @@ describe('Jobs', () => {
   const jobs = objects.filter((o) => o.kind === 'Job');
 
   test('every Job is a hook replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
-    expect(jobs).toHaveLength(3);
+    expect(jobs).toHaveLength(4);
     for (const job of jobs) {
       expect(annotation(job, ARGOCD.hookDeletePolicy)).toBe('BeforeHookCreation');
       expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
@@ -63,13 +63,14 @@ describe('Jobs', () => {
     expect(sync.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
   });
 
-  test('the converge Job is a PostSync hook: it runs after each sync, once everything is healthy', () => {
-    const converge = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'PostSync');
-    expect(converge.map((j) => j.metadata.name)).toEqual([expect.stringMatching(/^pg-ha-converge-[0-9a-f]{10}$/)]);
+  test('the converge and rollout Jobs are PostSync hooks, converge first: they run after each sync, once everything is healthy', () => {
+    const postSync = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'PostSync').sort((a, b) => wave(a) - wave(b));
+    expect(postSync.map((j) => j.metadata.name)).toEqual([/^pg-ha-converge-/, /^pg-ha-rollout-/].map((p) => expect.stringMatching(new RegExp(`${p.source}[0-9a-f]{10}$`))));
+    expect(wave(postSync[0])).toBeLessThan(wave(postSync[1]));
   });
 
   test('only Jobs are hooks: everything else is compared and self-healed', () => {
-    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job']);
+    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job', 'Job']);
   });
 });
 

@@ -14,6 +14,7 @@ const LEVELS = {
   init: 'restricted', // postgres:17-alpine as uid 70
   secrets: 'restricted', // the Spilo image's python3 as nobody
   converge: 'restricted', // the Spilo image's python3 and postgres as its postgres user (101)
+  rollout: 'restricted', // the Spilo image's python3 as nobody
 } as const;
 
 describe('Pod Security Standards level of each pod', () => {

@@ -14,6 +14,8 @@ function edited(kind: string, name: string, edit: (o: any) => void, objects = di
   return objects;
 }
 const newImage = (o: any): void => { o.spec.template.spec.containers[0].image = `${o.spec.template.spec.containers[0].image}-next`; };
+/** dist/'s Postgres StatefulSet is OnDelete (the rollout Job replaces its pods); these tests roll it the controller's way. */
+const rollingNewImage = (o: any): void => { o.spec.updateStrategy = { type: 'RollingUpdate' }; newImage(o); };
 const revisions = (c: Cluster, prefix: string): Record<string, string> => Object.fromEntries(c.pods.pods()
   .filter((p) => p.owner?.kind === 'StatefulSet' && p.owner.name === prefix).map((p) => [p.name, p.labels['controller-revision-hash']]));
 
@@ -25,17 +27,17 @@ test('re-applying the same dist/ changes nothing: no pod stopped or started, no 
   expect(r.configured).toEqual([]);
   expect(r.unchanged).toHaveLength(distObjects().length);
   expect(c.pods.events).toEqual(events);
-  expect(c.pods.jobsRun).toHaveLength(3); // secrets, init and converge: each once, at the first apply
+  expect(c.pods.jobsRun).toHaveLength(4); // secrets, init, converge and rollout: each once, at the first apply
 });
 
-test('the first apply runs in sync-wave order: the secrets Job before etcd, etcd before Postgres, the init Job, then the PostSync converge Job', async () => {
+test('the first apply runs in sync-wave order: the secrets Job before etcd, etcd before Postgres, the init Job, then the PostSync converge and rollout Jobs', async () => {
   const c = await clusterFromDist();
   const step = (e: string): string => {
     if (e.startsWith('job ')) return e.replace(/-[0-9a-f]+$/, '');
     for (const [prefix, what] of [['start pg-ha-etcd-', 'etcd'], ['start pg-ha-router-', 'router'], ['start pg-ha-', 'postgres']]) if (e.startsWith(prefix)) return what;
     return e;
   };
-  expect([...new Set(c.pods.events.map(step))]).toEqual(['job pg-ha-secrets', 'etcd', 'postgres', 'router', 'job pg-ha-init', 'job pg-ha-converge']);
+  expect([...new Set(c.pods.events.map(step))]).toEqual(['job pg-ha-secrets', 'etcd', 'postgres', 'router', 'job pg-ha-init', 'job pg-ha-converge', 'job pg-ha-rollout']);
 });
 
 test('a Job with a new name runs; the Job and a ConfigMap no longer in dist/ are deleted; a Secret created through the API is kept', async () => {
@@ -69,7 +71,7 @@ describe('StatefulSet RollingUpdate', () => {
     const c = await clusterFromDist();
     c.pods.readyDelayMs = 20;
     const from = c.pods.events.length;
-    const objects = edited('StatefulSet', 'pg-ha', newImage);
+    const objects = edited('StatefulSet', 'pg-ha', rollingNewImage);
     const r = await c.applier.apply(objects);
     expect(r.ok).toBe(true);
     const next = statefulSetRevision(objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'pg-ha')!);
@@ -95,7 +97,7 @@ describe('StatefulSet RollingUpdate', () => {
     const c = await clusterFromDist();
     c.pods.setReady('pg-ha-0', false);
     const from = c.pods.events.length;
-    const applying = c.applier.apply(edited('StatefulSet', 'pg-ha', newImage));
+    const applying = c.applier.apply(edited('StatefulSet', 'pg-ha', rollingNewImage));
     await new Promise((r) => setTimeout(r, 100));
     expect(c.pods.events.slice(from)).toEqual([]);
     c.pods.setReady('pg-ha-0', true);
@@ -158,9 +160,9 @@ test('a Deployment removed from dist/ has its pods stopped', async () => {
 test('a second apply during a rollout waits for it, then rolls to the newest template: every pod ends on the last revision', async () => {
   const c = await clusterFromDist();
   c.pods.readyDelayMs = 10;
-  const first = c.applier.apply(edited('StatefulSet', 'pg-ha', newImage));
+  const first = c.applier.apply(edited('StatefulSet', 'pg-ha', rollingNewImage));
   await new Promise((r) => setTimeout(r, 15));
-  const latest = edited('StatefulSet', 'pg-ha', (o) => { newImage(o); newImage(o); });
+  const latest = edited('StatefulSet', 'pg-ha', (o) => { rollingNewImage(o); newImage(o); });
   const second = c.applier.apply(latest);
   const results = await Promise.all([first, second]);
   expect(results.map((r) => r.ok)).toEqual([true, true]);

@@ -37,7 +37,7 @@ describe('StatefulSet', () => {
 
   test.each([
     ['replicas', (o: any) => { o.spec.replicas = 4; }],
-    ['updateStrategy', (o: any) => { o.spec.updateStrategy = { type: 'OnDelete' }; }],
+    ['updateStrategy', (o: any) => { o.spec.updateStrategy = { type: 'RollingUpdate' }; }],
     ['minReadySeconds', (o: any) => { o.spec.minReadySeconds = 5; }],
     ['persistentVolumeClaimRetentionPolicy', (o: any) => { o.spec.persistentVolumeClaimRetentionPolicy = { whenDeleted: 'Delete', whenScaled: 'Retain' }; }],
     ['revisionHistoryLimit', (o: any) => { o.spec.revisionHistoryLimit = 3; }],

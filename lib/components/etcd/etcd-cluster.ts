@@ -9,6 +9,7 @@ import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
 import { checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
+import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports etcd listens on besides its client port (`etcd.clientPort`, ETCD_CLIENT_PORT). */
@@ -30,6 +31,11 @@ const DATA_DIR = '/var/lib/etcd';
 export interface EtcdClusterProps extends EtcdSettings {
   /** Where the cluster lives. */
   readonly cluster: ClusterContext;
+  /**
+   * The previous synth output: a running StatefulSet keeps its volumeClaimTemplates (lib/k8s/claim-templates.ts).
+   * @default - a new cluster
+   */
+  readonly deployed?: DeployedManifests;
 }
 
 /**
@@ -53,6 +59,10 @@ export class EtcdCluster extends Construct {
   public readonly selector: Record<string, string>;
   /** Members of the cluster. */
   public readonly replicas: number;
+  /** The declared size of each member's data volume (the rollout Job grows existing claims to it). */
+  public readonly storageSize: string;
+  /** Name of the data volume's claim template (claims are `<template>-<statefulset>-<ordinal>`). */
+  public readonly claimTemplateName = 'data';
   /** The port clients (Patroni, etcdctl) connect to on every member and on the client Service. */
   public readonly clientPort: number;
 
@@ -65,6 +75,7 @@ export class EtcdCluster extends Construct {
     const storageClass = props.storageClass;
     const resources = resolveResources('etcd.resources', DEFAULTS.etcd.resources, props.resources);
     this.replicas = replicas;
+    this.storageSize = storageSize;
     const clientPort = checkUnprivilegedPort('etcd.clientPort', props.clientPort ?? DEFAULTS.etcd.clientPort, 'etcd runs as a non-root user and binds it itself');
     // Fixed ports first, so an error names the setting.
     checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
@@ -101,10 +112,13 @@ export class EtcdCluster extends Construct {
     const initialCluster = Array.from({ length: replicas }, (_, i) => `${name}-${i}=${memberUrl(`${name}-${i}`, ETCD_PORTS.peer)}`).join(',');
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
-      metadata: { name, labels },
+      metadata: { name, labels, annotations: { [STORAGE_SIZE_ANNOTATION]: storageSize } },
       spec: {
         // Parallel start: OrderedReady would deadlock (member 0 is not ready until a quorum of members runs).
-        ...memberSetSpec(headlessName, replicas, this.selector),
+        // RollingUpdate: the controller replaces one member at a time, highest ordinal first, and
+        // only once every member is Ready; Ready is /readyz, a linearizable read, i.e. the member
+        // is part of a quorum. So each step starts from a full quorum (docs/day-2.md says why no Job).
+        ...memberSetSpec(headlessName, replicas, this.selector, 'RollingUpdate'),
         template: {
           metadata: { labels },
           spec: {
@@ -155,8 +169,11 @@ export class EtcdCluster extends Construct {
             }],
           },
         },
-        volumeClaimTemplates: [volumeClaimTemplate('data', storageSize, storageClass)],
+        volumeClaimTemplates: [volumeClaimTemplate(this.claimTemplateName, storageSize, storageClass)],
       },
+    });
+    this.statefulSet.deployedClaimTemplates = deployedClaimTemplates(props.deployed?.statefulSet(cluster.namespace, name), {
+      sizeSetting: 'etcd.storageSize', classSetting: 'etcd.storageClass', size: storageSize, storageClass,
     });
   }
 }

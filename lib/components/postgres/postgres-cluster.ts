@@ -14,6 +14,7 @@ import { resolvePostgresTls } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { checkImage, checkInt, checkQuantity, checkRoleName, checkUnprivilegedPort, ConfigError } from '../../validation';
 import { ClusterContext, statefulPodFqdns } from '../../k8s/dns-names';
+import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports of a Spilo pod besides PostgreSQL's (`postgres.port`, POSTGRES_PORT). */
@@ -57,6 +58,11 @@ export interface PostgresClusterProps extends PostgresSettings {
    * @default - none
    */
   readonly extraEnv?: k8s.EnvVar[];
+  /**
+   * The previous synth output: a running StatefulSet keeps its volumeClaimTemplates (lib/k8s/claim-templates.ts).
+   * @default - a new cluster
+   */
+  readonly deployed?: DeployedManifests;
 }
 
 /**
@@ -96,6 +102,10 @@ export class PostgresCluster extends Construct {
   public readonly tlsSecretName?: string;
   /** The TLS settings (for the cert-manager Certificate the chart may add). */
   public readonly tls: PostgresTlsSettings;
+  /** The declared size of each member's data volume (the rollout Job grows existing claims to it). */
+  public readonly storageSize: string;
+  /** Name of the data volume's claim template (claims are `<template>-<statefulset>-<ordinal>`). */
+  public readonly claimTemplateName = 'pgdata';
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps) {
     super(scope, id);
@@ -104,6 +114,7 @@ export class PostgresCluster extends Construct {
     const image = checkImage('postgres.image', props.image ?? DEFAULTS.postgres.image);
     const pgVersion = checkInt('postgres.pgVersion', props.pgVersion ?? DEFAULTS.postgres.pgVersion, 13, 17);
     const storageSize = checkQuantity('postgres.storageSize', props.storageSize ?? DEFAULTS.postgres.storageSize);
+    this.storageSize = storageSize;
     const exporterImage = checkImage('postgres.exporterImage', props.exporterImage ?? DEFAULTS.postgres.exporterImage);
     this.port = checkUnprivilegedPort('postgres.port', props.port ?? DEFAULTS.postgres.port, 'PostgreSQL runs as the postgres user and binds it itself');
     if (this.port === POSTGRES_PORTS.patroni) {
@@ -163,10 +174,12 @@ export class PostgresCluster extends Construct {
     ]);
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
-      metadata: { name, labels },
+      metadata: { name, labels, annotations: { [STORAGE_SIZE_ANNOTATION]: storageSize } },
       spec: {
         // Parallel start: members find each other through etcd, not through start order.
-        ...memberSetSpec(headlessName, replicas, this.selector),
+        // OnDelete: the rollout Job replaces the pods, replicas first and the primary last after one
+        // switchover; RollingUpdate would go by ordinal and could restart the primary mid-way.
+        ...memberSetSpec(headlessName, replicas, this.selector, 'OnDelete'),
         template: {
           metadata: { labels },
           spec: {
@@ -259,8 +272,11 @@ export class PostgresCluster extends Construct {
             ],
           },
         },
-        volumeClaimTemplates: [volumeClaimTemplate('pgdata', storageSize, props.storageClass)],
+        volumeClaimTemplates: [volumeClaimTemplate(this.claimTemplateName, storageSize, props.storageClass)],
       },
+    });
+    this.statefulSet.deployedClaimTemplates = deployedClaimTemplates(props.deployed?.statefulSet(cluster.namespace, name), {
+      sizeSetting: 'postgres.storageSize', classSetting: 'postgres.storageClass', size: storageSize, storageClass: props.storageClass,
     });
   }
 }
