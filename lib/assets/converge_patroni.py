@@ -197,13 +197,12 @@ def restart_pending(patroni, pgbin, primary_first, timeout):
         patroni.wait_member_running(replica['name'], timeout)
         restarts += 1
     if not primary_first and leader['name'] in pending:
-        candidates = patroni.replicas(patroni.check_healthy())
-        candidate = next((m for m in candidates if m.get('role') == 'sync_standby'), candidates[0] if candidates else None)
+        candidate = switchover_candidate(patroni, timeout)
         if candidate is None:
             log(f'restart {leader["name"]} (the only member, in place)')
             patroni.restart_pending(leader)
         else:
-            patroni.switchover_and_wait(leader['name'], candidate['name'], timeout)
+            switchover_to_sync_standby(patroni, leader['name'], candidate, timeout)
             old = next(m for m in patroni.cluster()['members'] if m['name'] == leader['name'])
             if patroni.member_status(old).get('pending_restart'):
                 log(f'restart {old["name"]} (now a replica)')
@@ -211,6 +210,38 @@ def restart_pending(patroni, pgbin, primary_first, timeout):
         patroni.wait_member_running(leader['name'], timeout)
         restarts += 1
     return restarts
+
+
+def switchover_candidate(patroni, timeout):
+    """The replica to hand the primary to: the synchronous standby once one streams again (restarted
+    replicas lose the role for a moment), else the first replica; None when the leader is alone."""
+    def streaming_sync_standby():
+        candidates = patroni.replicas(patroni.check_healthy())
+        if not candidates:
+            return {'none': True}
+        return next((m for m in candidates if m.get('role') == 'sync_standby' and m.get('state') == 'streaming'), None)
+    try:
+        found = patroni.wait('a streaming synchronous standby', streaming_sync_standby, min(timeout, 60))
+    except PatroniError:
+        candidates = patroni.replicas(patroni.check_healthy())
+        return candidates[0]['name'] if candidates else None
+    return None if found.get('none') else found['name']
+
+
+def switchover_to_sync_standby(patroni, leader, candidate, timeout):
+    """Switches over; Patroni answers 412 when the synchronous standby moved in the meantime, so the
+    candidate is read again and the call repeated (nothing changed on a 412) until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            patroni.switchover_and_wait(leader, candidate, timeout)
+            return
+        except PatroniError as error:
+            if ' 412' not in str(error) or time.monotonic() > deadline:
+                raise
+            log(f'{error}; reading the synchronous standby again')
+            time.sleep(1)
+            candidate = switchover_candidate(patroni, timeout) or candidate
 
 
 def verify(patroni, pgbin, expected):
