@@ -15,17 +15,19 @@ export const PGBOUNCER_UID = 998;
 export const PGBOUNCER_GID = 996;
 /** postgres:*-alpine's `postgres` user and group. */
 export const POSTGRES_ALPINE_UID = 70;
+/** The Spilo image's `postgres` user (uid) and group (gid), from Debian's postgresql-common. */
+export const SPILO_UID = 101;
+export const SPILO_GID = 103;
 
 /**
- * Pod Security Admission labels of the chart's Namespace: enforce "baseline" (the Spilo pods need
- * root at start) and audit at "restricted" (the API server's audit log records every pod below it).
- * No "warn" at restricted: every `kubectl apply` would print the known Spilo exception.
+ * Pod Security Admission labels of the chart's Namespace: every pod of the chart meets "restricted",
+ * so the namespace enforces it (the API server rejects any pod below it) and warns on apply.
  */
 export const POD_SECURITY_NAMESPACE_LABELS: Record<string, string> = {
-  'pod-security.kubernetes.io/enforce': 'baseline',
+  'pod-security.kubernetes.io/enforce': 'restricted',
   'pod-security.kubernetes.io/enforce-version': 'v1.28',
-  'pod-security.kubernetes.io/audit': 'restricted',
-  'pod-security.kubernetes.io/audit-version': 'v1.28',
+  'pod-security.kubernetes.io/warn': 'restricted',
+  'pod-security.kubernetes.io/warn-version': 'v1.28',
 };
 
 /** The container fields of the Pod Security Standards "restricted" profile. */

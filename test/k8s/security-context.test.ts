@@ -4,12 +4,12 @@
  * each image needs. What every container must have is in test/cross-cutting/workloads.test.ts.
  */
 import { container } from '../support/manifests';
-import { podSecurityLevel, violations } from '../support/pod-security';
+import { podSecurityLevel } from '../support/pod-security';
 import { synth } from '../support/synth';
 
 const LEVELS = {
   dcs: 'restricted', // etcd: distroless, uid 65532, writes only its volume
-  database: 'baseline', // Spilo: root at start, writable root filesystem, setuid cron (see README)
+  database: 'restricted', // Spilo as its image's postgres user 101:103; cron through Spilo's cron_unprivileged.so
   router: 'restricted', // HAProxy as uid 99 on ports >= 1024
   init: 'restricted', // postgres:17-alpine as uid 70
   secrets: 'restricted', // the Spilo image's python3 as nobody
@@ -27,16 +27,6 @@ describe('Pod Security Standards level of each pod', () => {
 
   test('every pod of the chart is listed (a new pod needs a stated level)', () => {
     expect(s.workloads().map((w) => w.component).sort()).toEqual(Object.keys(LEVELS).sort());
-  });
-
-  test('Spilo misses "restricted" only for what its start-up needs', () => {
-    const spilo = s.workload('database').podSpec;
-    // root at start (launch.sh), setuid for cron backups, default capabilities (chown, setuid...)
-    expect(violations(spilo, 'restricted').sort()).toEqual([
-      'postgres: allowPrivilegeEscalation is not false',
-      'postgres: capabilities not dropped (ALL)',
-      'postgres: runAsNonRoot is not true',
-    ]);
   });
 
   test('the checker downgrades a pod that regresses', () => {
@@ -57,11 +47,11 @@ describe('Pod Security Standards level of each pod', () => {
     expect(podSecurityLevel(sysAdmin)).toBe('privileged');
   });
 
-  test('the Namespace enforces baseline and audits restricted', () => {
+  test('the Namespace enforces restricted (and warns on apply)', () => {
     const ns = s.get('Namespace', 'pg-ha');
     expect(ns.metadata.labels).toMatchObject({
-      'pod-security.kubernetes.io/enforce': 'baseline',
-      'pod-security.kubernetes.io/audit': 'restricted',
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
     });
   });
 });
@@ -69,14 +59,14 @@ describe('Pod Security Standards level of each pod', () => {
 describe('the security context each image needs', () => {
   const s = synth();
 
-  test('Spilo: explicit root-compatible context, never privileged, NET_RAW dropped, seccomp on the pod', () => {
+  test('Spilo runs as its image\'s postgres user (101:103); fsGroup OnRootMismatch keeps volumes a root-run Spilo made', () => {
     const spec = s.workload('database').podSpec;
-    const postgres = spec.containers.find((c: any) => c.name === 'postgres');
-    // launch.sh writes /etc/passwd and /run, and cron backups need setuid: say so instead of inheriting defaults
-    expect(postgres.securityContext).toEqual({
-      privileged: false, allowPrivilegeEscalation: true, readOnlyRootFilesystem: false, capabilities: { drop: ['NET_RAW'] },
+    expect(spec.securityContext).toMatchObject({
+      runAsNonRoot: true, runAsUser: 101, runAsGroup: 103, fsGroup: 103, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    const postgres = spec.containers.find((c: any) => c.name === 'postgres');
+    // launch.sh writes /run and /etc/passwd (group-writable in the image): the root filesystem stays writable
+    expect(postgres.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } });
   });
 
   test('etcd runs as a numeric non-root user with fsGroup, so its volume is writable', () => {

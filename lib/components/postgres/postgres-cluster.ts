@@ -5,7 +5,7 @@ import { PatroniSettings, PostgresSettings, PostgresTlsSettings } from '../../se
 import { DEFAULTS } from '../../settings/defaults';
 import { EtcdCluster } from '../etcd/etcd-cluster';
 import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
-import { EXPORTER_UID, restrictedContainerSecurityContext } from '../../k8s/security-context';
+import { EXPORTER_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext, SPILO_GID, SPILO_UID } from '../../k8s/security-context';
 import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
 import { patroniDynamicConfig, renderSpiloConfiguration } from './patroni-config';
@@ -192,8 +192,10 @@ export class PostgresCluster extends Construct {
             // Long enough for Patroni to hand the leader lock over and shut PostgreSQL down cleanly.
             terminationGracePeriodSeconds: 300,
             ...scheduling,
-            // Spilo starts as root (see the postgres container); the pod-level context only adds seccomp.
-            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            // Spilo as its image's `postgres` user (launch.sh and runit support a non-root start; cron
+            // backups run through Spilo's cron_unprivileged.so). fsGroup makes a new volume writable;
+            // OnRootMismatch leaves a volume a root-run Spilo already gave to 101:103 as it is.
+            securityContext: restrictedPodSecurityContext(SPILO_UID, SPILO_GID, { fsGroup: SPILO_GID, fsGroupChangePolicy: 'OnRootMismatch' }),
             containers: [
               {
                 name: 'postgres',
@@ -230,17 +232,10 @@ export class PostgresCluster extends Construct {
                 readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
                 livenessProbe: httpProbe('/liveness', 'patroni', { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
                 resources,
-                // Spilo needs root at start: launch.sh rewrites /etc/passwd, chowns PGHOME and /run, then
-                // drops to `postgres` with chpst. It writes its config and certificates to the image's
-                // root filesystem (/run, /etc), and cron backups need setuid, so privilege escalation
-                // stays allowed. This keeps the pod at Pod Security "baseline" (not "restricted").
-                securityContext: {
-                  privileged: false,
-                  allowPrivilegeEscalation: true,
-                  readOnlyRootFilesystem: false,
-                  // Not among the capabilities Spilo uses; container runtimes grant it by default.
-                  capabilities: { drop: ['NET_RAW'] },
-                },
+                // Pod Security "restricted": no capability, no privilege escalation. The root filesystem
+                // stays writable: Spilo writes its configuration and certificates to /run and its
+                // uid into /etc/passwd (the image makes both group-writable for this).
+                securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: false }),
                 volumeMounts: [
                   { name: 'pgdata', mountPath: PGDATA_MOUNT },
                   { name: 'dshm', mountPath: '/dev/shm' },
