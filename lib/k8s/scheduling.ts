@@ -27,6 +27,11 @@ export function checkScheduling(setting: string, scheduling: SchedulingSettings 
   return { antiAffinity, zoneSpread, priorityClassName };
 }
 
+/** A Job's pod: the node constraints of the settings, without anti-affinity or zone spread (one pod that runs to completion). */
+export function jobSchedulingSpec(setting: string, scheduling: SchedulingSettings = {}): Partial<k8s.PodSpec> {
+  return schedulingSpec(setting, {}, { ...scheduling, antiAffinity: 'none', zoneSpread: 'none' });
+}
+
 /** The pod-spec fields for `scheduling`, for pods selected by `selector`; `setting` names the prop in errors. */
 export function schedulingSpec(setting: string, selector: Record<string, string>, scheduling: SchedulingSettings = {}): Partial<k8s.PodSpec> {
   const { antiAffinity, zoneSpread, priorityClassName } = checkScheduling(setting, scheduling);

@@ -37,7 +37,9 @@ describe('scheduling', () => {
       expect(pod.podSpec).toMatchObject({ nodeSelector: { 'node-role.kubernetes.io/db': 'true' }, priorityClassName: 'db-critical' });
       expect(pod.podSpec.tolerations).toEqual([{ key: 'dedicated', operator: 'Equal', value: 'postgres', effect: 'NoSchedule' }]);
     }
-    expect(s.workload('init').podSpec.affinity).toBeUndefined();
+    const jobs = s.workloads().filter((w) => w.object.kind === 'Job');
+    expect(jobs.map((w) => w.component).sort()).toEqual(['converge', 'init', 'rollout', 'secrets']);
+    for (const job of jobs) expect([job.component, job.podSpec.affinity, job.podSpec.topologySpreadConstraints]).toEqual([job.component, undefined, undefined]);
   });
 
   test('required anti-affinity: routers roll one at a time (a surge pod would find no free node)', () => {

@@ -4,7 +4,7 @@ import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { restrictedContainerSecurityContext } from '../../k8s/security-context';
 import { SchedulingSettings } from '../../settings/component-settings';
-import { schedulingSpec } from '../../k8s/scheduling';
+import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { checkDnsLabel } from '../../validation';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
@@ -130,7 +130,7 @@ export class ClusterSecrets extends Construct {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
-            ...schedulingSpec('scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
+            ...jobSchedulingSpec('scheduling', props.scheduling),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: 65534,

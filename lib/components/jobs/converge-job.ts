@@ -6,7 +6,7 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { DYNAMIC_CONFIG_KEY, PostgresCluster, REST_API_USER, SUPERUSER } from '../postgres/postgres-cluster';
 import { SchedulingSettings } from '../../settings/component-settings';
-import { schedulingSpec } from '../../k8s/scheduling';
+import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
@@ -73,7 +73,7 @@ export class ConvergeJob extends Construct {
         automountServiceAccountToken: false,
         enableServiceLinks: false,
         restartPolicy: 'Never',
-        ...schedulingSpec('scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
+        ...jobSchedulingSpec('scheduling', props.scheduling),
         securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID),
         containers: [{
           name: 'converge',

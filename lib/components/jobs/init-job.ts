@@ -10,7 +10,7 @@ import { PgRouter } from '../router/pg-router';
 import { checkImage, checkInt, checkRoleName } from '../../validation';
 import { PostgresCluster, SUPERUSER } from '../postgres/postgres-cluster';
 import { resolveResources } from '../../k8s/resources';
-import { schedulingSpec } from '../../k8s/scheduling';
+import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
@@ -73,7 +73,7 @@ export class InitJob extends Construct {
     const configName = `${cluster.name}-init`;
     this.configMap = new k8s.KubeConfigMap(this, 'Sql', { metadata: { name: configName, labels }, data });
     const serviceAccountName = componentServiceAccount(this, configName, labels);
-    const scheduling = schedulingSpec('init.scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' });
+    const scheduling = jobSchedulingSpec('init.scheduling', props.scheduling);
 
     const env: k8s.EnvVar[] = [
       ...plainEnv({

@@ -8,7 +8,7 @@ import { DEFAULTS } from '../../settings/defaults';
 import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
-import { schedulingSpec } from '../../k8s/scheduling';
+import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { checkOneOf } from '../../validation';
@@ -119,7 +119,7 @@ export class PostgresRollout extends Construct {
           enableServiceLinks: false,
           // Each attempt in a pod of its own, so the log of a failed one stays readable.
           restartPolicy: 'Never',
-          ...schedulingSpec('scheduling', {}, { ...props.scheduling, antiAffinity: 'none', zoneSpread: 'none' }),
+          ...jobSchedulingSpec('scheduling', props.scheduling),
           securityContext: restrictedPodSecurityContext(NOBODY_UID, NOBODY_UID),
           containers: [{
             name: 'rollout',
