@@ -41,6 +41,17 @@ describe('router (HAProxy)', () => {
     expect(section('defaults')).toMatch(/default-server .*on-marked-down shutdown-sessions/);
   });
 
+  test('a switchover costs the clients as little as possible (docs/BENCHMARKS.md "Rollout")', () => {
+    // The old leader stops PostgreSQL about 2 s before its check fails: a connection it refuses is
+    // retried on another server that is up (the new leader) instead of failing or waiting on it.
+    expect(section('defaults')).toMatch(/^\s+retries 2$/m);
+    expect(section('defaults')).toMatch(/^\s+option redispatch 1$/m);
+    // A member that is down (the next leader) or changing state is checked twice a second, so the
+    // new leader is served at most half a second after Patroni says so; 2 failures still mark a
+    // server down, so one slow check does not cut a healthy leader's sessions.
+    expect(section('defaults')).toMatch(/default-server inter 1s fastinter 500ms downinter 500ms fall 2 rise 1 /);
+  });
+
   test('servers are pod FQDNs re-resolved through the cluster DNS (rescheduled pods get new IPs)', () => {
     expect(section('resolvers cluster-dns')).toContain('parse-resolv-conf');
     expect(section('defaults')).toMatch(/default-server .*resolvers cluster-dns .*init-addr last,none/);

@@ -68,14 +68,18 @@ defaults
     mode tcp
     log global
     option dontlognull
-    retries 1
+    # A connection a server refuses (an old leader stops PostgreSQL before its check fails) is tried
+    # again on another server that is up (the new leader), not on the same one.
+    retries 2
+    option redispatch 1
     timeout connect 2s
     timeout client 30m
     timeout server 30m
     timeout check 2s
-    # Check Patroni every second; 2 failures mark a server down and close its sessions, so clients
-    # of an old leader reconnect to the new one instead of hanging.
-    default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions resolvers cluster-dns resolve-prefer ipv4 init-addr last,none
+    # Check Patroni every second, every half second while a server changes state or is down (a new
+    # leader is seen sooner); 2 failures mark a server down and close its sessions, so clients of an
+    # old leader reconnect to the new one instead of hanging.
+    default-server inter 1s fastinter 500ms downinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions resolvers cluster-dns resolve-prefer ipv4 init-addr last,none
 
 frontend stats
     mode http
