@@ -206,7 +206,7 @@ export class Monitoring extends Construct {
       const dashboard = buildDashboard({
         uid: `pg-ha-${contentHash(cluster.namespace, cluster.name)}`,
         title: `PostgreSQL HA ${who}`,
-        selectors: { patroni: patroni.slice(1, -1), exporter: postgresJob, etcd: etcdJob.slice(1, -1), router: routerJob },
+        selectors: { patroni: patroni.slice(1, -1), exporter: postgresJob, etcd: etcdJob.slice(1, -1), router: routerJob, pooler: poolerJob },
         members,
         etcdMembers,
         routerProxies: ROUTER_PROXIES,
