@@ -21,7 +21,7 @@ import { PgRouter } from './components/router/pg-router';
 import { StatsIngress } from './components/router/stats-ingress';
 import { annotateForArgoCd, JobHook, KEEP_UNTRACKED_ANNOTATIONS, SYNC_WAVES, SyncWaveGroup } from './gitops/argocd-annotations';
 import { DeployedManifests } from './k8s/claim-templates';
-import { ClusterContext } from './k8s/dns-names';
+import { ClusterContext } from './settings/cluster-names';
 import { instanceLabels } from './k8s/labels';
 import { checkScheduling, mergeScheduling } from './k8s/scheduling';
 import { POD_SECURITY_NAMESPACE_LABELS } from './k8s/security-context';

@@ -10,7 +10,7 @@
  */
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { ClusterContext } from '../k8s/dns-names';
+import { ClusterContext } from '../settings/cluster-names';
 
 /** A component a budget protects. */
 export interface BudgetTarget {

@@ -13,6 +13,8 @@ export const DASHBOARD_SCHEMA_VERSION = 39;
 const GRID_WIDTH = 24;
 /** Grafana's unit for a plain number. */
 const PLAIN_NUMBER = 'none';
+/** PgBouncer's admin console (the exporter's own connection): a pool without server connections. */
+const PGBOUNCER_ADMIN_DATABASE = 'pgbouncer';
 /** The panels' data source: the dashboard's `datasource` variable (any Prometheus). */
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' } as const;
 
@@ -24,6 +26,8 @@ export interface DashboardSelectors {
   readonly exporter: string;
   readonly etcd: string;
   readonly router: string;
+  /** The pgbouncer-exporter sidecars' metrics (the pooler PodMonitor's job); absent without a pooler (POOLER=false). */
+  readonly pooler?: string;
 }
 
 export interface DashboardOptions {
@@ -178,7 +182,58 @@ function rows(o: DashboardOptions): RowSpec[] {
         },
       ],
     },
+    ...(o.selectors.pooler === undefined ? [] : [poolerRow(o.selectors.pooler)]),
   ];
+}
+
+/**
+ * The PgBouncer poolers (write and read Deployments, one pgbouncer-exporter per pod). Pools are per
+ * pod, database and role; like the PoolerPoolSaturated alert, a pod's pool for a database is its
+ * busiest role's. The admin console's database is left out of the pool panels.
+ */
+function poolerRow(pooler: string): RowSpec {
+  const pools = `${pooler},database!="${PGBOUNCER_ADMIN_DATABASE}"`;
+  const perPool = 'pod, database';
+  return {
+    title: 'Pooler (PgBouncer)',
+    height: 8,
+    panels: [
+      {
+        title: 'Clients waiting for a server', type: 'timeseries', width: 6, unit: 'short',
+        description: 'Clients queued because every server connection of their pool is busy (the PoolerClientsWaiting alert fires after 2 minutes above 0).',
+        queries: [{ expr: `sum by (${perPool}) (pgbouncer_pools_client_waiting_connections{${pools}})`, legend: '{{pod}} {{database}}' }],
+      },
+      {
+        title: 'Server connections and pool size', type: 'timeseries', width: 6, unit: 'short',
+        description: 'Server connections of each pod\'s pool, in use (linked to a client) and idle, against the pool size (POOLER_DEFAULT_POOL_SIZE): at the pool size new transactions wait.',
+        queries: [
+          { expr: `max by (${perPool}) (pgbouncer_pools_server_active_connections{${pools}})`, legend: '{{pod}} {{database}} active' },
+          { expr: `max by (${perPool}) (pgbouncer_pools_server_idle_connections{${pools}})`, legend: '{{pod}} {{database}} idle' },
+          { expr: `max(pgbouncer_databases_pool_size{${pools}})`, legend: 'pool size' },
+        ],
+      },
+      {
+        title: 'Client connections and max_client_conn', type: 'timeseries', width: 6, unit: 'short',
+        description: 'Client connections each pod holds (what max_client_conn limits, POOLER_MAX_CLIENT_CONN: beyond it PgBouncer refuses new clients).',
+        queries: [
+          { expr: `max by (pod) (pgbouncer_used_clients{${pooler}})`, legend: '{{pod}}' },
+          { expr: `max(pgbouncer_config_max_client_connections{${pooler}})`, legend: 'max_client_conn' },
+        ],
+      },
+      {
+        title: 'Client wait time', type: 'timeseries', width: 6, unit: 's',
+        description: 'Average: time clients waited for a server connection per server assignment (PgBouncer\'s avg_wait_time). Longest: the oldest client waiting now (whole seconds).',
+        queries: [
+          {
+            expr: `sum by (pod) (rate(pgbouncer_stats_client_wait_seconds_total{${pools}}[$__rate_interval]))`
+              + ` / sum by (pod) (rate(pgbouncer_stats_server_assignments_total{${pools}}[$__rate_interval]))`,
+            legend: '{{pod}} average',
+          },
+          { expr: `max by (pod) (pgbouncer_pools_client_maxwait_seconds{${pools}})`, legend: '{{pod}} longest' },
+        ],
+      },
+    ],
+  };
 }
 
 /** The dashboard JSON model. */
@@ -202,7 +257,7 @@ export function buildDashboard(options: DashboardOptions): Record<string, unknow
   return {
     uid: options.uid,
     title: options.title,
-    tags: ['postgresql', 'patroni', 'etcd', 'haproxy', 'pg-ha-cdk8s'],
+    tags: ['postgresql', 'patroni', 'etcd', 'haproxy', ...(options.selectors.pooler === undefined ? [] : ['pgbouncer']), 'pg-ha-cdk8s'],
     schemaVersion: DASHBOARD_SCHEMA_VERSION,
     version: 1,
     editable: true,

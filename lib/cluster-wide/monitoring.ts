@@ -19,7 +19,7 @@ import { MonitoringSettings } from '../settings/feature-settings';
 import { checkInt, checkLabel, checkPrometheusDuration, ConfigError, isLabel } from '../validation';
 import { contentHash } from '../k8s/workload';
 import { buildDashboard } from './grafana-dashboard';
-import { ClusterContext } from '../k8s/dns-names';
+import { ClusterContext } from '../settings/cluster-names';
 
 /** Names of the HAProxy proxies in haproxy-config.ts (`listen primary`, `listen replicas`). */
 export const ROUTER_PROXIES = { write: 'primary', read: 'replicas' } as const;
@@ -206,7 +206,7 @@ export class Monitoring extends Construct {
       const dashboard = buildDashboard({
         uid: `pg-ha-${contentHash(cluster.namespace, cluster.name)}`,
         title: `PostgreSQL HA ${who}`,
-        selectors: { patroni: patroni.slice(1, -1), exporter: postgresJob, etcd: etcdJob.slice(1, -1), router: routerJob },
+        selectors: { patroni: patroni.slice(1, -1), exporter: postgresJob, etcd: etcdJob.slice(1, -1), router: routerJob, pooler: poolerJob },
         members,
         etcdMembers,
         routerProxies: ROUTER_PROXIES,

@@ -12,7 +12,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { ETCD_PORTS } from '../components/etcd/etcd-cluster';
 import { POSTGRES_PORTS } from '../components/postgres/postgres-cluster';
 import { checkDnsLabel, checkInt, checkLabel, checkOneOf } from '../validation';
-import { ClusterContext } from '../k8s/dns-names';
+import { ClusterContext } from '../settings/cluster-names';
 import { DEFAULTS } from '../settings/defaults';
 import { DNS_EGRESS_MODES, NetworkPolicySettings } from '../settings/feature-settings';
 

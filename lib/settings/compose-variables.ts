@@ -5,10 +5,8 @@
  * passwords (refused: pg-ha.env is committed to git; the message gives the command that puts the
  * password into the credentials Secret). An unknown name gets the closest known one.
  */
-import { CREDENTIAL_KEYS, Credential } from '../components/jobs/cluster-secrets';
-import { etcdClientEndpoints } from '../components/etcd/etcd-cluster';
-import { postgresPodNames, REPLICATION_USER, SUPERUSER } from '../components/postgres/postgres-cluster';
-import { ClusterContext } from '../k8s/dns-names';
+import { ClusterContext, etcdClientEndpoints, postgresPodNames } from './cluster-names';
+import { CREDENTIAL_KEYS, Credential, REPLICATION_USER, SUPERUSER } from './credentials';
 import { ConfigError } from '../validation';
 import { DEFAULTS } from './defaults';
 import { SETTINGS } from './env-table';

@@ -1,7 +1,10 @@
 /**
  * The dashboard's queries evaluated by Prometheus' own engine (`promtool test rules`, promql_expr_test)
  * on synthetic series shaped like the real ones: a 3-member cluster whose leader pg-ha-0 dies at
- * minute 31 and pg-ha-1 takes over. Each panel must show what it claims at minute 60. Needs
+ * minute 31 and pg-ha-1 takes over, with PgBouncer poolers (POOLER=true, a read pooler too) whose
+ * series carry the labels the real exporter gives them (captured from Debian 13's exporter scraping
+ * the chart's pgbouncer.ini: database/user per pool, the admin console's own "pgbouncer" pool). Each
+ * panel must show what it claims at minute 60. Needs
  * `promtool` (see test/support/promtool.ts); skipped, saying so, without it.
  */
 import { spawnSync } from 'child_process';
@@ -20,7 +23,10 @@ const patroni = (pod: string) => `{${NS},scope="pg-ha",pod="${pod}",job="pg-ha/p
 const exporter = (pod: string, extra = '') => `{${NS},pod="${pod}",job="pg-ha/pg-ha-postgres",endpoint="metrics"${extra}}`;
 const etcd = (pod: string) => `{${NS},pod="${pod}",job="pg-ha/pg-ha-etcd",endpoint="metrics"}`;
 const router = (pod: string, proxy: string) => `{${NS},pod="${pod}",job="pg-ha/pg-ha-router",endpoint="metrics",proxy="${proxy}"}`;
+const pooler = (pod: string, extra = '') => `{${NS},pod="${pod}",job="pg-ha/pg-ha-pooler",endpoint="metrics"${extra}}`;
+const pool = (database: string, user: string) => `,database="${database}",user="${user}"`;
 const MEMBERS = ['pg-ha-0', 'pg-ha-1', 'pg-ha-2'];
+const POOLERS = ['pg-ha-pooler-a', 'pg-ha-pooler-b', 'pg-ha-pooler-ro-a'];
 
 /** 61 samples a minute apart: `before` up to minute 30, `after` from minute 31 (the failover). */
 const split = (before: string, after: string) => `${before}x30 ${after}x29`;
@@ -75,6 +81,31 @@ function series(): Array<{ series: string; values: string }> {
     s[`etcd_mvcc_db_total_size_in_bytes${etcd(pod)}`] = '1000000x60';
     s[`etcd_server_quota_backend_bytes${etcd(pod)}`] = '2000000000x60';
   });
+  // Poolers: pg-ha-pooler-a is busy (18 of 20 server connections of the app pool in use, 3 clients
+  // queueing, the oldest for 2 s), pg-ha-pooler-b and the read pooler are quiet. Every pod also has
+  // the admin console's pool (the exporter's own connection: 1 active client, no server connections)
+  // and the auth_query lookup pool (database postgres, role pooler).
+  const busy = POOLERS[0];
+  for (const pod of POOLERS) {
+    const app = pool('app', 'app');
+    s[`pgbouncer_pools_client_waiting_connections${pooler(pod, app)}`] = pod === busy ? '3x60' : '0x60';
+    s[`pgbouncer_pools_server_active_connections${pooler(pod, app)}`] = pod === busy ? '18x60' : '4x60';
+    s[`pgbouncer_pools_server_idle_connections${pooler(pod, app)}`] = pod === busy ? '0x60' : '6x60';
+    s[`pgbouncer_pools_client_maxwait_seconds${pooler(pod, app)}`] = pod === busy ? '2x60' : '0x60';
+    s[`pgbouncer_pools_server_active_connections${pooler(pod, pool('postgres', 'pooler'))}`] = '0x60';
+    s[`pgbouncer_pools_server_idle_connections${pooler(pod, pool('postgres', 'pooler'))}`] = '1x60';
+    for (const [metric, value] of [['client_waiting_connections', 0], ['server_active_connections', 0], ['server_idle_connections', 0], ['client_maxwait_seconds', 0]]) {
+      s[`pgbouncer_pools_${metric}${pooler(pod, pool('pgbouncer', 'pgbouncer'))}`] = `${value}x60`;
+    }
+    s[`pgbouncer_databases_pool_size${pooler(pod, ',name="app",database="app",force_user="",pool_mode=""')}`] = '20x60';
+    s[`pgbouncer_databases_pool_size${pooler(pod, ',name="pgbouncer",database="pgbouncer",force_user="pgbouncer",pool_mode="statement"')}`] = '2x60';
+    s[`pgbouncer_used_clients${pooler(pod)}`] = pod === busy ? '41x60' : '12x60';
+    s[`pgbouncer_config_max_client_connections${pooler(pod)}`] = '1000x60';
+    // Waiting: 30 s of client wait a minute over 60 server assignments a minute on the busy pod: 0.5 s each.
+    s[`pgbouncer_stats_client_wait_seconds_total${pooler(pod, ',database="app"')}`] = pod === busy ? '0+30x60' : '0x60';
+    s[`pgbouncer_stats_server_assignments_total${pooler(pod, ',database="app"')}`] = '0+60x60';
+    s[`pgbouncer_stats_client_wait_seconds_total${pooler(pod, ',database="pgbouncer"')}`] = '0x60';
+  }
   return Object.entries(s).map(([name, values]) => ({ series: name, values }));
 }
 
@@ -99,11 +130,23 @@ const EXPECTED: Record<string, Array<Array<{ labels?: string; value: number }>>>
   'Sessions': [[{ labels: '{proxy="primary"}', value: 12 }, { labels: '{proxy="replicas"}', value: 2 }]],
   'Members up and with a leader': [[{ value: 3 }], [{ value: 2 }]],
   'Database size of its quota': [['pg-ha-etcd-0', 'pg-ha-etcd-1', 'pg-ha-etcd-2'].map((pod) => ({ labels: etcdPod(pod), value: 0.0005 }))],
+  // The admin console's "pgbouncer" pool never shows; the auth_query lookup pool (postgres) does.
+  'Clients waiting for a server': [POOLERS.map((pod) => ({ labels: `{pod="${pod}",database="app"}`, value: pod === POOLERS[0] ? 3 : 0 }))],
+  'Server connections and pool size': [
+    POOLERS.flatMap((pod) => [{ labels: `{pod="${pod}",database="app"}`, value: pod === POOLERS[0] ? 18 : 4 }, { labels: `{pod="${pod}",database="postgres"}`, value: 0 }]),
+    POOLERS.flatMap((pod) => [{ labels: `{pod="${pod}",database="app"}`, value: pod === POOLERS[0] ? 0 : 6 }, { labels: `{pod="${pod}",database="postgres"}`, value: 1 }]),
+    [{ value: 20 }],
+  ],
+  'Client connections and max_client_conn': [POOLERS.map((pod) => ({ labels: `{pod="${pod}"}`, value: pod === POOLERS[0] ? 41 : 12 })), [{ value: 1000 }]],
+  'Client wait time': [
+    POOLERS.map((pod) => ({ labels: `{pod="${pod}"}`, value: pod === POOLERS[0] ? 0.5 : 0 })),
+    POOLERS.map((pod) => ({ labels: `{pod="${pod}"}`, value: pod === POOLERS[0] ? 2 : 0 })),
+  ],
 };
 
 (available ? describe : describe.skip)('the dashboard\'s queries under promtool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pg-ha-dashboard-'));
-  const configMap = synth({ monitoring: { enabled: true } }).get('ConfigMap', 'pg-ha-grafana-dashboard');
+  const configMap = synth({ monitoring: { enabled: true }, pooler: { enabled: true, read: true } }).get('ConfigMap', 'pg-ha-grafana-dashboard');
   const panels: Array<{ title: string; type: string; targets?: Array<{ expr: string }> }> = JSON.parse(Object.values<string>(configMap.data)[0]).panels;
   // Grafana's $__rate_interval is at least four scrape intervals: 5m for these 1-minute samples.
   const queries = (title: string) => panels.find((p) => p.title === title)!.targets!.map((t) => t.expr.replace(/\$__rate_interval/g, '5m'));

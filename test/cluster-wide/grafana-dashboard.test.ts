@@ -18,6 +18,10 @@ const dashboardOf = (settings: PgHaSettings) => {
   const configMap = s.all('ConfigMap').find((c) => c.metadata.name === `${settings.scope ?? 'pg-ha'}-grafana-dashboard`);
   return { configMap, dashboard: configMap ? JSON.parse(Object.values<string>(configMap.data)[0]) : undefined };
 };
+const POOLER_ROW = 'Pooler (PgBouncer)';
+const WITH_POOLER: PgHaSettings = { monitoring: { enabled: true }, pooler: { enabled: true, read: true } };
+/** The dashboard without and with the pooler: every structural and query check runs on both. */
+const VARIANTS: Array<[string, PgHaSettings]> = [['monitoring on', { monitoring: { enabled: true } }], ['monitoring and POOLER on', WITH_POOLER]];
 const expressions = (dashboard: { panels: Panel[] }) => dashboard.panels.flatMap((p) => (p.targets ?? []).map((t: Panel) => ({ panel: p.title, expr: t.expr as string })));
 
 describe('the dashboard ConfigMap', () => {
@@ -41,6 +45,14 @@ describe('the dashboard ConfigMap', () => {
     expect(() => dashboardOf({ monitoring: { grafanaDashboard: true } })).toThrow(/^monitoring.grafanaDashboard must be unset while monitoring.enabled is false/);
   });
 
+  test('has the pooler row only with POOLER=true (without a pooler there is nothing to scrape: the row would be empty)', () => {
+    const rowTitles = (settings: PgHaSettings) => dashboardOf(settings).dashboard.panels.filter((p: Panel) => p.type === 'row').map((p: Panel) => p.title);
+    expect(rowTitles({ monitoring: { enabled: true } })).not.toContain(POOLER_ROW);
+    expect(rowTitles(WITH_POOLER)).toEqual(expect.arrayContaining([POOLER_ROW]));
+    expect(rowTitles(WITH_POOLER).at(-1)).toBe(POOLER_ROW);
+    expect(rowTitles(settingsFromVariables({ PROMETHEUS_OPERATOR: 'true', POOLER: 'true' }))).toContain(POOLER_ROW);
+  });
+
   test('two clusters get two dashboards (uid and title from namespace and scope)', () => {
     const a = dashboardOf({ monitoring: { enabled: true } }).dashboard;
     const b = dashboardOf({ scope: 'orders', monitoring: { enabled: true } }).dashboard;
@@ -49,8 +61,8 @@ describe('the dashboard ConfigMap', () => {
   });
 });
 
-describe('the dashboard JSON', () => {
-  const { dashboard } = dashboardOf({ monitoring: { enabled: true } });
+describe.each(VARIANTS)('the dashboard JSON (%s)', (_variant, settings) => {
+  const { dashboard } = dashboardOf(settings);
   const panels: Panel[] = dashboard.panels;
 
   test('has Grafana\'s top-level structure: uid, title, schemaVersion, a Prometheus datasource variable', () => {
@@ -95,11 +107,19 @@ describe('the dashboard JSON', () => {
       'Leader', 'Members running', 'Synchronous standby', 'Time since last failover', 'Replication lag per replica', 'Transactions per second',
       'Connections and max_connections', 'Healthy backends', 'Sessions', 'Members up and with a leader', 'Leader changes', 'Database size',
     ]));
+    const pooler = ['Clients waiting for a server', 'Server connections and pool size', 'Client connections and max_client_conn', 'Client wait time'];
+    if (settings.pooler?.enabled) {
+      // The pooler's panels sit in its row: after the row header, before any other.
+      const row = panels.findIndex((p) => p.title === POOLER_ROW);
+      expect(panels.slice(row + 1).map((p) => p.title)).toEqual(pooler);
+    } else {
+      expect(panels.map((p) => p.title).filter((t) => pooler.includes(t))).toEqual([]);
+    }
   });
 });
 
-describe('the dashboard\'s queries', () => {
-  const { dashboard } = dashboardOf({ monitoring: { enabled: true } });
+describe.each(VARIANTS)('the dashboard\'s queries (%s)', (_variant, settings) => {
+  const { dashboard } = dashboardOf(settings);
   const exprs = expressions(dashboard);
 
   test.each(exprs.map((e) => [e.panel, e.expr]))('%s: parses, and names only verified metrics', (_, expr) => {

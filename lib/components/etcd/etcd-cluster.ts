@@ -8,23 +8,12 @@ import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from 
 import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
 import { checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
-import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
+import { ClusterContext, etcdClientEndpoints, etcdNames, serviceFqdn, statefulPodFqdns } from '../../settings/cluster-names';
 import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports etcd listens on besides its client port (`etcd.clientPort`, ETCD_CLIENT_PORT). */
 export const ETCD_PORTS = { peer: 2380, metrics: 8080 } as const;
-
-/** The etcd StatefulSet's and headless Service's names. */
-export function etcdNames(cluster: ClusterContext): { statefulSet: string; headless: string } {
-  return { statefulSet: `${cluster.name}-etcd`, headless: `${cluster.name}-etcd-headless` };
-}
-
-/** `host:port` of every member's client URL: what Patroni gets as ETCD3_HOSTS. */
-export function etcdClientEndpoints(cluster: ClusterContext, replicas: number, clientPort: number): string[] {
-  const { statefulSet, headless } = etcdNames(cluster);
-  return statefulPodFqdns(cluster, statefulSet, headless, replicas).map((fqdn) => `${fqdn}:${clientPort}`);
-}
 
 const DATA_DIR = '/var/lib/etcd';
 

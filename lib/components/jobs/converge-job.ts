@@ -4,10 +4,11 @@ import { ClusterSecrets } from './cluster-secrets';
 import { componentServiceAccount } from '../../k8s/service-accounts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
-import { DYNAMIC_CONFIG_KEY, PostgresCluster, REST_API_USER, SUPERUSER } from '../postgres/postgres-cluster';
+import { DYNAMIC_CONFIG_KEY, PostgresCluster } from '../postgres/postgres-cluster';
+import { REST_API_USER, SUPERUSER } from '../../settings/credentials';
 import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
-import { ClusterContext } from '../../k8s/dns-names';
+import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 

@@ -8,10 +8,11 @@ import { POSTGRES_ALPINE_UID, restrictedContainerSecurityContext, restrictedPodS
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { PgRouter } from '../router/pg-router';
 import { checkImage, checkInt, checkRoleName } from '../../validation';
-import { PostgresCluster, SUPERUSER } from '../postgres/postgres-cluster';
+import { PostgresCluster } from '../postgres/postgres-cluster';
+import { SUPERUSER } from '../../settings/credentials';
 import { resolveResources } from '../../k8s/resources';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
-import { ClusterContext } from '../../k8s/dns-names';
+import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { readAsset } from '../../assets/read-asset';
-import { ClusterContext, serviceFqdn } from '../../k8s/dns-names';
+import { ClusterContext, serviceFqdn } from '../../settings/cluster-names';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { resolveResources } from '../../k8s/resources';
 import { rollingUpdateFor, schedulingSpec } from '../../k8s/scheduling';

@@ -13,22 +13,14 @@ import { ParameterValue, routeParameters } from './postgres-parameters';
 import { resolvePostgresTls } from './postgres-tls';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { checkImage, checkInt, checkQuantity, checkRoleName, checkUnprivilegedPort, ConfigError } from '../../validation';
-import { ClusterContext, statefulPodFqdns } from '../../k8s/dns-names';
+import { ClusterContext, postgresPodNames, statefulPodFqdns } from '../../settings/cluster-names';
+import { REPLICATION_USER, REST_API_USER, SUPERUSER } from '../../settings/credentials';
 import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports of a Spilo pod besides PostgreSQL's (`postgres.port`, POSTGRES_PORT). */
 export const POSTGRES_PORTS = { patroni: 8008 } as const;
 
-/** The members' pod names, which are also their Patroni member names (`<scope>-N`). */
-export function postgresPodNames(cluster: ClusterContext, replicas: number): string[] {
-  return Array.from({ length: replicas }, (_, i) => `${cluster.name}-${i}`);
-}
-/** The superuser and replication roles Spilo configures Patroni with. */
-export const SUPERUSER = 'postgres';
-export const REPLICATION_USER = 'standby';
-/** The user of Patroni's unsafe REST endpoints (its password is the Secret's `restapi` key). */
-export const REST_API_USER = 'patroni';
 /** Env vars of the postgres container that SPILO_CONFIGURATION refers to. */
 const DYNAMIC_CONFIG_VAR = 'BOOTSTRAP_DYNAMIC_CONFIG';
 const REST_API_PASSWORD_VAR = 'REST_API_PASSWORD';

@@ -11,7 +11,7 @@ import { standardLabels } from '../../k8s/labels';
 import { IssuerKind, ISSUER_KINDS, PostgresTlsSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { checkDnsLabel, checkDnsSubdomain, checkOneOf, ConfigError } from '../../validation';
-import { ClusterContext, serviceFqdn } from '../../k8s/dns-names';
+import { ClusterContext, serviceFqdn } from '../../settings/cluster-names';
 
 /** The Secret name PostgreSQL's certificate comes from, or undefined for Spilo's self-signed one. */
 export function resolvePostgresTls(cluster: ClusterContext, tls: PostgresTlsSettings): string | undefined {

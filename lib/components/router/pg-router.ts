@@ -11,7 +11,7 @@ import { POSTGRES_PORTS, PostgresCluster } from '../postgres/postgres-cluster';
 import { resolveResources } from '../../k8s/resources';
 import { rollingUpdateFor, schedulingSpec } from '../../k8s/scheduling';
 import { checkDistinct, checkDnsSubdomain, checkImage, checkInt, checkUnprivilegedPort } from '../../validation';
-import { ClusterContext } from '../../k8s/dns-names';
+import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, httpProbe, namedServicePorts } from '../../k8s/workload';
 
 export interface PgRouterProps extends RouterSettings {

@@ -7,7 +7,7 @@ import { PgRouter } from './pg-router';
 import { STATS_EXPOSURES, StatsIngressSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { checkDnsLabel, checkDnsSubdomain, checkOneOf } from '../../validation';
-import { ClusterContext } from '../../k8s/dns-names';
+import { ClusterContext } from '../../settings/cluster-names';
 
 export interface StatsIngressProps extends StatsIngressSettings {
   /** Where the cluster lives. */
