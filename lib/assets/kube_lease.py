@@ -24,16 +24,16 @@ import datetime
 import json
 import os
 import ssl
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from patroni_client import log  # noqa: E402 (a sibling file of the same ConfigMap)
+
 SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
-
-
-def log(message):
-    print(f'{time.strftime("%H:%M:%S")} {message}', flush=True)
 
 
 def kube(method, path, body=None, content_type='application/json'):

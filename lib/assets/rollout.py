@@ -32,8 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from patroni_client import Patroni, PatroniError  # noqa: E402 (sibling files of the same ConfigMap)
-from kube_lease import Day2Lease, LeaseError, kube, log  # noqa: E402
+from patroni_client import Patroni, PatroniError, log  # noqa: E402 (sibling files of the same ConfigMap)
+from kube_lease import Day2Lease, LeaseError, kube  # noqa: E402
 
 LEADER_ROLES = ('leader', 'master', 'primary')
 UNITS = {'': 1, 'k': 10**3, 'M': 10**6, 'G': 10**9, 'T': 10**12, 'P': 10**15, 'E': 10**18,
