@@ -202,4 +202,17 @@ describe('the day-2 Lease (the converge Job holds it too)', () => {
     expect(c.api.leaseHistory.map((v) => v.holder)).toEqual([`${job.metadata.name}-test`, undefined]);
     expect(c.store.get('Lease', NS, 'pg-ha-day2')!.spec.holderIdentity).toBeUndefined();
   }, 30000);
+  test('a holder that crashed (its record unchanged for its leaseDurationSeconds) is taken over, and the takeover is logged', async () => {
+    // GIVEN a Lease left behind by a Job pod that died, with a 2 s duration (dist/ declares 30 s)
+    const left = c.store.get('Lease', NS, 'pg-ha-day2')!;
+    c.store.put({ ...left, spec: { ...left.spec, holderIdentity: 'pg-ha-converge-abc-x1', leaseDurationSeconds: 2, renewTime: '2026-12-01T10:00:00.000000Z' } });
+    const t0 = Date.now();
+    const job = rolloutJob(distObjects());
+    const { code, out } = await runJob(c, job);
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000); // not before the record stayed unchanged for 2 s
+    expect(out).toMatch(/held by pg-ha-converge-abc-x1; waiting for it/);
+    expect(out).toMatch(/pg-ha-converge-abc-x1 did not renew it for 2 s \(a crashed Job\): taking it over/);
+    expect(c.api.leaseHistory.map((v) => v.holder)).toEqual([`${job.metadata.name}-test`, undefined]);
+  }, 30000);
 });
