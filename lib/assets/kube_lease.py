@@ -87,7 +87,7 @@ class Day2Lease:
 
     @classmethod
     def from_env(cls):
-        return cls(os.environ['POD_NAMESPACE'], os.environ['LEASE_NAME'], os.environ['POD_NAME'], int(os.environ.get('LEASE_DURATION_SECONDS', '60')))
+        return cls(os.environ['POD_NAMESPACE'], os.environ['LEASE_NAME'], os.environ['POD_NAME'], int(os.environ.get('LEASE_DURATION_SECONDS', '30')))
 
     # --- reading and writing ---
 
