@@ -6,7 +6,8 @@
  * end on its workload's new revision; the leader changes are counted and printed.
  * Then the day-2 rollouts of the current chart on the same bed: a new Postgres pod template
  * (rolled by the rollout Job: replicas first, one switchover) and a larger volume size (the
- * StatefulSets keep their claim templates, the Job grows the claims).
+ * StatefulSets keep their claim templates, the Job grows the claims), and both day-2 Jobs started
+ * at once by a plain `kubectl apply` (they take turns through the Lease <scope>-day2).
  * Runs beside the other suites on its own address block (E2E_ADDRESS_BLOCK + 150).
  */
 import { execFileSync } from 'child_process';
@@ -16,6 +17,7 @@ import * as path from 'path';
 import { stringify } from 'yaml';
 import { addressBlock } from './lib/address-plan';
 import { applyUnderWrites, UnderWrites } from './lib/apply-under-writes';
+import { showEverywhere } from './lib/converge';
 import { statefulSetRevision } from './lib/kube/revision-hash';
 import { log } from './lib/log';
 import { loadDist } from './lib/manifests';
@@ -129,4 +131,40 @@ describe('day-2 rollouts of the current chart', () => {
       removeVariant(dir);
     }
   }, 600000);
+
+  test('a restart-needing parameter and a new pod template in one plain `kubectl apply` (both day-2 Jobs start at once) under writes: both succeed, never both holding the Lease, at most 2 leader changes, 0 acknowledged writes lost', async () => {
+    const maxConnections = Number((await showEverywhere(bed!, 'max_connections'))[bed!.pgPods[0].name]) + 20;
+    // The sizes of the previous test stay declared (a smaller one would stop the rollout Job).
+    const dir = synthVariant(path.join(repo, 'dist'), {
+      POSTGRES_CPU_REQUEST: '502m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi', POSTGRES_PARAMETERS: `max_connections=${maxConnections}`,
+    });
+    const historyFrom = bed!.api.leaseHistory.length;
+    try {
+      const r = await applyUnderWrites(bed!, dir, 'parameter and pod template, kubectl apply', { order: 'kubectl' });
+      expect(r.result.configured).toContain(`StatefulSet/${postgresSet().metadata.name}`);
+      expect(r.result.jobs.map((j) => j.name).sort()).toEqual([expect.stringMatching(/-converge-[0-9a-f]{10}$/), expect.stringMatching(/-rollout-[0-9a-f]{10}$/)]);
+      expectAppliedAndRolled(bed!, r);
+      expect(r.leaderChanges).toBeLessThanOrEqual(2);
+      expect(Object.values(await showEverywhere(bed!, 'max_connections'))).toEqual(bed!.pgPods.map(() => String(maxConnections)));
+
+      // Each Job's log: when it acquired and released the Lease (its pod's name as the holder).
+      const held = r.result.jobs.map((j) => {
+        const out = j.output ?? '';
+        const acquired = /lease \S+: acquired by (\S+) at (\S+)/.exec(out);
+        const released = /lease \S+: released by (\S+) at (\S+)/.exec(out);
+        return { job: j.name, pod: acquired?.[1], from: Date.parse(acquired?.[2] ?? ''), to: Date.parse(released?.[2] ?? ''), out };
+      }).sort((a, b) => a.from - b.from);
+      log(`day-2 Lease: ${held.map((h) => `${h.pod} ${new Date(h.from).toISOString()} .. ${new Date(h.to).toISOString()}`).join(', ')}`);
+      for (const h of held) expect({ job: h.job, from: h.from, to: h.to }).toEqual({ job: h.job, from: expect.any(Number), to: expect.any(Number) });
+      const [first, second] = held;
+      // the later Job waited, naming the holder, and acquired only after the first released it
+      expect(second.out).toContain(`held by ${first.pod}; waiting for it`);
+      expect(second.from).toBeGreaterThanOrEqual(first.to);
+      // the API server's own record: the holder never passed from one Job to the other without a release in between
+      const holders = bed!.api.leaseHistory.slice(historyFrom).map((v) => v.holder ?? null).filter((h, i, all) => i === 0 || h !== all[i - 1]);
+      expect(holders).toEqual([first.pod, null, second.pod, null]);
+    } finally {
+      removeVariant(dir);
+    }
+  }, 900000);
 });

@@ -11,6 +11,7 @@ import { NetworkPolicies } from './cluster-wide/network-policies';
 import { EtcdCluster } from './components/etcd/etcd-cluster';
 import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { ConvergeJob } from './components/jobs/converge-job';
+import { Day2Lease } from './components/jobs/day2-lease';
 import { InitJob } from './components/jobs/init-job';
 import { BACKUP_ANNOTATION, BackupConfiguration, backupConfiguration } from './components/postgres/backups';
 import { PostgresCluster } from './components/postgres/postgres-cluster';
@@ -64,6 +65,8 @@ export class PgHaChart extends Chart {
   public readonly init: InitJob;
   /** The Job that grows volumes and rolls the Postgres pods onto a new template (PostSync). */
   public readonly rollout: PostgresRollout;
+  /** The Lease the day-2 Jobs (converge, rollout) hold in turn. */
+  public readonly day2Lease: Day2Lease;
   /** The Job that applies Patroni's dynamic configuration to the running cluster after each sync. */
   public readonly converge: ConvergeJob;
   public readonly statsIngress: StatsIngress;
@@ -119,8 +122,11 @@ export class PgHaChart extends Chart {
     });
     // Said plainly on the StatefulSet, on or off.
     this.postgres.statefulSet.metadata.addAnnotation(BACKUP_ANNOTATION, this.backups.annotation);
+    // The converge and rollout Jobs hold it in turn: never two restarts or switchovers at once.
+    this.day2Lease = new Day2Lease(this, 'Day2Lease', { cluster });
     this.rollout = new PostgresRollout(this, 'Rollout', {
       cluster,
+      lease: this.day2Lease,
       postgres: this.postgres,
       etcd: this.etcd,
       secrets: this.secrets,
@@ -158,6 +164,7 @@ export class PgHaChart extends Chart {
     });
     this.converge = new ConvergeJob(this, 'Converge', {
       cluster,
+      lease: this.day2Lease,
       postgres: this.postgres,
       secrets: this.secrets,
       image: postgresSettings.image ?? DEFAULTS.postgres.image,
@@ -239,6 +246,7 @@ export class PgHaChart extends Chart {
       ...group(this.init, SYNC_WAVES.init),
       // The rollout Job's account, Role and script with the members; the Job itself after everything.
       ...group(this.rollout, SYNC_WAVES.postgres),
+      ...group(this.day2Lease, SYNC_WAVES.postgres),
       ...group(this.rollout.job, SYNC_WAVES.rollout, 'PostSync'),
       { scope: this.converge, wave: SYNC_WAVES.converge, hook: 'PostSync' },
       ...group(this.statsIngress, SYNC_WAVES.extras),

@@ -5,6 +5,7 @@
  * write. The upgrade scenario and `npm run bench:rollout` use it.
  */
 import { appCreds, ensureWriteTable, lostOn, maxWriteId, serviceConn, WRITE_TABLE } from './app-client';
+import type { ApplyOptions } from './kube/dist-apply';
 import { log } from './log';
 import { WriteLoad } from './pg';
 import { sleep, waitFor } from './poll';
@@ -25,8 +26,8 @@ export interface UnderWrites {
   applyS: number;
 }
 
-/** Apply `dir` while a client writes through the write Service; count leader changes and lost writes. */
-export async function applyUnderWrites(b: Testbed, dir: string, what: string): Promise<UnderWrites> {
+/** Apply `dir` (as Argo CD, or `kubectl apply` with `opts.order`) while a client writes through the write Service; count leader changes and lost writes. */
+export async function applyUnderWrites(b: Testbed, dir: string, what: string, opts: ApplyOptions = {}): Promise<UnderWrites> {
   const app = appCreds(b);
   const writeConn = serviceConn(routerPlan(b).writeService, app);
   await ensureWriteTable(writeConn);
@@ -44,7 +45,7 @@ export async function applyUnderWrites(b: Testbed, dir: string, what: string): P
   try {
     await waitFor('writes before the apply', async () => load.acks.length >= 20, { timeoutMs: 30000, intervalMs: 50 });
     const t0 = Date.now();
-    const result = await b.apply(dir);
+    const result = await b.apply(dir, opts);
     const applyS = (Date.now() - t0) / 1000;
     const n = load.acks.length;
     await waitFor('writes after the apply', async () => load.acks.length >= n + 20, { timeoutMs: 60000, intervalMs: 50 });

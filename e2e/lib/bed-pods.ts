@@ -98,10 +98,10 @@ export class BedPods implements PodRuntime {
     for (let i = 1; i <= attempts; i++) {
       // The kubelet would stop it at activeDeadlineSeconds (a rollout Job replaces pods for minutes).
       last = await this.bed.jobs.runObject(job as K8sObject, (job.spec?.activeDeadlineSeconds ?? 120) * 1000);
-      if (last.code === 0) return { succeeded: true, message: lastLines(last.output) };
+      if (last.code === 0) return { succeeded: true, message: lastLines(last.output), output: last.output };
       log(`Job ${job.metadata.name} attempt ${i}/${attempts} failed (exit ${last.code}):\n${last.output}`);
     }
-    return { succeeded: false, message: `exit ${last.code} after ${attempts} attempts: ${lastLines(last.output)}` };
+    return { succeeded: false, message: `exit ${last.code} after ${attempts} attempts: ${lastLines(last.output)}`, output: last.output };
   }
 }
 

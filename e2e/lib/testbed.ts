@@ -20,7 +20,7 @@ import { DnsServer } from './dns-server';
 import { BedPods } from './bed-pods';
 import { JobRunner } from './jobs';
 import { KubeApiServer } from './kube/api-server';
-import { ApplyResult, DistApplier } from './kube/dist-apply';
+import { ApplyOptions, ApplyResult, DistApplier } from './kube/dist-apply';
 import { ApiObject, ObjectStore } from './kube/object-store';
 import { WorkloadControllers } from './kube/workload-controllers';
 import { log, setLogFile } from './log';
@@ -261,17 +261,17 @@ export class Testbed {
    * changes refused (the result says which), removed objects deleted. Services keep the cluster
    * IPs and ports planned at start (a changed Service is applied to the store, not re-proxied).
    */
-  async apply(distDir: string): Promise<ApplyResult> {
+  async apply(distDir: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
     const { objects, files } = loadDist(distDir);
     this.files = files;
-    return this.applyObjects(objects, distDir);
+    return this.applyObjects(objects, distDir, opts);
   }
 
-  private async applyObjects(objects: K8sObject[], what: string): Promise<ApplyResult> {
+  private async applyObjects(objects: K8sObject[], what: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
     const t0 = Date.now();
     this.manifests = new Manifests(objects);
     this.cluster.manifests = this.manifests;
-    const r = await this.applier.apply(objects as ApiObject[]);
+    const r = await this.applier.apply(objects as ApiObject[], opts);
     this.lastApply = r;
     const summary = `${r.created.length} created, ${r.configured.length} configured, ${r.unchanged.length} unchanged, ${r.deleted.length} deleted, ${r.rejected.length} refused; Jobs: ${r.jobs.map((j) => `${j.name} ${j.succeeded ? 'ok' : 'FAILED'}`).join(', ') || 'none'}`;
     log(`APPLY ${what} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}${r.configured.length ? `; configured: ${r.configured.join(', ')}` : ''}`);

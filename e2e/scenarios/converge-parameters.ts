@@ -83,5 +83,32 @@ export function convergeParameters(ctx: SuiteContext): void {
       const restored = await httpJson<Record<string, any>>(api.host, api.port, '/config', 2000);
       expect([restored?.ttl, restored?.loop_wait, restored?.retry_timeout]).toEqual([initial.ttl, initial.loop_wait, initial.retry_timeout]);
     }, 600000);
+
+    // Last: it leaves the cluster on other values than the bed's (no test after it needs them).
+    test('mixed: max_connections raised and max_locks_per_transaction lowered in one change: the raise replicas first (one switchover), then the decrease primary first; every member ends with both values', async () => {
+      const locks = Number((await showEverywhere(ctx.bed, 'max_locks_per_transaction'))[ctx.bed.pgPods[0].name]);
+      const lowered = locks / 2; // Patroni's default 64 runs (the DCS has none): 32, Patroni's minimum
+      const raised = maxConnections + 10;
+      const members = ctx.bed.pgPods.map((p) => p.name);
+      const r = await declare({ POSTGRES_PARAMETERS: `max_connections=${raised},max_locks_per_transaction=${lowered}` });
+      expect(r.code).toBe(0);
+      // What the Job did, in its order: "restart <member> (replica | primary, in place | now a replica)", "switchover <a> -> <b>"
+      const events = [...r.output.matchAll(/restart (\S+) \((replica|primary, in place|now a replica)\)|switchover (\S+) -> (\S+)/g)]
+        .map((m) => (m[1] ? `restart ${m[1]} ${m[2]}` : `switchover ${m[3]} -> ${m[4]}`));
+      const others = (leader: string) => members.filter((m) => m !== leader);
+      const switchover = events.findIndex((e) => e.startsWith('switchover'));
+      // step 1, the raise: every replica, then the switchover (the old primary restarts as a replica, by
+      // its demotion or after it), so a replica never runs a lower max_connections than its primary
+      expect(events.slice(0, switchover).sort()).toEqual(others(r.leaderBefore).map((m) => `restart ${m} replica`).sort());
+      expect(events[switchover]).toBe(`switchover ${r.leaderBefore} -> ${r.leaderAfter}`);
+      // step 2, the decrease: the new primary first, in place, then every replica
+      const step2 = events.slice(switchover + 1).filter((e) => e !== `restart ${r.leaderBefore} now a replica`);
+      expect(step2[0]).toBe(`restart ${r.leaderAfter} primary, in place`);
+      expect(step2.slice(1).sort()).toEqual(others(r.leaderAfter).map((m) => `restart ${m} replica`).sort());
+      expect(r.leaderChanges).toBe(1);
+      expect(r.lost).toBe(0);
+      expect(Object.values(await showEverywhere(ctx.bed, 'max_connections'))).toEqual(members.map(() => String(raised)));
+      expect(Object.values(await showEverywhere(ctx.bed, 'max_locks_per_transaction'))).toEqual(members.map(() => String(lowered)));
+    }, 900000);
   });
 }

@@ -13,8 +13,9 @@
 
 Any failure stops the run at once (no further change); a new run starts from what it finds, so
 re-running is safe. Environment: DESIRED_CONFIG (path of the dynamic configuration as JSON),
-PGBIN (PostgreSQL's bin directory), PGUSER/PGPASSWORD/PGSSLMODE (psql to each member), and the
-variables of patroni_client.Patroni.from_env().
+PGBIN (PostgreSQL's bin directory), PGUSER/PGPASSWORD/PGSSLMODE (psql to each member), the
+variables of patroni_client.Patroni.from_env(), and those of kube_lease.Day2Lease.from_env(): from
+step 2 to the end the run holds the Lease that keeps it and the rollout Job apart.
 """
 import json
 import os
@@ -25,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from patroni_client import Patroni, PatroniError, log  # noqa: E402
+from kube_lease import Day2Lease, LeaseError  # noqa: E402
 
 MARKER = 'pg_ha_declared_parameters'
 MUST_MATCH = ('max_connections', 'max_locks_per_transaction', 'max_prepared_transactions', 'max_wal_senders', 'max_worker_processes')
@@ -102,8 +104,14 @@ def member_settings(pgbin, member, names):
 
 # --- the plan ---
 
-def plan(current, desired):
-    """[(patch, primary_first)]: what differs; decreases of the must-match parameters as a second, primary-first step."""
+def plan(current, desired, running=None):
+    """[(patch, primary_first)]: what differs; decreases of the must-match parameters as a second, primary-first step.
+
+    A must-match parameter is lowered when its declared value is below the one in the DCS or, when the
+    DCS has none (Patroni's or Spilo's default runs), below `running` (name -> the primary's setting).
+    With raises and decreases in one change (mixed), the raises go first (replicas first, the primary
+    last through a switchover), then the decreases (the primary first, in place): a standby may never
+    run with less than its primary, and no single order of restarts keeps that for both directions."""
     patch, lowered = {}, {}
     for key, value in desired.items():
         if key not in ('postgresql', MARKER) and current.get(key) != value:
@@ -118,7 +126,8 @@ def plan(current, desired):
         old = current_params.get(name)
         if old is not None and str(old) == str(value):
             continue
-        if name in MUST_MATCH and old is not None and as_int(value) is not None and as_int(old) is not None and as_int(value) < as_int(old):
+        before = old if old is not None else (running or {}).get(name)
+        if name in MUST_MATCH and before is not None and as_int(value) is not None and as_int(before) is not None and as_int(value) < as_int(before):
             lowered[name] = value
         else:
             params[name] = value
@@ -264,6 +273,7 @@ def file_error(pgbin, member, name):
 
 
 def main():
+    lease = None
     with open(os.environ['DESIRED_CONFIG']) as f:
         desired = json.load(f)
     pgbin = os.environ.get('PGBIN', '/usr/lib/postgresql/17/bin')
@@ -273,11 +283,15 @@ def main():
         parameters = desired['postgresql']['parameters']
         expected = expected_settings(pgbin, parameters)
         log(f'{len(expected)} declared parameters are valid for {pgbin}/postgres')
+        # The rollout Job restarts members and switches over too: never at the same time (kube_lease.py).
+        lease = Day2Lease.from_env()
+        lease.acquire()
         # A new cluster (kubectl apply runs this Job at once) may still be starting: wait for it.
         cluster = patroni.wait('a healthy cluster (a leader, every member running)', healthy(patroni), HEALTHY_TIMEOUT, 5)
         log('healthy: ' + ', '.join(f'{m["name"]} {m["role"]}' for m in cluster['members']))
         timeout = 60 + 4 * int(desired.get('ttl', 30))
-        steps = plan(patroni.config(), desired)
+        running = {n: v for n, (v, _) in member_settings(pgbin, patroni.leader(cluster), [n for n in MUST_MATCH if n in parameters]).items()}
+        steps = plan(patroni.config(), desired, running)
         restarts = 0
         for patch, primary_first in steps:
             log('PATCH /config ' + json.dumps(patch, sort_keys=True))
@@ -291,8 +305,11 @@ def main():
             log('the dynamic configuration already equals Git')
             restarts += restart_pending(patroni, pgbin, False, timeout)
         verify(patroni, pgbin, expected)
-    except (ConvergeError, PatroniError) as error:
+    except (ConvergeError, PatroniError, LeaseError) as error:
         sys.exit(f'converge failed, nothing further was changed: {error}')
+    finally:
+        if lease is not None:
+            lease.release()
     log(f'converged in {time.monotonic() - started:.1f}s: {len(steps)} change step(s), {restarts} restart(s); '
         f'every member runs the {len(expected)} declared parameters')
 

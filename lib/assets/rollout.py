@@ -21,21 +21,20 @@ cluster's state (pods already on the new revision are left alone).
 Environment: POD_NAMESPACE, STATEFULSET, PATRONI_PORT, ROLLOUT_PRIMARY (auto|manual),
 MAXIMUM_LAG_BYTES, SYNCHRONOUS_MODE (true|false), VOLUMES (JSON list of {statefulSet, claim, size,
 setting}), STEP_TIMEOUT_SECONDS; REST_API_USERNAME and REST_API_PASSWORD for Patroni's unsafe
-endpoints (the switchover). Patroni is reached at each pod's address, through patroni_client.py.
+endpoints (the switchover); POD_NAME, LEASE_NAME and LEASE_DURATION_SECONDS for the Lease that
+keeps it and the converge Job apart (kube_lease.py: the whole run holds it). Patroni is reached at
+each pod's address, through patroni_client.py.
 """
 import json
 import os
 import re
-import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from patroni_client import Patroni, PatroniError  # noqa: E402 (a sibling file of the same ConfigMap)
+from patroni_client import Patroni, PatroniError, log  # noqa: E402 (sibling files of the same ConfigMap)
+from kube_lease import Day2Lease, LeaseError, kube  # noqa: E402
 
-SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
 LEADER_ROLES = ('leader', 'master', 'primary')
 UNITS = {'': 1, 'k': 10**3, 'M': 10**6, 'G': 10**9, 'T': 10**12, 'P': 10**15, 'E': 10**18,
          'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40, 'Pi': 2**50, 'Ei': 2**60}
@@ -43,32 +42,6 @@ UNITS = {'': 1, 'k': 10**3, 'M': 10**6, 'G': 10**9, 'T': 10**12, 'P': 10**15, 'E
 
 class Stop(Exception):
     """A reason to stop the run, printed as is."""
-
-
-def log(message):
-    print(f'{time.strftime("%H:%M:%S")} {message}', flush=True)
-
-
-def kube(method, path, body=None, content_type='application/json'):
-    """One call to the Kubernetes API with the Job's ServiceAccount token: (status, parsed body)."""
-    host = os.environ.get('KUBERNETES_SERVICE_HOST', 'kubernetes.default.svc')
-    port = os.environ.get('KUBERNETES_SERVICE_PORT', '443')
-    with open(f'{SA_DIR}/token') as f:
-        token = f.read().strip()
-    request = urllib.request.Request(
-        f'https://{host}:{port}{path}', method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={'Authorization': f'Bearer {token}', 'Content-Type': content_type})
-    context = ssl.create_default_context(cafile=f'{SA_DIR}/ca.crt')
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=15) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        text = error.read().decode(errors='replace')
-        try:
-            return error.code, json.loads(text)
-        except ValueError:
-            return error.code, {'message': text}
 
 
 def patroni(pods):
@@ -304,15 +277,17 @@ def main():
     primary_mode = os.environ.get('ROLLOUT_PRIMARY', 'auto')
     if primary_mode not in ('auto', 'manual'):
         raise Stop(f'ROLLOUT_PRIMARY must be auto or manual (got {primary_mode!r})')
-    grow_volumes(namespace, json.loads(os.environ.get('VOLUMES', '[]')))
     cluster = Cluster(namespace, os.environ['STATEFULSET'], int(os.environ.get('MAXIMUM_LAG_BYTES', '1048576')),
                       os.environ.get('SYNCHRONOUS_MODE', 'true') == 'true', int(os.environ.get('STEP_TIMEOUT_SECONDS', '600')))
-    roll(cluster, primary_mode)
+    # The converge Job restarts members and switches over too: never at the same time (kube_lease.py).
+    with Day2Lease.from_env():
+        grow_volumes(namespace, json.loads(os.environ.get('VOLUMES', '[]')))
+        roll(cluster, primary_mode)
 
 
 if __name__ == '__main__':
     try:
         main()
-    except Stop as stop:
+    except (Stop, LeaseError) as stop:
         log(f'rollout stopped: {stop}')
         sys.exit(1)

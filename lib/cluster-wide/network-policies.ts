@@ -37,7 +37,7 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly poolers?: ReadonlyArray<Pods & { readonly role: 'write' | 'read'; readonly podPort: number; readonly metricsPort: number; readonly routerPort: number }>;
   /** The rollout Job (Kubernetes API, Patroni's REST API). */
   readonly rollout: Pods;
-  /** The converge Job: Patroni's REST API and PostgreSQL on every member. */
+  /** The converge Job: the Kubernetes API (the day-2 Lease), Patroni's REST API and PostgreSQL on every member. */
   readonly converge: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
@@ -175,7 +175,9 @@ export class NetworkPolicies extends Construct {
       dnsRule,
     ]);
 
+    // Holds the day-2 Lease (API); PATCHes Patroni's configuration, restarts, switches over (REST); reads pg_settings.
     policy('converge', converge.selector, [], [
+      apiServerRule,
       { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);

@@ -56,11 +56,13 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     ['secrets', 'kube-apiserver', [443, 6443]], // creates the credentials Secret
     ['rollout', 'kube-apiserver', [443, 6443]], // reads pods and revisions, evicts pods, grows claims
     ['rollout', 'postgres', [8008]], // Patroni's view of the cluster, the switchover
+    ['converge', 'kube-apiserver', [443, 6443]], // holds the day-2 Lease
     // The API server's address is not selectable, so its ports are open towards any address:
     // a pod elsewhere serving 443 is reachable from these (documented in the README).
     ['postgres', 'web', [443]],
     ['secrets', 'web', [443]],
     ['rollout', 'web', [443]],
+    ['converge', 'web', [443]],
     ...clusterPods.flatMap((pod): Need[] => [[pod, 'coredns', [53], 'UDP'], [pod, 'coredns', [53], 'TCP']]),
     ...extra,
   ];

@@ -38,10 +38,8 @@ describe('the converge Job', () => {
     expect(env.PGPASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'superuser-password' });
   });
 
-  test('never talks to the Kubernetes API and runs as Spilo\'s postgres user (postgres -C refuses root)', () => {
-    expect(job.spec.template.spec.automountServiceAccountToken).toBe(false);
+  test('runs as Spilo\'s postgres user (postgres -C refuses root)', () => {
     expect(job.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 103 });
-    expect(s.all('RoleBinding').map((b) => b.subjects[0].name)).not.toContain('pg-ha-converge');
   });
 
   test('without a configured certificate: TLS required (Spilo refuses plain connections from other pods)', () => {
@@ -79,6 +77,35 @@ describe('a changed declaration gets a new Job name (plain kubectl apply runs it
   });
 });
 
+describe('the day-2 Lease', () => {
+  const s = synth();
+  const job = s.job('pg-ha-converge-');
+
+  test('both day-2 Jobs hold the Lease pg-ha-day2 (declared in dist/, no holder), identified by their pod\'s name', () => {
+    expect(s.get('Lease', 'pg-ha-day2').spec).toEqual({ leaseDurationSeconds: 30 });
+    for (const j of [job, s.job('pg-ha-rollout-')]) {
+      const env = envOf(j.spec.template.spec.containers[0]);
+      expect([env.LEASE_NAME.value, env.LEASE_DURATION_SECONDS.value]).toEqual(['pg-ha-day2', '30']);
+      expect(env.POD_NAME.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
+      expect(env.POD_NAMESPACE.valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
+      expect(j.spec.template.spec.automountServiceAccountToken).toBe(true);
+    }
+  });
+
+  test('the converge Job\'s Role allows get and update of that one Lease, nothing else (no create: the Lease is in dist/)', () => {
+    expect(s.get('Role', 'pg-ha-converge').rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pg-ha-day2'], verbs: ['get', 'update'] },
+    ]);
+    expect(s.get('Role', 'pg-ha-rollout').rules).toContainEqual(
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pg-ha-day2'], verbs: ['get', 'update'] });
+    expect(s.all('Role').flatMap((r) => r.rules).filter((r: Manifest) => r.resources.includes('leases') && r.verbs.includes('create'))).toEqual([]);
+  });
+
+  test('a scope of its own: the Lease is named after it', () => {
+    expect(synth({ scope: 'orders' }).all('Lease').map((l) => l.metadata.name)).toEqual(['orders-day2']);
+  });
+});
+
 describe('the plan (converge_patroni.plan, run with python3)', () => {
   const plan = (current: object, desired: object) => {
     const code = 'import json,sys; sys.path.insert(0, sys.argv[1]); import converge_patroni as c; '
@@ -105,6 +132,26 @@ describe('the plan (converge_patroni.plan, run with python3)', () => {
   test('parameters Spilo put in the DCS but Git never declared are left alone', () => {
     const current = { ...declared({}), postgresql: { use_pg_rewind: true, parameters: { wal_level: 'replica', max_wal_senders: 10 } } };
     expect(plan(current, declared({}))).toEqual([]);
+  });
+
+  test('a must-match parameter the DCS does not hold yet: raised or lowered as against the primary\'s running value', () => {
+    const planWith = (current: object, desired: object, running: object) => {
+      const code = 'import json,sys; sys.path.insert(0, sys.argv[1]); import converge_patroni as c; '
+        + 'print(json.dumps(c.plan(*[json.loads(a) for a in sys.argv[2:5]])))';
+      const r = spawnSync('python3', ['-c', code, join(ROOT, 'lib', 'assets'), ...[current, desired, running].map((x) => JSON.stringify(x))], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout);
+    };
+    // Spilo's default max_locks_per_transaction (64) runs; Git declares 32 for the first time: a decrease, primary first
+    expect(planWith(declared({}), declared({ max_locks_per_transaction: 32 }), { max_locks_per_transaction: '64' }))
+      .toEqual([[{ pg_ha_declared_parameters: ['max_locks_per_transaction'] }, false], [{ postgresql: { parameters: { max_locks_per_transaction: 32 } } }, true]]);
+    expect(planWith(declared({}), declared({ max_locks_per_transaction: 128 }), { max_locks_per_transaction: '64' }))
+      .toEqual([[{ postgresql: { parameters: { max_locks_per_transaction: 128 } }, pg_ha_declared_parameters: ['max_locks_per_transaction'] }, false]]);
+  });
+
+  test('mixed: one must-match parameter raised, another lowered: the raise first (replicas first), then the decrease (primary first)', () => {
+    expect(plan(declared({ max_connections: 100, max_locks_per_transaction: 64 }), declared({ max_connections: 120, max_locks_per_transaction: 32 })))
+      .toEqual([[{ postgresql: { parameters: { max_connections: 120 } } }, false], [{ postgresql: { parameters: { max_locks_per_transaction: 32 } } }, true]]);
   });
 
   test('lowering a must-match parameter is a second, primary-first step', () => {

@@ -55,7 +55,7 @@ describe('the rollout Job', () => {
     expect(name({})).toBe(base);
   });
 
-  test('its Role allows exactly what the script does: read the two StatefulSets, list pods, evict, grow the named claims', () => {
+  test('its Role allows exactly what the script does: read the two StatefulSets, list pods, evict, grow the named claims, hold the day-2 Lease', () => {
     const role = synth().get('Role', 'pg-ha-rollout');
     expect(role.rules).toEqual([
       { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['pg-ha', 'pg-ha-etcd'], verbs: ['get'] },
@@ -63,6 +63,7 @@ describe('the rollout Job', () => {
       { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
       { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'patch'],
         resourceNames: ['pgdata-pg-ha-0', 'pgdata-pg-ha-1', 'pgdata-pg-ha-2', 'data-pg-ha-etcd-0', 'data-pg-ha-etcd-1', 'data-pg-ha-etcd-2'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pg-ha-day2'], verbs: ['get', 'update'] },
     ]);
     expect(job.spec.template.spec.serviceAccountName).toBe('pg-ha-rollout');
   });

@@ -14,9 +14,9 @@ describe('ServiceAccounts and API tokens', () => {
     }
   });
 
-  test('only the secrets and rollout Jobs (one container each) automount a token; Spilo gets one in the postgres container only', () => {
+  test('only the secrets, rollout and converge Jobs (one container each) automount a token; Spilo gets one in the postgres container only', () => {
     for (const { component, podSpec } of s.workloads()) {
-      expect({ component, automount: podSpec.automountServiceAccountToken }).toEqual({ component, automount: ['secrets', 'rollout'].includes(component) });
+      expect({ component, automount: podSpec.automountServiceAccountToken }).toEqual({ component, automount: ['secrets', 'rollout', 'converge'].includes(component) });
     }
     // The role callback (python3 /scripts/callback_role.py) PATCHes the pod's label; the exporter never calls the API.
     const spilo = s.workload('database');

@@ -66,6 +66,21 @@ test('a failed Job stops the apply at its sync wave (Argo CD semantics): later w
   expect(c.store.get('ConfigMap', NS, 'pg-ha-router')!.data.extra).toBeUndefined();
 });
 
+test('{ order: \'kubectl\' } is a plain kubectl apply: no waves, every new Job starts before any of them ends', async () => {
+  const c = await clusterFromDist();
+  const timeline: string[] = [];
+  c.pods.jobOutcome = ((job: ApiObject) => {
+    timeline.push(`start ${job.metadata.name}`);
+    return new Promise((resolve) => setTimeout(() => { timeline.push(`end ${job.metadata.name}`); resolve({ succeeded: true, message: 'done' }); }, 20));
+  }) as any;
+  const objects = distObjects();
+  for (const o of objects) if (o.kind === 'Job' && /^pg-ha-(converge|rollout)-/.test(o.metadata.name)) o.metadata.name = `${o.metadata.name}-next`;
+  const r = await c.applier.apply(objects, { order: 'kubectl' });
+  expect(r.ok).toBe(true);
+  expect(timeline.slice(0, 2).every((e) => e.startsWith('start '))).toBe(true);
+  expect(timeline.filter((e) => e.startsWith('start ')).map((e) => e.replace(/-[0-9a-f]+-next$/, '')).sort()).toEqual(['start pg-ha-converge', 'start pg-ha-rollout']);
+});
+
 describe('StatefulSet RollingUpdate', () => {
   test('highest ordinal first, one at a time, each Ready before the next is stopped', async () => {
     const c = await clusterFromDist();

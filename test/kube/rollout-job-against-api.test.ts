@@ -38,7 +38,7 @@ function runJob(c: ServedCluster, job: ApiObject, env: Record<string, string> = 
     const child = spawn('python3', [SCRIPT], {
       env: {
         PATH: process.env.PATH, SERVICEACCOUNT_DIR: saDir, KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port,
-        POD_NAMESPACE: NS, ...jobEnv,
+        POD_NAMESPACE: NS, POD_NAME: `${job.metadata.name}-test`, ...jobEnv,
         // No Patroni runs here: a closed port, so nothing on this machine answers for it.
         PATRONI_PORT: '1', ...env,
       },
@@ -55,7 +55,8 @@ function runJobsForReal(c: ServedCluster, env: Record<string, string> = {}): str
   const logs: string[] = [];
   c.pods.jobOutcome = ((job: ApiObject) => runJob(c, job, env).then(({ code, out }) => {
     logs.push(out);
-    return { succeeded: code === 0, message: out.trim().split('\n').pop() ?? '' };
+    // the last line of the script's own (the lease's release comes after it)
+    return { succeeded: code === 0, message: out.trim().split('\n').filter((l) => !/ lease pg-ha-day2: /.test(l)).pop() ?? '' };
   })) as any;
   return logs;
 }
@@ -153,4 +154,65 @@ describe('rolling the Postgres pods', () => {
     const evicted = await call(c.api, token, 'POST', `/api/v1/namespaces/${NS}/pods/pg-ha-1/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'pg-ha-1' } });
     expect(evicted.code).toBe(201);
   });
+});
+
+describe('the day-2 Lease (the converge Job holds it too)', () => {
+  const LEASE = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/pg-ha-day2`;
+
+  test('each day-2 account may get and update the Lease pg-ha-day2, but create no Lease and touch no other; a stale resourceVersion gets 409', async () => {
+    const { call } = await import('./cluster-fixture');
+    for (const account of [ROLLOUT_ACCOUNT, 'pg-ha-converge']) {
+      const token = c.api.tokenFor(NS, account);
+      const got = await call(c.api, token, 'GET', LEASE);
+      expect(got.code).toBe(200);
+      const lease = got.body as any;
+      const put = (body: any) => call(c.api, token, 'PUT', LEASE, body);
+      const taken = await put({ ...lease, spec: { ...lease.spec, holderIdentity: account, renewTime: '2026-12-01T10:00:00.000000Z' } });
+      expect(taken.code).toBe(200);
+      // the same version again: someone (this call) wrote in between
+      expect((await put({ ...lease, spec: { ...lease.spec, holderIdentity: 'other' } })).code).toBe(409);
+      expect((await put({ ...(taken.body as any), spec: { ...lease.spec, renewTime: 'yesterday' } })).code).toBe(400);
+      expect((await call(c.api, token, 'POST', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`, { metadata: { name: 'pg-ha-day2' }, spec: {} })).code).toBe(403);
+      expect((await call(c.api, token, 'GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/other`)).code).toBe(403);
+      expect((await call(c.api, token, 'DELETE', LEASE)).code).toBe(403);
+    }
+  });
+
+  test('while another Job holds the Lease the rollout waits and logs who holds it; it starts once the Lease is released, and releases it', async () => {
+    // GIVEN the converge Job's pod holds the Lease
+    const held = c.store.get('Lease', NS, 'pg-ha-day2')!;
+    c.store.put({ ...held, spec: { ...held.spec, holderIdentity: 'pg-ha-converge-abc-x1', renewTime: new Date().toISOString().replace('Z', '000Z') } });
+    // WHEN the rollout Job runs, and the holder releases the Lease 4 s later (its record changes: not stale)
+    const job = rolloutJob(distObjects());
+    const run = runJob(c, job);
+    await new Promise((r) => setTimeout(r, 4000));
+    const callsWhileHeld = callsOf(c);
+    const now = c.store.get('Lease', NS, 'pg-ha-day2')!;
+    c.store.put({ ...now, spec: { ...now.spec, holderIdentity: undefined } });
+    const { code, out } = await run;
+    // THEN it changed nothing while it waited (only Lease reads), then ran, holding the Lease, and released it
+    expect(callsWhileHeld.length).toBeGreaterThan(1);
+    expect(callsWhileHeld.every((call) => call.startsWith(`GET ${LEASE} 200`))).toBe(true);
+    expect(code).toBe(0);
+    expect(out).toMatch(/lease pg-ha-day2: held by pg-ha-converge-abc-x1; waiting for it/);
+    const lines = out.trim().split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(at(/acquired by pg-ha-rollout-\w+-test/)).toBeLessThan(at(/nothing to roll/));
+    expect(at(/nothing to roll/)).toBeLessThan(at(/released by pg-ha-rollout-\w+-test/));
+    expect(c.api.leaseHistory.map((v) => v.holder)).toEqual([`${job.metadata.name}-test`, undefined]);
+    expect(c.store.get('Lease', NS, 'pg-ha-day2')!.spec.holderIdentity).toBeUndefined();
+  }, 30000);
+  test('a holder that crashed (its record unchanged for its leaseDurationSeconds) is taken over, and the takeover is logged', async () => {
+    // GIVEN a Lease left behind by a Job pod that died, with a 2 s duration (dist/ declares 30 s)
+    const left = c.store.get('Lease', NS, 'pg-ha-day2')!;
+    c.store.put({ ...left, spec: { ...left.spec, holderIdentity: 'pg-ha-converge-abc-x1', leaseDurationSeconds: 2, renewTime: '2026-12-01T10:00:00.000000Z' } });
+    const t0 = Date.now();
+    const job = rolloutJob(distObjects());
+    const { code, out } = await runJob(c, job);
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000); // not before the record stayed unchanged for 2 s
+    expect(out).toMatch(/held by pg-ha-converge-abc-x1; waiting for it/);
+    expect(out).toMatch(/pg-ha-converge-abc-x1 did not renew it for 2 s \(a crashed Job\): taking it over/);
+    expect(c.api.leaseHistory.map((v) => v.holder)).toEqual([`${job.metadata.name}-test`, undefined]);
+  }, 30000);
 });

@@ -2,7 +2,7 @@
  * What each allowed request does. Pods are the bed's (read through ClusterState, label changes,
  * deletion and eviction handed back to it); Secrets are read and written here; the other kinds
  * are served read-only from what apply put in the store (writes to them come from apply, not
- * from clients, and get 405 here).
+ * from clients, and get 405 here). Leases are read and written by clients too (leases.ts).
  */
 import { ApiError, alreadyExists, badRequest, conflict, invalid, methodNotSupported, notFound } from './api-status';
 import { renderBudget, renderDeployment, renderList, renderPod, renderStatefulSet, ResourcePath, ResourceType } from './api-resources';
@@ -12,6 +12,7 @@ import { parseLabelSelector } from './label-selector';
 import { ApiObject, ObjectStore } from './object-store';
 import { applyPatch } from './object-patch';
 import { validateClaimUpdate } from './volume-claims';
+import { LeaseHandlers } from './leases';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export interface ApiRequest {
@@ -33,14 +34,18 @@ const DISRUPTION_TIMEOUT_MS = 120_000;
 
 export class ApiHandlers {
   private readonly disrupted = new Map<string, { pod: string; at: number }>();
+  readonly leases: LeaseHandlers;
 
-  constructor(private readonly store: ObjectStore, private readonly cluster: ClusterState) {}
+  constructor(private readonly store: ObjectStore, private readonly cluster: ClusterState) {
+    this.leases = new LeaseHandlers(store);
+  }
 
   handle(r: ApiRequest): Promise<ApiAnswer> | ApiAnswer {
     if (r.verb === 'watch') throw methodNotSupported('watch is not implemented by the API stand-in; poll with get/list');
     if (r.path.resource === 'pods') return this.pods(r);
     if (r.path.subresource) throw notFound(r.path.resource, r.type.group, `${r.path.name}/${r.path.subresource}`);
     if (r.path.resource === 'secrets') return this.secrets(r);
+    if (r.path.resource === 'leases' && r.verb !== 'get' && r.verb !== 'list') return this.leases.handle(r.verb, r.path.namespace, r.path.name, r.body, r.contentType);
     if (r.path.resource === 'persistentvolumeclaims' && (r.verb === 'patch' || r.verb === 'update')) return this.resizeClaim(r);
     if (r.verb === 'get' || r.verb === 'list') return this.read(r);
     throw methodNotSupported(`the API stand-in serves ${r.path.resource} read-only (they change through apply): ${r.verb} is not allowed`);

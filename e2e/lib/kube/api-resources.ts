@@ -33,6 +33,7 @@ export const RESOURCES: Record<string, ResourceType> = {
   networkpolicies: { kind: 'NetworkPolicy', group: 'networking.k8s.io', version: 'v1', namespaced: true },
   roles: { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: true },
   rolebindings: { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: true },
+  leases: { kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', namespaced: true },
 };
 
 export interface ResourcePath {

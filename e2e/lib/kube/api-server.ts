@@ -12,6 +12,7 @@ import * as https from 'https';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import { ApiHandlers } from './api-handlers';
+import { LeaseVersion } from './leases';
 import { parseResourcePath, requestVerb, RESOURCES } from './api-resources';
 import { ApiError, badRequest, notFound, unauthorized } from './api-status';
 import { ClusterState } from './cluster-state';
@@ -53,6 +54,11 @@ export class KubeApiServer {
   private readonly handlers: ApiHandlers;
   private server?: https.Server;
   private ca = '';
+  /** Every version of every Lease clients wrote, oldest first (who held it, when). */
+  get leaseHistory(): LeaseVersion[] {
+    return this.handlers.leases.history;
+  }
+
   /** A token in group system:masters (cluster-admin), for the bed's own calls; never given to a pod. */
   readonly adminToken = crypto.randomBytes(32).toString('base64url');
 

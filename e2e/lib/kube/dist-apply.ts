@@ -25,7 +25,7 @@ export interface ApplyResult {
   configured: string[];
   unchanged: string[];
   deleted: string[];
-  jobs: Array<{ name: string; succeeded: boolean; message: string }>;
+  jobs: Array<{ name: string; succeeded: boolean; message: string; output?: string }>;
   /** Objects the API server would refuse, with its message; they keep their previous state. */
   rejected: Array<{ object: string; message: string }>;
   /** True when nothing was refused and every Job succeeded. */
@@ -34,7 +34,12 @@ export interface ApplyResult {
 
 const KIND_ORDER = ['Namespace', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'PodDisruptionBudget', 'ServiceAccount', 'Secret', 'ConfigMap',
   'StorageClass', 'PersistentVolume', 'PersistentVolumeClaim', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding',
-  'Service', 'DaemonSet', 'Pod', 'ReplicaSet', 'Deployment', 'HorizontalPodAutoscaler', 'StatefulSet', 'Job', 'CronJob', 'Ingress'];
+  'Lease', 'Service', 'DaemonSet', 'Pod', 'ReplicaSet', 'Deployment', 'HorizontalPodAutoscaler', 'StatefulSet', 'Job', 'CronJob', 'Ingress'];
+
+export interface ApplyOptions {
+  /** 'argocd' (default): sync waves and hooks, as the cluster is deployed; 'kubectl': everything at once. */
+  order?: 'argocd' | 'kubectl';
+}
 
 export function syncWave(o: ApiObject): number {
   return Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
@@ -63,14 +68,15 @@ export class DistApplier {
 
   constructor(private readonly store: ObjectStore, private readonly controllers: WorkloadControllers, private readonly log: (line: string) => void = () => undefined) {}
 
-  async apply(objects: ApiObject[]): Promise<ApplyResult> {
+  async apply(objects: ApiObject[], opts: ApplyOptions = {}): Promise<ApplyResult> {
     const r: ApplyResult = { created: [], configured: [], unchanged: [], deleted: [], jobs: [], rejected: [], ok: true };
     const wanted = new Set(objects.map(keyOf));
-    const steps = [...new Set(applyOrder(objects).map(applyStep))];
+    const stepOf = opts.order === 'kubectl' ? () => 0 : applyStep;
+    const steps = [...new Set(applyOrder(objects).map(stepOf))];
     for (const step of steps) {
       const wave = step % POSTSYNC_AFTER;
       const work: Array<Promise<void>> = [];
-      for (const o of applyOrder(objects).filter((x) => applyStep(x) === step)) {
+      for (const o of applyOrder(objects).filter((x) => stepOf(x) === step)) {
         const before = this.lastApplied.get(keyOf(o));
         if (before && canonicalJson(before) === canonicalJson(o)) {
           r.unchanged.push(label(o));

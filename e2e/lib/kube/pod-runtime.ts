@@ -25,6 +25,8 @@ export interface JobOutcome {
   succeeded: boolean;
   /** The Job's last log lines or the reason it failed. */
   message: string;
+  /** The whole log of its last attempt. */
+  output?: string;
 }
 
 export interface PodRuntime {

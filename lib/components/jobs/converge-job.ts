@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { ClusterSecrets } from './cluster-secrets';
-import { componentServiceAccount } from '../../k8s/service-accounts';
+import { Day2Lease, DAY2_LEASE_SCRIPT } from './day2-lease';
+import { componentServiceAccountWithRole } from '../../k8s/service-accounts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { DYNAMIC_CONFIG_KEY, PostgresCluster } from '../postgres/postgres-cluster';
@@ -9,7 +10,7 @@ import { REST_API_USER, SUPERUSER } from '../../settings/credentials';
 import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
-import { contentHash, plainEnv } from '../../k8s/workload';
+import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 
 /** The Spilo image's `postgres` user (uid 101, gid 103): `postgres -C` refuses to run as root. */
@@ -19,13 +20,15 @@ const SCRIPT_DIR = '/scripts';
 const CA_DIR = '/etc/pg-ha-ca';
 // A path the scripts never spell (not /config, a Patroni REST path): the e2e bed rewrites mount paths in mounted files.
 const CONFIG_DIR = '/declared';
-/** The Python files the Job runs; patroni_client.py is a module sibling Jobs import too. */
-export const CONVERGE_SCRIPTS = ['patroni_client.py', 'converge_patroni.py'] as const;
+/** The Python files the Job runs; patroni_client.py and kube_lease.py are modules the rollout Job imports too. */
+export const CONVERGE_SCRIPTS = ['patroni_client.py', DAY2_LEASE_SCRIPT, 'converge_patroni.py'] as const;
 
 export interface ConvergeJobProps {
   readonly cluster: ClusterContext;
   readonly postgres: PostgresCluster;
   readonly secrets: ClusterSecrets;
+  /** Held while the Job changes the cluster, so the rollout Job never restarts or switches over at the same time. */
+  readonly lease: Day2Lease;
   /** The Spilo image (curl, python3, psql, postgres, patronictl): the same PostgreSQL that checks the values. */
   readonly image: string;
   /** PostgreSQL's major version (its bin directory in the image). */
@@ -46,7 +49,9 @@ export interface ConvergeJobProps {
  *
  * An Argo CD PostSync hook (after every sync, once everything is healthy) whose name carries a hash
  * of what it applies, so a plain `kubectl apply -f dist/` also runs it again when that changes.
- * It never talks to the Kubernetes API (no token): only to Patroni's REST API and PostgreSQL.
+ * It talks to Patroni's REST API and PostgreSQL, and to the Kubernetes API only to hold the day-2
+ * Lease (its Role allows get/update of that one Lease, nothing else), so it never runs at the same
+ * time as the rollout Job.
  */
 export class ConvergeJob extends Construct {
   public readonly job: k8s.KubeJob;
@@ -55,14 +60,14 @@ export class ConvergeJob extends Construct {
 
   constructor(scope: Construct, id: string, props: ConvergeJobProps) {
     super(scope, id);
-    const { cluster, postgres, secrets, image } = props;
+    const { cluster, postgres, secrets, image, lease } = props;
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-converge', component: 'converge', version: imageVersion(image) };
     const labels = standardLabels(identity);
     this.selector = selectorLabels(identity);
     const name = `${cluster.name}-converge`;
     const scripts = Object.fromEntries(CONVERGE_SCRIPTS.map((file) => [file, readAsset(file)]));
     new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name, labels }, data: scripts });
-    const serviceAccountName = componentServiceAccount(this, name, labels);
+    const serviceAccountName = componentServiceAccountWithRole(this, name, labels, cluster.namespace, [lease.rule]);
     // With a configured certificate the members' server certificates are checked against its CA
     // (verify-ca: members are reached by address, which the certificate does not name).
     const tlsSecret = postgres.tlsSecretName;
@@ -71,7 +76,8 @@ export class ConvergeJob extends Construct {
       metadata: { labels },
       spec: {
         serviceAccountName,
-        automountServiceAccountToken: false,
+        // The token holds the day-2 Lease (its Role allows nothing else).
+        automountServiceAccountToken: true,
         enableServiceLinks: false,
         restartPolicy: 'Never',
         ...jobSchedulingSpec('scheduling', props.scheduling),
@@ -94,6 +100,8 @@ export class ConvergeJob extends Construct {
             }),
             secrets.env('REST_API_PASSWORD', 'restapi'),
             secrets.env('PGPASSWORD', 'superuser'),
+            fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+            ...lease.env(),
           ],
           resources: {
             requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('64Mi') },

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { EtcdCluster } from '../etcd/etcd-cluster';
 import { ClusterSecrets } from '../jobs/cluster-secrets';
+import { Day2Lease, DAY2_LEASE_SCRIPT } from '../jobs/day2-lease';
 import { POSTGRES_PORTS, PostgresCluster } from './postgres-cluster';
 import { REST_API_USER } from '../../settings/credentials';
 import { ROLLOUT_PRIMARY_MODES, RolloutPrimaryMode, SchedulingSettings } from '../../settings/component-settings';
@@ -17,8 +18,8 @@ import { readAsset } from '../../assets/read-asset';
 
 /** The unprivileged user the Job runs as (the Spilo image's `nobody`). */
 const NOBODY_UID = 65534;
-/** The Python files the Job runs (patroni_client.py is the converge Job's module). */
-export const ROLLOUT_SCRIPTS = ['patroni_client.py', 'rollout.py'] as const;
+/** The Python files the Job runs (patroni_client.py and kube_lease.py are shared with the converge Job). */
+export const ROLLOUT_SCRIPTS = ['patroni_client.py', DAY2_LEASE_SCRIPT, 'rollout.py'] as const;
 /** How long one step (a pod back and streaming, the switchover) may take before the Job stops. */
 const STEP_TIMEOUT_SECONDS = 600;
 
@@ -31,6 +32,8 @@ export interface PostgresRolloutProps {
   readonly etcd: EtcdCluster;
   /** The REST API password Patroni wants for the switchover. */
   readonly secrets: ClusterSecrets;
+  /** Held for the whole run, so the converge Job never restarts or switches over at the same time. */
+  readonly lease: Day2Lease;
   /** Image whose python3 runs the script (the Spilo image, like the secrets generator). */
   readonly image: string;
   /** @default DEFAULTS.postgres.rolloutPrimary */
@@ -50,7 +53,8 @@ export interface PostgresRolloutProps {
  * The rollout Job: after every apply whose Postgres pod template or declared volume sizes changed,
  * it grows the volumes, then replaces the outdated Postgres pods (the StatefulSet is `OnDelete`):
  * health gate, replicas one at a time through the Eviction API, one switchover to an updated
- * synchronous standby, the old primary last (lib/assets/rollout.py says how).
+ * synchronous standby, the old primary last (lib/assets/rollout.py says how). It holds the day-2
+ * Lease while it works, so it never runs at the same time as the converge Job.
  *
  * Its name carries a hash of the pod template, the sizes and the Job itself: a change creates a new
  * Job, which `kubectl apply` runs; Argo CD runs it as a PostSync hook (after every object is
@@ -63,7 +67,7 @@ export class PostgresRollout extends Construct {
 
   constructor(scope: Construct, id: string, props: PostgresRolloutProps) {
     super(scope, id);
-    const { cluster, postgres, etcd, secrets, image } = props;
+    const { cluster, postgres, etcd, secrets, image, lease } = props;
     const primary = checkOneOf('postgres.rolloutPrimary', props.primary ?? DEFAULTS.postgres.rolloutPrimary, ROLLOUT_PRIMARY_MODES);
     const name = `${cluster.name}-rollout`;
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-rollout', component: 'rollout', version: imageVersion(image) };
@@ -87,6 +91,8 @@ export class PostgresRollout extends Construct {
       { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
       // Growing each member's volume to the declared size.
       { apiGroups: [''], resources: ['persistentvolumeclaims'], resourceNames: claimNames, verbs: ['get', 'patch'] },
+      // Holding the day-2 Lease (get/update of that one Lease; it is in dist/, so no create).
+      lease.rule,
     ]);
     // The script and the Patroni client it shares with the converge Job.
     const scripts = Object.fromEntries(ROLLOUT_SCRIPTS.map((file) => [file, readAsset(file)]));
@@ -105,6 +111,7 @@ export class PostgresRollout extends Construct {
       }),
       secrets.env('REST_API_PASSWORD', 'restapi'),
       fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+      ...lease.env(),
     ];
     const spec: k8s.JobSpec = {
       // A failed run is safe to repeat: it carries on from the pods' revisions.
