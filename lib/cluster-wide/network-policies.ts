@@ -39,6 +39,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly rollout: Pods;
   /** The converge Job: Patroni's REST API and PostgreSQL on every member. */
   readonly converge: Pods;
+  /** The etcd access Job (etcd's client port), when etcd auth is on. */
+  readonly etcdAccess?: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
   /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
@@ -109,6 +111,10 @@ export class NetworkPolicies extends Construct {
     policy('etcd', etcd.selector, [
       { from: [pods(postgres.selector)], ports: portsOf(etcd.clientPort) },
       { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
+      // The etcd access Job creates the users and turns authentication on.
+      ...(props.etcdAccess ? [{ from: [pods(props.etcdAccess.selector)], ports: portsOf(etcd.clientPort) }] : []),
+      // The plain listener (health, metrics: no keys): Prometheus. The kubelet's probes come from the
+      // node, which NetworkPolicies do not restrict on the common CNIs.
       { from: [prometheus], ports: portsOf(ETCD_PORTS.metrics) },
     ], [
       { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
@@ -179,6 +185,13 @@ export class NetworkPolicies extends Construct {
       { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
+
+    if (props.etcdAccess) {
+      policy('etcd-access', props.etcdAccess.selector, [], [
+        { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort) },
+        dnsRule,
+      ]);
+    }
 
     if (props.secretsGenerator) {
       // Creates the credentials Secret through the API.

@@ -43,11 +43,21 @@ export function etcdClientUrl(pod: LocalPod): URL {
   return new URL((env.ETCD_ADVERTISE_CLIENT_URLS ?? `http://${pod.ip}:2379`).split(',')[0]);
 }
 
+/**
+ * Where a member answers /health without TLS or credentials: its plain metrics listener
+ * (ETCD_LISTEN_METRICS_URLS), or its client URL when it has none and that is plain http.
+ */
+export function etcdHealthUrl(pod: LocalPod): URL {
+  const env = pod.containerOf('etcd').launch!.env;
+  const metrics = (env.ETCD_LISTEN_METRICS_URLS ?? '').split(',').find((u) => u.startsWith('http://'));
+  return metrics ? new URL(metrics) : etcdClientUrl(pod);
+}
+
 /** `GET /health` of every member: true when it answers healthy. */
 export async function etcdHealth(pods: LocalPod[]): Promise<boolean[]> {
   return Promise.all(
     pods.map(async (p) => {
-      const u = etcdClientUrl(p);
+      const u = etcdHealthUrl(p);
       const r = await httpJson<{ health: string }>(u.hostname, Number(u.port || 2379), '/health', 800);
       return r?.health === 'true';
     }),

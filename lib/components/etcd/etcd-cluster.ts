@@ -10,6 +10,7 @@ import { schedulingSpec } from '../../k8s/scheduling';
 import { checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
 import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
+import { EtcdTls, resolveEtcdSecurity } from './etcd-tls';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports etcd listens on besides its client port (`etcd.clientPort`, ETCD_CLIENT_PORT). */
@@ -27,6 +28,10 @@ export function etcdClientEndpoints(cluster: ClusterContext, replicas: number, c
 }
 
 const DATA_DIR = '/var/lib/etcd';
+/** Where etcd's certificate, key and CA are mounted in the etcd container. */
+const TLS_DIR = '/etc/etcd/tls';
+/** The keys of an etcd TLS Secret. */
+export const ETCD_TLS_KEYS = { certificate: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
 
 export interface EtcdClusterProps extends EtcdSettings {
   /** Where the cluster lives. */
@@ -65,6 +70,14 @@ export class EtcdCluster extends Construct {
   public readonly claimTemplateName = 'data';
   /** The port clients (Patroni, etcdctl) connect to on every member and on the client Service. */
   public readonly clientPort: number;
+  /** Client and peer TLS (the certificate's Secret and where it comes from), or undefined for plain http. */
+  public readonly tls?: EtcdTls;
+  /** True when etcd checks users and roles (the etcd access Job creates them and turns it on). */
+  public readonly authEnabled: boolean;
+  /** `http` or `https`: what clients speak to etcd (Patroni's ETCD3_PROTOCOL). */
+  public readonly clientProtocol: 'http' | 'https';
+  /** The client Service's URL (`<protocol>://<fqdn>:<clientPort>`). */
+  public readonly clientServiceUrl: string;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -80,6 +93,11 @@ export class EtcdCluster extends Construct {
     // Fixed ports first, so an error names the setting.
     checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
     this.clientPort = clientPort;
+    const security = resolveEtcdSecurity(cluster, props.tls, props.auth);
+    this.tls = security.tls;
+    this.authEnabled = security.auth;
+    const protocol = this.tls ? 'https' : 'http';
+    this.clientProtocol = protocol;
 
     const { statefulSet: name, headless: headlessName } = etcdNames(cluster);
     const identity: ComponentIdentity = { instance: cluster.name, name: 'etcd', component: 'dcs', version: imageVersion(image) };
@@ -108,7 +126,8 @@ export class EtcdCluster extends Construct {
       },
     });
 
-    const memberUrl = (pod: string, port: number) => `http://${pod}.${serviceFqdn(cluster, headlessName)}:${port}`;
+    this.clientServiceUrl = `${protocol}://${serviceFqdn(cluster, name)}:${clientPort}`;
+    const memberUrl = (pod: string, port: number) => `${protocol}://${pod}.${serviceFqdn(cluster, headlessName)}:${port}`;
     const initialCluster = Array.from({ length: replicas }, (_, i) => `${name}-${i}=${memberUrl(`${name}-${i}`, ETCD_PORTS.peer)}`).join(',');
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
@@ -143,8 +162,10 @@ export class EtcdCluster extends Construct {
                 ...plainEnv({
                   ETCD_NAME: '$(POD_NAME)',
                   ETCD_DATA_DIR: `${DATA_DIR}/data`,
-                  ETCD_LISTEN_PEER_URLS: `http://0.0.0.0:${ETCD_PORTS.peer}`,
-                  ETCD_LISTEN_CLIENT_URLS: `http://0.0.0.0:${clientPort}`,
+                  ETCD_LISTEN_PEER_URLS: `${protocol}://0.0.0.0:${ETCD_PORTS.peer}`,
+                  ETCD_LISTEN_CLIENT_URLS: `${protocol}://0.0.0.0:${clientPort}`,
+                  // Plain http, apart from the client port: the kubelet's probes and Prometheus
+                  // (/health, /livez, /readyz, /metrics), no key access; the NetworkPolicy admits only them.
                   ETCD_LISTEN_METRICS_URLS: `http://0.0.0.0:${ETCD_PORTS.metrics}`,
                   // Patroni connects to the advertised client URLs it reads from the member list.
                   ETCD_ADVERTISE_CLIENT_URLS: memberUrl('$(POD_NAME)', clientPort),
@@ -157,6 +178,7 @@ export class EtcdCluster extends Construct {
                   // Patroni rewrites its keys every loop: compact history so the DB never hits its quota.
                   ETCD_AUTO_COMPACTION_MODE: 'periodic',
                   ETCD_AUTO_COMPACTION_RETENTION: '1h',
+                  ...(this.tls ? tlsEnv() : {}),
                 }),
               ],
               // /readyz needs a quorum (linearizable read); /livez does not, so losing quorum restarts nothing.
@@ -165,8 +187,12 @@ export class EtcdCluster extends Construct {
               resources,
               // etcd writes only to its data volume.
               securityContext: restrictedContainerSecurityContext(),
-              volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_DIR },
+                ...(this.tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+              ],
             }],
+            ...(this.tls ? { volumes: [etcdTlsVolume('tls', this.tls.secretName, Object.values(ETCD_TLS_KEYS), 0o440)] } : {}),
           },
         },
         volumeClaimTemplates: [volumeClaimTemplate(this.claimTemplateName, storageSize, storageClass)],
@@ -176,4 +202,27 @@ export class EtcdCluster extends Construct {
       sizeSetting: 'etcd.storageSize', classSetting: 'etcd.storageClass', size: storageSize, storageClass,
     });
   }
+}
+
+/** etcd's TLS flags (as ETCD_* env: the image has no shell): clients and peers on https, peers must show a certificate of the CA. */
+function tlsEnv(): Record<string, string> {
+  const file = (key: string) => `${TLS_DIR}/${key}`;
+  return {
+    ETCD_CERT_FILE: file(ETCD_TLS_KEYS.certificate),
+    ETCD_KEY_FILE: file(ETCD_TLS_KEYS.key),
+    // Clients log in with a password (etcd auth), not a certificate; peers need one signed by the CA.
+    ETCD_PEER_CERT_FILE: file(ETCD_TLS_KEYS.certificate),
+    ETCD_PEER_KEY_FILE: file(ETCD_TLS_KEYS.key),
+    ETCD_PEER_TRUSTED_CA_FILE: file(ETCD_TLS_KEYS.ca),
+    ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+  };
+}
+
+/**
+ * A volume with `keys` of etcd's TLS Secret (mode 0440 with the key: readable by the pod's fsGroup
+ * only; the CA alone is public, 0444). The keys are listed, so a Secret without one of them (a
+ * `ca.crt` missing) keeps the pod from starting with an event naming the key.
+ */
+export function etcdTlsVolume(name: string, secretName: string, keys: string[], mode = 0o444): k8s.Volume {
+  return { name, secret: { secretName, defaultMode: mode, items: keys.map((key) => ({ key, path: key })) } };
 }
