@@ -15,7 +15,7 @@ refuses stops the Job with a message naming the Secret key.
 
 Environment: ETCD_ENDPOINTS (comma list of https://host:port), ETCD_CACERT (file), ETCD_ROOT_PASSWORD,
 ETCD_PATRONI_USER, ETCD_PATRONI_PASSWORD, ETCD_PATRONI_ROLE, ETCD_PATRONI_PREFIX, ETCD_ENABLE_AUTH,
-ETCD_ROOT_PASSWORD_KEY and ETCD_PATRONI_PASSWORD_KEY (the Secret keys, for messages),
+ETCD_ROOT_CREDENTIAL_KEY and ETCD_PATRONI_CREDENTIAL_KEY (the Secret keys, for messages),
 ETCD_WAIT_SECONDS (how long to wait for etcd, default 300).
 """
 import base64
@@ -157,8 +157,8 @@ def main():
     cafile = env.get('ETCD_CACERT', '')
     if not os.path.isfile(cafile):
         sys.exit(f'ETCD_CACERT={cafile!r}: no such file; the etcd TLS Secret needs the key ca.crt (the CA that signed etcd\'s certificate).')
-    keys = {'ETCD_ROOT_PASSWORD': env.get('ETCD_ROOT_PASSWORD_KEY', 'etcd-root-password'),
-            'ETCD_PATRONI_PASSWORD': env.get('ETCD_PATRONI_PASSWORD_KEY', 'etcd-patroni-password')}
+    keys = {'ETCD_ROOT_PASSWORD': env.get('ETCD_ROOT_CREDENTIAL_KEY', 'etcd-root-password'),
+            'ETCD_PATRONI_PASSWORD': env.get('ETCD_PATRONI_CREDENTIAL_KEY', 'etcd-patroni-password')}
     for var, key in keys.items():
         if not env.get(var):
             sys.exit(f'{var} is empty: the credentials Secret needs the key {key}.')
