@@ -7,6 +7,10 @@
  * Then the day-2 rollouts of the current chart on the same bed: a new Postgres pod template
  * (rolled by the rollout Job: replicas first, one switchover) and a larger volume size (the
  * StatefulSets keep their claim templates, the Job grows the claims).
+ * The last release runs etcd on plain http; the current dist/ on TLS with authentication. That
+ * takes two applies, as docs/security.md tells users: first a dist/ synthesized over the release's
+ * with ETCD_TLS_MIGRATION=true (etcd serves http and https side by side, Spilo moves to https, the
+ * etcd access Job moves the members' peer URLs), then the current dist/ (https only, auth on).
  * Runs beside the other suites on its own address block (E2E_ADDRESS_BLOCK + 150).
  */
 import { execFileSync } from 'child_process';
@@ -66,9 +70,29 @@ function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
   }
 }
 
-test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE}) under writes: applied, 0 acknowledged writes lost, every pod on its new revision`, async () => {
-  expectAppliedAndRolled(bed!, await applyUnderWrites(bed!, path.join(repo, 'dist'), `${LAST_RELEASE} -> current dist/`));
-}, 600000);
+test(`upgrade, step 1: ETCD_TLS_MIGRATION=true synthesized over the last release's dist/ (${LAST_RELEASE}, plain etcd) and applied under writes: applied, 0 acknowledged writes lost, every pod on its new revision, etcd's peers on https, auth still off`, async () => {
+  const dir = synthVariant(oldDist!, { ETCD_TLS_MIGRATION: 'true' });
+  try {
+    const r = await applyUnderWrites(bed!, dir, `${LAST_RELEASE} -> ETCD_TLS_MIGRATION=true`);
+    expectAppliedAndRolled(bed!, r);
+    const members = await bed!.etcdMembers();
+    expect(members.map((m) => m.peerURLs.map((u) => new URL(u).protocol + new URL(u).port))).toEqual(members.map(() => ['https:2382', 'https:2380']));
+    expect(r.result.jobs.find((j) => /-etcd-access-/.test(j.name))?.message).toMatch(/authentication left off/);
+  } finally {
+    removeVariant(dir);
+  }
+}, 900000);
+
+test('upgrade, step 2: the current dist/ (etcd on https only, auth on) applied under writes: applied, 0 acknowledged writes lost, every pod on its new revision, peers on https:2380 only, a client without credentials refused', async () => {
+  const r = await applyUnderWrites(bed!, path.join(repo, 'dist'), 'ETCD_TLS_MIGRATION=true -> current dist/');
+  expectAppliedAndRolled(bed!, r);
+  const members = await bed!.etcdMembers();
+  expect(members.map((m) => m.peerURLs.map((u) => new URL(u).protocol + new URL(u).port))).toEqual(members.map(() => ['https:2380']));
+  expect(members.every((m) => m.clientURLs.every((u) => u.startsWith('https://')))).toBe(true);
+  expect(r.result.jobs.find((j) => /-etcd-access-/.test(j.name))?.message).toMatch(/authentication enabled/);
+  // The Postgres pods were not replaced again: the second step changes etcd only.
+  expect(r.leaderChanges).toBe(0);
+}, 900000);
 
 test('a rollout of every workload (pod templates annotated, as `kubectl rollout restart` does) under writes: 0 acknowledged writes lost', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-e2e-restart-'));

@@ -8,7 +8,12 @@ What it makes true, whatever it finds (re-running it changes nothing):
   - user `root` with the role `root` (etcd's administrator) and the password ETCD_ROOT_PASSWORD;
   - role ETCD_PATRONI_ROLE allowed to read and write the keys under ETCD_PATRONI_PREFIX, and only those;
   - user ETCD_PATRONI_USER with that role and the password ETCD_PATRONI_PASSWORD;
-  - authentication enabled (unless ETCD_ENABLE_AUTH=false).
+  - every member's peer URLs on https: [https://<member>:<peer port>] once every member runs with TLS
+    only (it advertises https client URLs); while a cluster made with plain etcd moves to TLS
+    (ETCD_TLS_MIGRATION=true) [https://<member>:<migration peer port>, https://<member>:<peer port>]
+    once every member listens on the migration port (then the second step's members, https on the
+    peer port, are reached through the second URL while their peers try the first in vain);
+  - authentication enabled (unless ETCD_ENABLE_AUTH=false, during the migration).
 Passwords are set with user/changepw only when a login with the Secret's password fails, so a re-run
 does not touch the auth store. Once auth is on, everything is done as root: a root password that etcd
 refuses stops the Job with a message naming the Secret key.
@@ -16,15 +21,18 @@ refuses stops the Job with a message naming the Secret key.
 Environment: ETCD_ENDPOINTS (comma list of https://host:port), ETCD_CACERT (file), ETCD_ROOT_PASSWORD,
 ETCD_PATRONI_USER, ETCD_PATRONI_PASSWORD, ETCD_PATRONI_ROLE, ETCD_PATRONI_PREFIX, ETCD_ENABLE_AUTH,
 ETCD_ROOT_CREDENTIAL_KEY and ETCD_PATRONI_CREDENTIAL_KEY (the Secret keys, for messages),
-ETCD_WAIT_SECONDS (how long to wait for etcd, default 300).
+ETCD_TLS_MIGRATION, ETCD_PEER_PORT, ETCD_MIGRATION_PEER_PORT, ETCD_WAIT_SECONDS (how long to wait for
+etcd and for its members' rolling update, default 600).
 """
 import base64
 import json
 import os
+import socket
 import ssl
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = 'root'
@@ -152,6 +160,42 @@ def ensure_prefix_role(etcd, role, prefix, changes):
         changes.append(f'role {role} may read and write keys under {prefix!r}')
 
 
+def listening(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def ensure_peer_urls(etcd, migration, peer_port, migration_port, deadline):
+    """Wait until every member runs the configuration the peer URLs are for, then move them there."""
+    while True:
+        members = etcd.call('cluster/member/list', {})['members']
+        hosts = {m['ID']: urllib.parse.urlsplit(m['peerURLs'][0]).hostname for m in members}
+        if migration:
+            waiting = [hosts[m['ID']] for m in members if not listening(hosts[m['ID']], migration_port)]
+            why = f'listening on https port {migration_port}'
+        else:
+            # A member advertises https client URLs once it runs with TLS only (the second step).
+            waiting = [hosts[m['ID']] for m in members if not m.get('clientURLs') or any(not u.startswith('https://') for u in m['clientURLs'])]
+            why = 'serving clients on https only'
+        if not waiting:
+            break
+        if time.time() > deadline:
+            sys.exit(f'etcd members not {why} after waiting: {", ".join(waiting)}; their peer URLs were left as they are.')
+        print(f'waiting for the members\' rolling update: not yet {why}: {", ".join(waiting)}', flush=True)
+        time.sleep(5)
+    changes = []
+    for m in members:
+        host = hosts[m['ID']]
+        want = ([f'https://{host}:{migration_port}'] if migration else []) + [f'https://{host}:{peer_port}']
+        if m['peerURLs'] != want:
+            etcd.call('cluster/member/update', {'ID': m['ID'], 'peerURLs': want})
+            changes.append(f'member {m.get("name") or host}: peer URLs {",".join(m["peerURLs"])} -> {",".join(want)}')
+    return changes
+
+
 def main():
     env = os.environ
     cafile = env.get('ETCD_CACERT', '')
@@ -165,8 +209,11 @@ def main():
     root_password, patroni_password = env['ETCD_ROOT_PASSWORD'], env['ETCD_PATRONI_PASSWORD']
     user, role, prefix = env['ETCD_PATRONI_USER'], env['ETCD_PATRONI_ROLE'], env['ETCD_PATRONI_PREFIX']
     enable = env.get('ETCD_ENABLE_AUTH', 'true') == 'true'
+    migration = env.get('ETCD_TLS_MIGRATION', 'false') == 'true'
+    wait_seconds = int(env.get('ETCD_WAIT_SECONDS', '600'))
+    deadline = time.time() + wait_seconds
     etcd = Etcd([e for e in env['ETCD_ENDPOINTS'].split(',') if e], cafile)
-    wait_for_etcd(etcd, int(env.get('ETCD_WAIT_SECONDS', '300')))
+    wait_for_etcd(etcd, wait_seconds)
 
     try:
         auth_on = etcd.login(ROOT, root_password) is not None
@@ -180,6 +227,7 @@ def main():
         changes.append('role root added')
     ensure_user(etcd, ROOT, root_password, ROOT, changes)
     ensure_user(etcd, user, patroni_password, role, changes)
+    changes += ensure_peer_urls(etcd, migration, int(env.get('ETCD_PEER_PORT', '2380')), int(env.get('ETCD_MIGRATION_PEER_PORT', '2382')), deadline)
     if not auth_on and enable:
         etcd.call('auth/enable', {})
         changes.append('authentication enabled')
@@ -189,7 +237,7 @@ def main():
         check.login(user, patroni_password)
     except EtcdError as error:
         sys.exit(f'etcd refused {user}\'s password after this Job set it ({error.error}).')
-    state = 'on' if (auth_on or enable) else 'off (ETCD_ENABLE_AUTH=false)'
+    state = 'on' if (auth_on or enable) else 'left off (ETCD_ENABLE_AUTH=false: the migration\'s first step)'
     print(f'etcd access: {"; ".join(changes) if changes else "nothing to change"}; authentication {state}; '
           f'{user} may use only {prefix!r}.', flush=True)
 

@@ -25,7 +25,7 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly cluster: ClusterContext;
   /** Labels every pod of the cluster carries (the default-deny policy selects them). */
   readonly clusterPodLabels: Record<string, string>;
-  readonly etcd: Pods & { readonly clientPort: number };
+  readonly etcd: Pods & { readonly clientPort: number; readonly migration?: boolean };
   readonly postgres: Pods & { readonly port: number; readonly exporterPort: number };
   readonly router: Pods & {
     readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number;
@@ -108,16 +108,19 @@ export class NetworkPolicies extends Construct {
     // Everything the cluster's pods send or receive is denied unless a policy below allows it.
     policy('default-deny', props.clusterPodLabels, [], []);
 
+    // Moving from plain etcd: the peers' https port too (the etcd access Job checks every member listens on it).
+    const peerPorts = etcd.migration ? [ETCD_PORTS.peer, ETCD_PORTS.migrationPeer] : [ETCD_PORTS.peer];
+    const accessPorts = etcd.migration ? [etcd.clientPort, ETCD_PORTS.migrationPeer] : [etcd.clientPort];
     policy('etcd', etcd.selector, [
       { from: [pods(postgres.selector)], ports: portsOf(etcd.clientPort) },
-      { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
+      { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ...peerPorts) },
       // The etcd access Job creates the users and turns authentication on.
-      ...(props.etcdAccess ? [{ from: [pods(props.etcdAccess.selector)], ports: portsOf(etcd.clientPort) }] : []),
+      ...(props.etcdAccess ? [{ from: [pods(props.etcdAccess.selector)], ports: portsOf(...accessPorts) }] : []),
       // The plain listener (health, metrics: no keys): Prometheus. The kubelet's probes come from the
       // node, which NetworkPolicies do not restrict on the common CNIs.
       { from: [prometheus], ports: portsOf(ETCD_PORTS.metrics) },
     ], [
-      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
+      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ...peerPorts) },
       dnsRule,
     ]);
 
@@ -188,7 +191,7 @@ export class NetworkPolicies extends Construct {
 
     if (props.etcdAccess) {
       policy('etcd-access', props.etcdAccess.selector, [], [
-        { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort) },
+        { to: [pods(etcd.selector)], ports: portsOf(...accessPorts) },
         dnsRule,
       ]);
     }

@@ -139,6 +139,14 @@ export interface EtcdTlsSettings {
    * @default DEFAULTS.etcd.tls.issuerKind
    */
   readonly issuerKind?: IssuerKind;
+  /**
+   * The first of two steps that move a cluster made with plain etcd (an earlier dist/) to TLS
+   * (docs/security.md): etcd serves clients on http and https and peers on http and, on a second
+   * port, https; Patroni moves to https; the etcd access Job creates the users and moves the
+   * members' peer URLs to https, but leaves authentication off. Then unset it (the second step).
+   * @default false
+   */
+  readonly migration?: boolean;
 }
 
 /** Issuer kinds of cert-manager. */

@@ -10,7 +10,7 @@ import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../k8s/dns-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
-import { ETCD_TLS_KEYS, EtcdCluster, etcdTlsVolume } from './etcd-cluster';
+import { ETCD_PORTS, ETCD_TLS_KEYS, EtcdCluster, etcdTlsVolume } from './etcd-cluster';
 
 /** Patroni's etcd user (ETCD3_USERNAME) and the role that limits it to its keys. */
 export const ETCD_PATRONI_USER = 'patroni';
@@ -86,10 +86,14 @@ export class EtcdAccess extends Construct {
               ETCD_PATRONI_USER,
               ETCD_PATRONI_ROLE: ETCD_PATRONI_USER,
               ETCD_PATRONI_PREFIX: patroniKeyPrefix(cluster.name),
-              ETCD_ENABLE_AUTH: 'true',
+              // Step 1 of the move from plain etcd: Spilo pods without the password still run, auth stays off.
+              ETCD_ENABLE_AUTH: String(!etcd.migration),
+              ETCD_TLS_MIGRATION: String(etcd.migration),
+              ETCD_PEER_PORT: ETCD_PORTS.peer,
+              ETCD_MIGRATION_PEER_PORT: ETCD_PORTS.migrationPeer,
               ETCD_ROOT_CREDENTIAL_KEY: CREDENTIAL_KEYS.etcdRoot,
               ETCD_PATRONI_CREDENTIAL_KEY: CREDENTIAL_KEYS.etcdPatroni,
-              ETCD_WAIT_SECONDS: 300,
+              ETCD_WAIT_SECONDS: 600,
             }),
             secrets.env('ETCD_ROOT_PASSWORD', 'etcdRoot'),
             secrets.env('ETCD_PATRONI_PASSWORD', 'etcdPatroni'),

@@ -7,14 +7,19 @@ import { componentServiceAccount } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
-import { checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
+import { ConfigError, checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext, serviceFqdn, statefulPodFqdns } from '../../k8s/dns-names';
-import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
+import { DeployedManifests, deployedClaimTemplates, Manifest, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
 import { EtcdTls, resolveEtcdSecurity } from './etcd-tls';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports etcd listens on besides its client port (`etcd.clientPort`, ETCD_CLIENT_PORT). */
-export const ETCD_PORTS = { peer: 2380, metrics: 8080 } as const;
+export const ETCD_PORTS = {
+  peer: 2380,
+  metrics: 8080,
+  /** Peers' https port during the move from plain etcd (`etcd.tls.migration`): http keeps 2380 meanwhile. */
+  migrationPeer: 2382,
+} as const;
 
 /** The etcd StatefulSet's and headless Service's names. */
 export function etcdNames(cluster: ClusterContext): { statefulSet: string; headless: string } {
@@ -74,6 +79,8 @@ export class EtcdCluster extends Construct {
   public readonly tls?: EtcdTls;
   /** True when etcd checks users and roles (the etcd access Job creates them and turns it on). */
   public readonly authEnabled: boolean;
+  /** True during step 1 of the move from plain etcd (`etcd.tls.migration`). */
+  public readonly migration: boolean;
   /** `http` or `https`: what clients speak to etcd (Patroni's ETCD3_PROTOCOL). */
   public readonly clientProtocol: 'http' | 'https';
   /** The client Service's URL (`<protocol>://<fqdn>:<clientPort>`). */
@@ -91,13 +98,15 @@ export class EtcdCluster extends Construct {
     this.storageSize = storageSize;
     const clientPort = checkUnprivilegedPort('etcd.clientPort', props.clientPort ?? DEFAULTS.etcd.clientPort, 'etcd runs as a non-root user and binds it itself');
     // Fixed ports first, so an error names the setting.
-    checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
+    checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd\'s migration peer port': ETCD_PORTS.migrationPeer, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
     this.clientPort = clientPort;
     const security = resolveEtcdSecurity(cluster, props.tls, props.auth);
     this.tls = security.tls;
     this.authEnabled = security.auth;
     const protocol = this.tls ? 'https' : 'http';
     this.clientProtocol = protocol;
+    this.migration = this.tls?.migration ?? false;
+    checkTlsStep(props.deployed?.statefulSet(cluster.namespace, etcdNames(cluster).statefulSet), this.tls);
 
     const { statefulSet: name, headless: headlessName } = etcdNames(cluster);
     const identity: ComponentIdentity = { instance: cluster.name, name: 'etcd', component: 'dcs', version: imageVersion(image) };
@@ -127,8 +136,13 @@ export class EtcdCluster extends Construct {
     });
 
     this.clientServiceUrl = `${protocol}://${serviceFqdn(cluster, name)}:${clientPort}`;
-    const memberUrl = (pod: string, port: number) => `${protocol}://${pod}.${serviceFqdn(cluster, headlessName)}:${port}`;
+    // During the move from plain etcd the members keep their http URLs (old Spilo pods follow the
+    // advertised client URLs; the membership's peer URLs are moved by the etcd access Job).
+    const migration = this.tls?.migration ?? false;
+    const advertised = migration ? 'http' : protocol;
+    const memberUrl = (pod: string, port: number) => `${advertised}://${pod}.${serviceFqdn(cluster, headlessName)}:${port}`;
     const initialCluster = Array.from({ length: replicas }, (_, i) => `${name}-${i}=${memberUrl(`${name}-${i}`, ETCD_PORTS.peer)}`).join(',');
+    const listen = (port: number, ...protocols: string[]) => protocols.map((p) => `${p}://0.0.0.0:${port}`).join(',');
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: { name, labels, annotations: { [STORAGE_SIZE_ANNOTATION]: storageSize } },
@@ -156,14 +170,17 @@ export class EtcdCluster extends Construct {
                 { name: 'client', containerPort: clientPort },
                 { name: 'peer', containerPort: ETCD_PORTS.peer },
                 { name: 'metrics', containerPort: ETCD_PORTS.metrics },
+                ...(migration ? [{ name: 'peer-tls', containerPort: ETCD_PORTS.migrationPeer }] : []),
               ],
               env: [
                 fieldEnv('POD_NAME', 'metadata.name'),
                 ...plainEnv({
                   ETCD_NAME: '$(POD_NAME)',
                   ETCD_DATA_DIR: `${DATA_DIR}/data`,
-                  ETCD_LISTEN_PEER_URLS: `${protocol}://0.0.0.0:${ETCD_PORTS.peer}`,
-                  ETCD_LISTEN_CLIENT_URLS: `${protocol}://0.0.0.0:${clientPort}`,
+                  // Migration: etcd cannot serve http and https on one peer port, so https peers get
+                  // a port of their own meanwhile; clients get both on one port.
+                  ETCD_LISTEN_PEER_URLS: migration ? `${listen(ETCD_PORTS.peer, 'http')},${listen(ETCD_PORTS.migrationPeer, 'https')}` : listen(ETCD_PORTS.peer, protocol),
+                  ETCD_LISTEN_CLIENT_URLS: migration ? listen(clientPort, 'http', 'https') : listen(clientPort, protocol),
                   // Plain http, apart from the client port: the kubelet's probes and Prometheus
                   // (/health, /livez, /readyz, /metrics), no key access; the NetworkPolicy admits only them.
                   ETCD_LISTEN_METRICS_URLS: `http://0.0.0.0:${ETCD_PORTS.metrics}`,
@@ -201,6 +218,27 @@ export class EtcdCluster extends Construct {
     this.statefulSet.deployedClaimTemplates = deployedClaimTemplates(props.deployed?.statefulSet(cluster.namespace, name), {
       sizeSetting: 'etcd.storageSize', classSetting: 'etcd.storageClass', size: storageSize, storageClass,
     });
+  }
+}
+
+/**
+ * A running etcd moves to TLS in two steps (docs/security.md): a cluster whose etcd the previous
+ * synth output (dist/) runs on plain http takes `etcd.tls.migration` first; going from TLS back to
+ * plain http would cut the members off from each other. Both are refused before anything is written.
+ */
+function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined): void {
+  const env: Array<{ name: string; value?: string }> = deployed?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  const peers = env.find((e) => e.name === 'ETCD_LISTEN_PEER_URLS')?.value;
+  if (peers === undefined) return; // a new cluster
+  const deployedTls = peers.includes('https://');
+  if (!deployedTls && tls && !tls.migration) {
+    throw new ConfigError('etcd.tls.migration', false,
+      'true first (ETCD_TLS_MIGRATION=true): the deployed dist/ runs etcd on plain http, and its members cannot switch to TLS in one step. '
+      + 'Synth and apply with ETCD_TLS_MIGRATION=true, wait for the etcd access and rollout Jobs, then unset it (docs/security.md); '
+      + 'or keep plain etcd with ETCD_TLS=false');
+  }
+  if (deployedTls && !tls) {
+    throw new ConfigError('etcd.tls.enabled', false, 'true: the deployed dist/ runs etcd with TLS, and its members\' peer URLs are https (moving back to plain http is not supported)');
   }
 }
 

@@ -22,6 +22,8 @@ export interface EtcdTls {
   /** The Secret keeping the generated CA's certificate and key (for renewal), when generated. */
   readonly caSecretName?: string;
   readonly issuer?: { readonly name: string; readonly kind: IssuerKind };
+  /** Step 1 of the move from plain etcd (`etcd.tls.migration`): http and https side by side, auth off. */
+  readonly migration: boolean;
 }
 
 /** etcd's TLS and authentication, checked together: auth needs TLS (passwords never cross in clear). */
@@ -39,8 +41,9 @@ export function resolveEtcdSecurity(cluster: ClusterContext, tls: EtcdTlsSetting
   };
   const secretName = tls.secretName === undefined ? `${cluster.name}-etcd-tls` : checkDnsLabel('etcd.tls.secretName', tls.secretName, 253);
   const source: EtcdTlsSource = issuer ? 'issued' : tls.secretName !== undefined ? 'existing' : 'generated';
+  const migration = tls.migration ?? DEFAULTS.etcd.tls.migration;
   return {
-    tls: { secretName, source, issuer, ...(source === 'generated' ? { caSecretName: `${cluster.name}-etcd-ca` } : {}) },
+    tls: { secretName, source, issuer, migration, ...(source === 'generated' ? { caSecretName: `${cluster.name}-etcd-ca` } : {}) },
     auth: auth ?? true,
   };
 }

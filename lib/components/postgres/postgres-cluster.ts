@@ -287,11 +287,14 @@ export class PostgresCluster extends Construct {
 /**
  * Spilo turns ETCD3_<X> into Patroni's `etcd3.<x>`: https with etcd's CA, and the `patroni` user's
  * password (Patroni logs in while etcd's auth is on and carries on without it while it is not yet).
+ * `use_proxies`: Patroni talks to the members of ETCD3_HOSTS over https instead of the client URLs
+ * the members advertise, which stay http while a cluster moves from plain etcd (etcd.tls.migration);
+ * the same in both steps, so the second step leaves the Spilo pods alone.
  */
 function etcdClientEnv(dcs: EtcdCluster, secrets: ClusterSecrets): k8s.EnvVar[] {
   if (!dcs.tls) return [];
   return [
-    ...plainEnv({ ETCD3_PROTOCOL: 'https', ETCD3_CACERT: `${ETCD_CA_MOUNT}/${ETCD_TLS_KEYS.ca}` }),
+    ...plainEnv({ ETCD3_PROTOCOL: 'https', ETCD3_CACERT: `${ETCD_CA_MOUNT}/${ETCD_TLS_KEYS.ca}`, ETCD3_USE_PROXIES: 'true' }),
     ...(dcs.authEnabled ? [{ name: 'ETCD3_USERNAME', value: ETCD_PATRONI_USER }, secrets.env('ETCD3_PASSWORD', 'etcdPatroni')] : []),
   ];
 }
