@@ -13,6 +13,7 @@ import { bringUp } from './bring-up';
 import { convergeParameters } from './converge-parameters';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
+import { etcdSecurity } from './etcd-security';
 import { failoverThroughPooler } from './failover-through-pooler';
 import { failoverUnderWrites } from './failover-under-writes';
 import { kubernetesApi, roleLabelsFollowFailover } from './kubernetes-api';
@@ -60,6 +61,7 @@ export function scenarioSuite(title: string, options: SuiteOptions): void {
   describe(title, () => {
     bringUp(ctx);
     kubernetesApi(ctx);
+    etcdSecurity(ctx);
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);
