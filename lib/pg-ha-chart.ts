@@ -59,7 +59,7 @@ export class PgHaChart extends Chart {
   public readonly namespaceObject?: k8s.KubeNamespace;
   public readonly secrets: ClusterSecrets;
   public readonly etcd: EtcdCluster;
-  /** The Job that creates etcd's users and turns its authentication on, when `etcd.auth`. */
+  /** The Job that keeps etcd's peer URLs on https, creates its users and turns its authentication on (`etcd.auth`), with etcd TLS. */
   public readonly etcdAccess?: EtcdAccess;
   /** The cert-manager Certificate of etcd, when `etcd.tls.issuerName` is set. */
   public readonly etcdCertificate?: EtcdCertificate;
@@ -123,7 +123,7 @@ export class PgHaChart extends Chart {
     if (this.etcd.tls?.issuer) {
       this.etcdCertificate = new EtcdCertificate(this, 'EtcdTls', { cluster, tls: this.etcd.tls, dnsNames: etcdNamesForTls });
     }
-    if (this.etcd.authEnabled) {
+    if (this.etcd.tls) {
       this.etcdAccess = new EtcdAccess(this, 'EtcdAccess', {
         cluster, etcd: this.etcd, secrets: this.secrets, image: postgresSettings.image ?? DEFAULTS.postgres.image, scheduling,
       });

@@ -13,13 +13,15 @@ What it makes true, whatever it finds (re-running it changes nothing):
     (ETCD_TLS_MIGRATION=true) [https://<member>:<migration peer port>, https://<member>:<peer port>]
     once every member listens on the migration port (then the second step's members, https on the
     peer port, are reached through the second URL while their peers try the first in vain);
-  - authentication enabled (unless ETCD_ENABLE_AUTH=false, during the migration).
+  - authentication enabled.
+With ETCD_AUTH=false (a cluster moved from plain etcd: its Spilo pods have no etcd password) only the
+peer URLs are handled, and no password is needed.
 Passwords are set with user/changepw only when a login with the Secret's password fails, so a re-run
 does not touch the auth store. Once auth is on, everything is done as root: a root password that etcd
 refuses stops the Job with a message naming the Secret key.
 
 Environment: ETCD_ENDPOINTS (comma list of https://host:port), ETCD_CACERT (file), ETCD_ROOT_PASSWORD,
-ETCD_PATRONI_USER, ETCD_PATRONI_PASSWORD, ETCD_PATRONI_ROLE, ETCD_PATRONI_PREFIX, ETCD_ENABLE_AUTH,
+ETCD_PATRONI_USER, ETCD_PATRONI_PASSWORD, ETCD_PATRONI_ROLE, ETCD_PATRONI_PREFIX, ETCD_AUTH,
 ETCD_ROOT_CREDENTIAL_KEY and ETCD_PATRONI_CREDENTIAL_KEY (the Secret keys, for messages),
 ETCD_TLS_MIGRATION, ETCD_PEER_PORT, ETCD_MIGRATION_PEER_PORT, ETCD_WAIT_SECONDS (how long to wait for
 etcd and for its members' rolling update, default 600).
@@ -201,45 +203,50 @@ def main():
     cafile = env.get('ETCD_CACERT', '')
     if not os.path.isfile(cafile):
         sys.exit(f'ETCD_CACERT={cafile!r}: no such file; the etcd TLS Secret needs the key ca.crt (the CA that signed etcd\'s certificate).')
+    auth = env.get('ETCD_AUTH', 'true') == 'true'
     keys = {'ETCD_ROOT_PASSWORD': env.get('ETCD_ROOT_CREDENTIAL_KEY', 'etcd-root-password'),
             'ETCD_PATRONI_PASSWORD': env.get('ETCD_PATRONI_CREDENTIAL_KEY', 'etcd-patroni-password')}
-    for var, key in keys.items():
-        if not env.get(var):
-            sys.exit(f'{var} is empty: the credentials Secret needs the key {key}.')
-    root_password, patroni_password = env['ETCD_ROOT_PASSWORD'], env['ETCD_PATRONI_PASSWORD']
-    user, role, prefix = env['ETCD_PATRONI_USER'], env['ETCD_PATRONI_ROLE'], env['ETCD_PATRONI_PREFIX']
-    enable = env.get('ETCD_ENABLE_AUTH', 'true') == 'true'
+    if auth:
+        for var, key in keys.items():
+            if not env.get(var):
+                sys.exit(f'{var} is empty: the credentials Secret needs the key {key}.')
     migration = env.get('ETCD_TLS_MIGRATION', 'false') == 'true'
     wait_seconds = int(env.get('ETCD_WAIT_SECONDS', '600'))
     deadline = time.time() + wait_seconds
     etcd = Etcd([e for e in env['ETCD_ENDPOINTS'].split(',') if e], cafile)
     wait_for_etcd(etcd, wait_seconds)
 
-    try:
-        auth_on = etcd.login(ROOT, root_password) is not None
-    except EtcdError as error:
-        sys.exit(f'etcd refused the root user\'s password ({error.error}): the credentials Secret\'s key {keys["ETCD_ROOT_PASSWORD"]} '
-                 'is not the password etcd has for root. Set it back, or reset root with etcdctl (docs/security.md).')
+    auth_on = False
+    if auth:
+        try:
+            auth_on = etcd.login(ROOT, env['ETCD_ROOT_PASSWORD']) is not None
+        except EtcdError as error:
+            sys.exit(f'etcd refused the root user\'s password ({error.error}): the credentials Secret\'s key {keys["ETCD_ROOT_PASSWORD"]} '
+                     'is not the password etcd has for root. Set it back, or reset root with etcdctl (docs/security.md).')
     changes = []
-    ensure_prefix_role(etcd, role, prefix, changes)
-    if exists(etcd, 'role', ROOT) is None:
-        etcd.call('auth/role/add', {'name': ROOT})
-        changes.append('role root added')
-    ensure_user(etcd, ROOT, root_password, ROOT, changes)
-    ensure_user(etcd, user, patroni_password, role, changes)
+    if auth:
+        user, role, prefix = env['ETCD_PATRONI_USER'], env['ETCD_PATRONI_ROLE'], env['ETCD_PATRONI_PREFIX']
+        ensure_prefix_role(etcd, role, prefix, changes)
+        if exists(etcd, 'role', ROOT) is None:
+            etcd.call('auth/role/add', {'name': ROOT})
+            changes.append('role root added')
+        ensure_user(etcd, ROOT, env['ETCD_ROOT_PASSWORD'], ROOT, changes)
+        ensure_user(etcd, user, env['ETCD_PATRONI_PASSWORD'], role, changes)
     changes += ensure_peer_urls(etcd, migration, int(env.get('ETCD_PEER_PORT', '2380')), int(env.get('ETCD_MIGRATION_PEER_PORT', '2382')), deadline)
-    if not auth_on and enable:
+    if auth and not auth_on:
         etcd.call('auth/enable', {})
         changes.append('authentication enabled')
-    # Proof, every run: Patroni's user logs in with the Secret's password (when auth is on).
-    check = Etcd(etcd.endpoints, cafile)
-    try:
-        check.login(user, patroni_password)
-    except EtcdError as error:
-        sys.exit(f'etcd refused {user}\'s password after this Job set it ({error.error}).')
-    state = 'on' if (auth_on or enable) else 'left off (ETCD_ENABLE_AUTH=false: the migration\'s first step)'
-    print(f'etcd access: {"; ".join(changes) if changes else "nothing to change"}; authentication {state}; '
-          f'{user} may use only {prefix!r}.', flush=True)
+    summary = f'etcd access: {"; ".join(changes) if changes else "nothing to change"}; '
+    if auth:
+        # Proof, every run: Patroni's user logs in with the Secret's password.
+        try:
+            Etcd(etcd.endpoints, cafile).login(user, env['ETCD_PATRONI_PASSWORD'])
+        except EtcdError as error:
+            sys.exit(f'etcd refused {user}\'s password after this Job set it ({error.error}).')
+        summary += f'authentication on; {user} may use only {prefix!r}.'
+    else:
+        summary += 'authentication left off (ETCD_AUTH=false' + (': the migration\'s first step).' if migration else ').')
+    print(summary, flush=True)
 
 
 if __name__ == '__main__':

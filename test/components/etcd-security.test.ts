@@ -68,7 +68,7 @@ describe('etcd with TLS and authentication (the default)', () => {
     const env = envOf(container(job, 'etcd-access'));
     expect(env.ETCD_ENDPOINTS.value.split(',')).toEqual([0, 1, 2].map((i) => `https://pg-ha-etcd-${i}.pg-ha-etcd-headless.pg-ha.svc.cluster.local:2379`));
     expect(env.ETCD_PATRONI_PREFIX.value).toBe('/service/pg-ha/');
-    expect(env.ETCD_ENABLE_AUTH.value).toBe('true');
+    expect(env.ETCD_AUTH.value).toBe('true');
     expect(env.ETCD_ROOT_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-root-password' });
     expect(env.ETCD_PATRONI_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-patroni-password' });
     expect(job.spec.template.spec.volumes.find((v: Manifest) => v.name === 'ca').secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
@@ -142,11 +142,15 @@ describe('moving a cluster made with plain etcd to TLS (ETCD_TLS_MIGRATION)', ()
     expect(policy.spec.ingress[1].ports.map((p: Manifest) => p.port)).toEqual([2379, 2380, 2382]);
   });
 
-  test('step 1: Patroni already on https with its user (the same Spilo template as step 2); the Job leaves auth off', () => {
-    const final = synth();
-    expect(s.get('StatefulSet', 'pg-ha').spec.template).toEqual(final.get('StatefulSet', 'pg-ha').spec.template);
+  test('step 1: Patroni on https without an etcd password, auth off; step 2 (ETCD_AUTH=false) keeps that Spilo template', () => {
+    expect(spiloEnv(s).ETCD3_PROTOCOL.value).toBe('https');
+    expect(spiloEnv(s).ETCD3_PASSWORD).toBeUndefined();
+    const step2 = synth({ etcd: { auth: false } });
+    expect(s.get('StatefulSet', 'pg-ha').spec.template).toEqual(step2.get('StatefulSet', 'pg-ha').spec.template);
     const job = envOf(container(accessJob(s), 'etcd-access'));
-    expect([job.ETCD_ENABLE_AUTH.value, job.ETCD_TLS_MIGRATION.value, job.ETCD_MIGRATION_PEER_PORT.value]).toEqual(['false', 'true', '2382']);
+    expect([job.ETCD_AUTH.value, job.ETCD_TLS_MIGRATION.value, job.ETCD_MIGRATION_PEER_PORT.value, job.ETCD_ROOT_PASSWORD]).toEqual(['false', 'true', '2382', undefined]);
+    // Patroni 4.0 with a password cannot start while auth is off, nor run without one once it is on.
+    expect(() => synth({ etcd: { auth: true, tls: { migration: true } } })).toThrow(/^etcd.auth must be false or unset while etcd.tls.migration is true/);
   });
 
   const overDeployed = (deployedSettings: PgHaSettings, settings: PgHaSettings) => {
@@ -157,7 +161,10 @@ describe('moving a cluster made with plain etcd to TLS (ETCD_TLS_MIGRATION)', ()
   test('over a dist/ with plain etcd, TLS in one step is refused, naming the first step', () => {
     expect(overDeployed({ etcd: { tls: { enabled: false } } }, {})).toThrow(/^etcd.tls.migration must be true first \(ETCD_TLS_MIGRATION=true\): the deployed dist\/ runs etcd on plain http/);
     expect(overDeployed({ etcd: { tls: { enabled: false } } }, { etcd: { tls: { migration: true } } })).not.toThrow();
-    expect(overDeployed({ etcd: { tls: { migration: true } } }, {})).not.toThrow();
+    expect(overDeployed({ etcd: { tls: { migration: true } } }, { etcd: { auth: false } })).not.toThrow();
+    // Auth on under Spilo pods that have no etcd password: refused, naming ETCD_AUTH.
+    expect(overDeployed({ etcd: { tls: { migration: true } } }, {})).toThrow(/^etcd.auth must be false \(ETCD_AUTH=false\): the deployed dist\/ runs Patroni without an etcd password/);
+    expect(overDeployed({}, {})).not.toThrow();
     expect(overDeployed({}, { etcd: { tls: { enabled: false } } })).toThrow(/^etcd.tls.enabled must be true: the deployed dist\/ runs etcd with TLS/);
   });
 });

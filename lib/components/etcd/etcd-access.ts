@@ -40,12 +40,16 @@ export interface EtcdAccessProps {
 }
 
 /**
- * The etcd access Job: creates etcd's `root` user and Patroni's user, whose role may read and write
- * only `patroniKeyPrefix(scope)`, with the passwords of the credentials Secret, then turns etcd's
- * authentication on (lib/assets/etcd-access.py, over https with etcd's CA; re-running changes nothing).
+ * The etcd access Job (lib/assets/etcd-access.py, over https with etcd's CA; re-running changes
+ * nothing): keeps the members' peer URLs on https (moving them while a cluster made with plain etcd
+ * moves to TLS), and with `etcd.auth` creates etcd's `root` user and Patroni's user, whose role may
+ * read and write only `patroniKeyPrefix(scope)`, with the passwords of the credentials Secret, then
+ * turns etcd's authentication on.
  *
- * A Sync hook in etcd's wave: it waits for etcd itself, and Patroni's user exists before the
- * Postgres members start (Patroni logs in when auth is on and carries on without when it is not yet).
+ * A Sync hook in etcd's wave: it waits for etcd itself, and auth is on before the Postgres members
+ * start. Patroni 4.0 with a password cannot start while etcd's auth is off (it misreads etcd 3.6's
+ * "authentication is not enabled" answer, patroni/patroni#3525, and logs "waiting on etcd"): under a
+ * plain `kubectl apply` the members wait the seconds until this Job has turned it on.
  * Its name carries a hash of its content, so `kubectl apply -f dist/` runs a changed one again.
  */
 export class EtcdAccess extends Construct {
@@ -56,7 +60,7 @@ export class EtcdAccess extends Construct {
   constructor(scope: Construct, id: string, props: EtcdAccessProps) {
     super(scope, id);
     const { cluster, etcd, secrets, image } = props;
-    if (!etcd.tls || !etcd.authEnabled) throw new Error('EtcdAccess needs etcd with TLS and auth');
+    if (!etcd.tls) throw new Error('EtcdAccess needs etcd with TLS');
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-etcd-access', component: 'etcd-access', version: imageVersion(image) };
     const labels = standardLabels(identity);
     this.selector = selectorLabels(identity);
@@ -86,8 +90,8 @@ export class EtcdAccess extends Construct {
               ETCD_PATRONI_USER,
               ETCD_PATRONI_ROLE: ETCD_PATRONI_USER,
               ETCD_PATRONI_PREFIX: patroniKeyPrefix(cluster.name),
-              // Step 1 of the move from plain etcd: Spilo pods without the password still run, auth stays off.
-              ETCD_ENABLE_AUTH: String(!etcd.migration),
+              // Off during the move from plain etcd and after it (ETCD_AUTH=false): the peer URLs only.
+              ETCD_AUTH: String(etcd.authEnabled),
               ETCD_TLS_MIGRATION: String(etcd.migration),
               ETCD_PEER_PORT: ETCD_PORTS.peer,
               ETCD_MIGRATION_PEER_PORT: ETCD_PORTS.migrationPeer,
@@ -95,8 +99,7 @@ export class EtcdAccess extends Construct {
               ETCD_PATRONI_CREDENTIAL_KEY: CREDENTIAL_KEYS.etcdPatroni,
               ETCD_WAIT_SECONDS: 600,
             }),
-            secrets.env('ETCD_ROOT_PASSWORD', 'etcdRoot'),
-            secrets.env('ETCD_PATRONI_PASSWORD', 'etcdPatroni'),
+            ...(etcd.authEnabled ? [secrets.env('ETCD_ROOT_PASSWORD', 'etcdRoot'), secrets.env('ETCD_PATRONI_PASSWORD', 'etcdPatroni')] : []),
           ],
           resources: {
             requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },

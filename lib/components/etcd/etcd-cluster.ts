@@ -106,7 +106,8 @@ export class EtcdCluster extends Construct {
     const protocol = this.tls ? 'https' : 'http';
     this.clientProtocol = protocol;
     this.migration = this.tls?.migration ?? false;
-    checkTlsStep(props.deployed?.statefulSet(cluster.namespace, etcdNames(cluster).statefulSet), this.tls);
+    checkTlsStep(props.deployed?.statefulSet(cluster.namespace, etcdNames(cluster).statefulSet), this.tls, this.authEnabled,
+      deployedEnvNames(props.deployed?.statefulSet(cluster.namespace, cluster.name)).includes('ETCD3_PASSWORD'));
 
     const { statefulSet: name, headless: headlessName } = etcdNames(cluster);
     const identity: ComponentIdentity = { instance: cluster.name, name: 'etcd', component: 'dcs', version: imageVersion(image) };
@@ -226,7 +227,7 @@ export class EtcdCluster extends Construct {
  * synth output (dist/) runs on plain http takes `etcd.tls.migration` first; going from TLS back to
  * plain http would cut the members off from each other. Both are refused before anything is written.
  */
-function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined): void {
+function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, auth: boolean, deployedPatroniHasPassword: boolean): void {
   const env: Array<{ name: string; value?: string }> = deployed?.spec?.template?.spec?.containers?.[0]?.env ?? [];
   const peers = env.find((e) => e.name === 'ETCD_LISTEN_PEER_URLS')?.value;
   if (peers === undefined) return; // a new cluster
@@ -240,6 +241,17 @@ function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined):
   if (deployedTls && !tls) {
     throw new ConfigError('etcd.tls.enabled', false, 'true: the deployed dist/ runs etcd with TLS, and its members\' peer URLs are https (moving back to plain http is not supported)');
   }
+  // Patroni 4.0 cannot start with a password while etcd's auth is off (patroni/patroni#3525) nor work
+  // without one once it is on: auth cannot be turned on under running Spilo pods that have none.
+  if (auth && !deployedPatroniHasPassword) {
+    throw new ConfigError('etcd.auth', true, 'false (ETCD_AUTH=false): the deployed dist/ runs Patroni without an etcd password (a cluster moved from plain etcd), '
+      + 'and etcd\'s authentication cannot be turned on under running Spilo pods without a pause of the whole cluster (docs/security.md)');
+  }
+}
+
+/** The env var names of a deployed StatefulSet's first container (`ETCD3_PASSWORD` in Spilo's: Patroni has an etcd password). */
+function deployedEnvNames(deployed: Manifest | undefined): string[] {
+  return (deployed?.spec?.template?.spec?.containers?.[0]?.env ?? []).map((e: { name: string }) => e.name);
 }
 
 /** etcd's TLS flags (as ETCD_* env: the image has no shell): clients and peers on https, peers must show a certificate of the CA. */

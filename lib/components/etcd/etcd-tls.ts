@@ -42,9 +42,14 @@ export function resolveEtcdSecurity(cluster: ClusterContext, tls: EtcdTlsSetting
   const secretName = tls.secretName === undefined ? `${cluster.name}-etcd-tls` : checkDnsLabel('etcd.tls.secretName', tls.secretName, 253);
   const source: EtcdTlsSource = issuer ? 'issued' : tls.secretName !== undefined ? 'existing' : 'generated';
   const migration = tls.migration ?? DEFAULTS.etcd.tls.migration;
+  if (migration && auth === true) {
+    // Patroni 4.0 with a password cannot start while etcd's auth is off (patroni/patroni#3525), and
+    // the old Spilo pods have none: there is no moment both kinds of pods work (docs/security.md).
+    throw new ConfigError('etcd.auth', auth, 'false or unset while etcd.tls.migration is true (ETCD_TLS_MIGRATION=true): the Spilo pods of a cluster made with plain etcd have no etcd password, and etcd\'s authentication cannot be turned on under them');
+  }
   return {
     tls: { secretName, source, issuer, migration, ...(source === 'generated' ? { caSecretName: `${cluster.name}-etcd-ca` } : {}) },
-    auth: auth ?? true,
+    auth: auth ?? !migration,
   };
 }
 

@@ -285,16 +285,17 @@ export class PostgresCluster extends Construct {
 }
 
 /**
- * Spilo turns ETCD3_<X> into Patroni's `etcd3.<x>`: https with etcd's CA, and the `patroni` user's
- * password (Patroni logs in while etcd's auth is on and carries on without it while it is not yet).
+ * Spilo turns ETCD3_<X> into Patroni's `etcd3.<x>`: https with etcd's CA, and with etcd auth the
+ * `patroni` user's password (Patroni then waits for the etcd access Job to turn auth on: etcd-access.ts).
  * `use_proxies`: Patroni talks to the members of ETCD3_HOSTS over https instead of the client URLs
  * the members advertise, which stay http while a cluster moves from plain etcd (etcd.tls.migration);
- * the same in both steps, so the second step leaves the Spilo pods alone.
+ * always on, so the second step of that move (with ETCD_AUTH=false) leaves the Spilo pods alone.
  */
 function etcdClientEnv(dcs: EtcdCluster, secrets: ClusterSecrets): k8s.EnvVar[] {
   if (!dcs.tls) return [];
   return [
     ...plainEnv({ ETCD3_PROTOCOL: 'https', ETCD3_CACERT: `${ETCD_CA_MOUNT}/${ETCD_TLS_KEYS.ca}`, ETCD3_USE_PROXIES: 'true' }),
+    // Never during the move from plain etcd: etcd's auth stays off then (etcd-tls.ts).
     ...(dcs.authEnabled ? [{ name: 'ETCD3_USERNAME', value: ETCD_PATRONI_USER }, secrets.env('ETCD3_PASSWORD', 'etcdPatroni')] : []),
   ];
 }
