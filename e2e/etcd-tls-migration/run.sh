@@ -1,11 +1,24 @@
 #!/bin/bash
-# 3-member etcd 3.5: plain -> migration (http+https clients, peers http 2380 + https 2382) -> final (https only, peers 2380)
-E=/var/cache/pg-ha-e2e/trixie/usr/bin/etcd; C=/var/cache/pg-ha-e2e/trixie/usr/bin/etcdctl
+# The etcd part of moving a cluster made with plain etcd to TLS (docs/security.md), by hand on three
+# local members of the e2e root's etcd 3.5 (127.77.0.1-3, ports 2379/2380/2382/8080): plain, then step 1
+# (clients on http and https on one port, peers on http 2380 and https 2382; peer URLs moved to
+# [https:2382, https:2380]), then step 2 (https only, peers on 2380, rolling; peer URLs cleaned), then
+# a restart of every member. Peers check each other's certificate against the connection's source address,
+# 127.0.0.1 for every loopback address here: the certificate names it. Prints each member's /health after every change. Run as root: bash run.sh
+set -u
+E=${PG_HA_E2E_ROOT:-/var/cache/pg-ha-e2e/trixie}/usr/bin/etcd; C=${PG_HA_E2E_ROOT:-/var/cache/pg-ha-e2e/trixie}/usr/bin/etcdctl
+WORK=$(mktemp -d); cd "$WORK" || exit 1; echo "work dir $WORK"
+trap 'for i in 1 2 3; do [ -f pid$i ] && kill $(cat pid$i) 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=ca \
+  -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout tls.key -out tls.csr -subj /CN=etcd 2>/dev/null
+printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.77.0.1,IP:127.77.0.2,IP:127.77.0.3,IP:127.0.0.1\n' > ext.cnf
+openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out tls.crt 2>/dev/null
 ip() { echo 127.77.0.$1; }
 IC="m1=http://127.77.0.1:2380,m2=http://127.77.0.2:2380,m3=http://127.77.0.3:2380"
 start() { # i mode
   local i=$1 mode=$2 a=$(ip $1)
-  local env=(ETCD_NAME=m$i ETCD_DATA_DIR=/tmp/mig/d$i ETCD_INITIAL_CLUSTER=$IC ETCD_INITIAL_CLUSTER_STATE=new ETCD_INITIAL_ADVERTISE_PEER_URLS=http://$a:2380 ETCD_LISTEN_METRICS_URLS=http://$a:8080)
+  local env=(ETCD_NAME=m$i ETCD_DATA_DIR=$WORK/d$i ETCD_INITIAL_CLUSTER=$IC ETCD_INITIAL_CLUSTER_STATE=new ETCD_INITIAL_ADVERTISE_PEER_URLS=http://$a:2380 ETCD_LISTEN_METRICS_URLS=http://$a:8080)
   case $mode in
     plain) env+=(ETCD_LISTEN_PEER_URLS=http://$a:2380 ETCD_LISTEN_CLIENT_URLS=http://$a:2379 ETCD_ADVERTISE_CLIENT_URLS=http://$a:2379);;
     mig) env+=(ETCD_LISTEN_PEER_URLS=http://$a:2380,https://$a:2382 ETCD_LISTEN_CLIENT_URLS=http://$a:2379,https://$a:2379 ETCD_ADVERTISE_CLIENT_URLS=http://$a:2379);;

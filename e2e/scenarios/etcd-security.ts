@@ -5,6 +5,7 @@
  * where Patroni really keeps the cluster (its leader key is there); health and metrics answer on
  * the plain listener without TLS or credentials.
  */
+import { randomBytes } from 'crypto';
 import { etcdCaFile, etcdCurl, etcdHealthUrl } from '../lib/programs/etcd';
 import { httpRequest } from '../lib/poll';
 import type { Testbed } from '../lib/testbed';
@@ -68,7 +69,7 @@ export function etcdSecurity(ctx: SuiteContext): void {
         expect(outside.out).toMatch(/permission denied/);
       }
       // a wrong password: refused
-      expect(etcdCurl(member, '/v3/auth/authenticate', { name: user.name, password: 'not-the-password' }, { ca }).out).toMatch(/authentication failed/);
+      expect(etcdCurl(member, '/v3/auth/authenticate', { name: user.name, password: randomBytes(16).toString('hex') }, { ca }).out).toMatch(/authentication failed/);
     });
 
     test('health, readiness and metrics answer on the plain listener, without TLS or credentials', async () => {
