@@ -75,7 +75,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('ETCD_STORAGE_SIZE', 'etcd.storageSize', 'string', 'etcd volume size per member'),
   setting('ETCD_STORAGE_CLASS', 'etcd.storageClass', 'string', 'etcd StorageClass', '(cluster default)'),
   setting('ETCD_TLS', 'etcd.tls.enabled', 'bool', 'TLS on etcd\'s client and peer ports (Patroni verifies etcd with the CA)'),
-  setting('ETCD_AUTH', 'etcd.auth', 'bool', 'etcd authentication: root user, and a Patroni user limited to its key prefix (needs ETCD_TLS)', '(ETCD_TLS)'),
+  setting('ETCD_AUTH', 'etcd.auth', 'bool', 'etcd authentication: root user, and a Patroni user limited to its key prefix (needs ETCD_TLS)', '(ETCD_TLS; off with ETCD_TLS_MIGRATION)'),
   setting('ETCD_TLS_SECRET', 'etcd.tls.secretName', 'string', 'Secret with tls.crt, tls.key, ca.crt: etcd\'s certificate (server and client auth)', '<SCOPE>-etcd-tls (generated)'),
   setting('ETCD_TLS_ISSUER', 'etcd.tls.issuerName', 'string', 'cert-manager issuer: the chart adds a Certificate writing ETCD_TLS_SECRET', '(none)'),
   setting('ETCD_TLS_ISSUER_KIND', 'etcd.tls.issuerKind', 'string', 'Issuer or ClusterIssuer'),
