@@ -8,6 +8,7 @@
 import { randomBytes } from 'crypto';
 import { etcdCaFile, etcdCurl, etcdHealthUrl } from '../lib/programs/etcd';
 import { httpRequest } from '../lib/poll';
+import type { K8sObject } from '../lib/manifests';
 import type { Testbed } from '../lib/testbed';
 import type { SuiteContext } from './suite';
 
@@ -20,11 +21,16 @@ function patroniEtcdUser(bed: Testbed): { name: string; password: string } {
   return { name: env.ETCD3_USERNAME, password: env.ETCD3_PASSWORD };
 }
 
+/** The etcd access Job of the manifests. */
+function accessJob(bed: Testbed): K8sObject {
+  const job = bed.manifests.all('Job').find((j) => /-etcd-access-[0-9a-f]+$/.test(j.metadata.name));
+  if (!job) throw new Error('no etcd access Job in the manifests (ETCD_TLS off?)');
+  return job;
+}
+
 /** The key prefix the etcd access Job gave Patroni's role. */
 function patroniPrefix(bed: Testbed): string {
-  const job = bed.manifests.all('Job').find((j) => /-etcd-access-[0-9a-f]+$/.test(j.metadata.name));
-  if (!job) throw new Error('no etcd access Job in the manifests (ETCD_AUTH off?)');
-  return job.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'ETCD_PATRONI_PREFIX').value;
+  return accessJob(bed).spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'ETCD_PATRONI_PREFIX').value;
 }
 
 export function etcdSecurity(ctx: SuiteContext): void {
@@ -70,6 +76,23 @@ export function etcdSecurity(ctx: SuiteContext): void {
       }
       // a wrong password: refused
       expect(etcdCurl(member, '/v3/auth/authenticate', { name: user.name, password: randomBytes(16).toString('hex') }, { ca }).out).toMatch(/authentication failed/);
+    });
+
+    test('the etcd access Job run again changes nothing; with a root password etcd does not have, it stops naming the Secret key', async () => {
+      const { bed } = ctx;
+      const job = accessJob(bed);
+      const again = await bed.jobs.runObject(job);
+      expect(again.code).toBe(0);
+      expect(again.output).toMatch(/etcd access: nothing to change; authentication on/);
+      // GIVEN the Secret's root password replaced by another one (as a hand-edited Secret would)
+      const wrong = structuredClone(job);
+      wrong.metadata.name = `${job.metadata.name}-wrong-root`;
+      const env = wrong.spec.template.spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: unknown }>;
+      const i = env.findIndex((e) => e.name === 'ETCD_ROOT_PASSWORD');
+      env[i] = { name: 'ETCD_ROOT_PASSWORD', value: randomBytes(16).toString('hex') };
+      const refused = await bed.jobs.runObject(wrong);
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toMatch(/etcd refused the root user's password .*the credentials Secret's key etcd-root-password/);
     });
 
     test('health, readiness and metrics answer on the plain listener, without TLS or credentials', async () => {
