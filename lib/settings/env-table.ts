@@ -79,7 +79,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('ETCD_TLS_SECRET', 'etcd.tls.secretName', 'string', 'Secret with tls.crt, tls.key, ca.crt: etcd\'s certificate (server and client auth)', '<SCOPE>-etcd-tls (generated)'),
   setting('ETCD_TLS_ISSUER', 'etcd.tls.issuerName', 'string', 'cert-manager issuer: the chart adds a Certificate writing ETCD_TLS_SECRET', '(none)'),
   setting('ETCD_TLS_ISSUER_KIND', 'etcd.tls.issuerKind', 'string', 'Issuer or ClusterIssuer'),
-  setting('ETCD_TLS_MIGRATION', 'etcd.tls.migration', 'bool', 'Step 1 of 2 for a cluster made with plain etcd: http and https side by side, auth still off (docs/security.md); then unset it'),
+  setting('ETCD_TLS_MIGRATION', 'etcd.tls.migration', 'bool', 'Step 1 of 2 for a cluster made with plain etcd: http and https side by side, auth off; step 2: unset it and set ETCD_AUTH=false (docs/security.md)'),
   setting('POSTGRES_REPLICAS', 'postgres.replicas', 'int', 'PostgreSQL members (1 leader + replicas)'),
   setting('SPILO_IMAGE', 'postgres.image', 'string', 'Spilo (PostgreSQL + Patroni) image'),
   setting('PGVERSION', 'postgres.pgVersion', 'int', 'PostgreSQL major version Spilo runs'),
