@@ -2,7 +2,8 @@
  * The scenarios on a configuration other than the defaults, synthesized at test time:
  * other scope, namespace, cluster domain, user, database, ports (PostgreSQL's and etcd's client
  * port in the pods too) and Patroni timings,
- * 5 etcd members, 4 Postgres members, 3 routers, and the PgBouncer pooler. Runs beside the default suite on
+ * 5 etcd members, 4 Postgres members, 3 routers, the PgBouncer pooler, and etcd as a new cluster gets it
+ * (TLS only, with authentication; the committed dist/ is the first step of the move from plain etcd). Runs beside the default suite on
  * its own address block (E2E_ADDRESS_BLOCK + 1).
  */
 import { spawnSync } from 'child_process';
@@ -33,6 +34,8 @@ export const OTHER_CONFIGURATION: Record<string, string> = {
   PATRONI_LOOP_WAIT: '4',
   PATRONI_RETRY_TIMEOUT: '8',
   POOLER: 'true',
+  // a new cluster: etcd on TLS only with authentication (pg-ha.env holds the first step of the move from plain etcd)
+  ETCD_TLS_MIGRATION: 'false',
 };
 
 let out: string | undefined;
@@ -45,7 +48,7 @@ function synthOtherConfiguration(): string {
   return out;
 }
 
-scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(100), pooler: true });
+scenarioSuite('other configuration', { distDir: synthOtherConfiguration, addressBlock: addressBlock(100), pooler: true, etcdSecured: true });
 
 afterAll(() => {
   if (out) fs.rmSync(out, { recursive: true, force: true });

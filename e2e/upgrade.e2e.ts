@@ -8,6 +8,11 @@
  * (rolled by the rollout Job: replicas first, one switchover) and a larger volume size (the
  * StatefulSets keep their claim templates, the Job grows the claims), and both day-2 Jobs started
  * at once by a plain `kubectl apply` (they take turns through the Lease <scope>-day2).
+ * The last release runs etcd on plain http; the current chart runs it on TLS. That takes two
+ * applies, as docs/security.md tells users: first a dist/ synthesized over the release's with
+ * ETCD_TLS_MIGRATION=true (etcd serves http and https side by side, Spilo moves to https, the etcd
+ * access Job moves the members' peer URLs), then one without it and with ETCD_AUTH=false (https
+ * only; a moved cluster's Spilo pods have no etcd password). The later tests start from that.
  * Runs beside the other suites on its own address block (E2E_ADDRESS_BLOCK + 150).
  */
 import { execFileSync } from 'child_process';
@@ -23,6 +28,7 @@ import { log } from './lib/log';
 import { loadDist } from './lib/manifests';
 import { removeVariant, synthVariant } from './lib/synth-variant';
 import { Testbed } from './lib/testbed';
+import type { EtcdMember } from './lib/programs/etcd';
 
 /** The last release: the dist/ that closed the previous work session (the chart's helpers refactored, output unchanged since). */
 const LAST_RELEASE = '3de0136';
@@ -68,14 +74,42 @@ function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
   }
 }
 
-test(`upgrade: the current dist/ applied over the last release's (${LAST_RELEASE}) under writes: applied, 0 acknowledged writes lost, every pod on its new revision`, async () => {
-  expectAppliedAndRolled(bed!, await applyUnderWrites(bed!, path.join(repo, 'dist'), `${LAST_RELEASE} -> current dist/`));
-}, 600000);
+/** The variables a cluster moved from plain etcd keeps (its Spilo pods have no etcd password: docs/security.md). */
+const MOVED = { ETCD_AUTH: 'false' };
+/** The dist/ of each step, kept for the tests after them. */
+let migrationDist: string | undefined;
+let movedDist: string | undefined;
+afterAll(() => {
+  for (const d of [migrationDist, movedDist]) if (d) removeVariant(d);
+});
+
+const peerPorts = (members: EtcdMember[]) => members.map((m) => m.peerURLs.map((u) => `${new URL(u).protocol}${new URL(u).port}`));
+
+test(`upgrade, step 1: ETCD_TLS_MIGRATION=true synthesized over the last release's dist/ (${LAST_RELEASE}, plain etcd) and applied under writes: applied, 0 acknowledged writes lost, every pod on its new revision, etcd's peers on https, auth off`, async () => {
+  migrationDist = synthVariant(oldDist!, { ETCD_TLS_MIGRATION: 'true' });
+  const r = await applyUnderWrites(bed!, migrationDist, `${LAST_RELEASE} -> ETCD_TLS_MIGRATION=true`);
+  expectAppliedAndRolled(bed!, r);
+  const members = await bed!.etcdMembers();
+  expect(peerPorts(members)).toEqual(members.map(() => ['https:2382', 'https:2380']));
+  expect(r.result.jobs.find((j) => /-etcd-access-/.test(j.name))?.message).toMatch(/authentication left off \(ETCD_AUTH=false: the migration's first step\)/);
+}, 900000);
+
+test('upgrade, step 2: ETCD_TLS_MIGRATION unset (and ETCD_AUTH=false, which the synth asks for) applied under writes: etcd on https only, peers on 2380, the Postgres pods untouched, 0 acknowledged writes lost', async () => {
+  movedDist = synthVariant(migrationDist!, MOVED);
+  const r = await applyUnderWrites(bed!, movedDist, 'ETCD_TLS_MIGRATION=true -> https only');
+  expectAppliedAndRolled(bed!, r);
+  const members = await bed!.etcdMembers();
+  expect(peerPorts(members)).toEqual(members.map(() => ['https:2380']));
+  expect(members.every((m) => m.clientURLs.length > 0 && m.clientURLs.every((u) => u.startsWith('https://')))).toBe(true);
+  // Only etcd changed: the Spilo pods keep their template (no rollout, no leader change).
+  expect(r.result.configured.filter((x) => x.startsWith('StatefulSet/'))).toEqual(['StatefulSet/pg-ha-etcd']);
+  expect(r.leaderChanges).toBe(0);
+}, 900000);
 
 test('a rollout of every workload (pod templates annotated, as `kubectl rollout restart` does) under writes: 0 acknowledged writes lost', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-e2e-restart-'));
   try {
-    const { objects } = loadDist(path.join(repo, 'dist'));
+    const { objects } = loadDist(movedDist!);
     for (const o of objects) {
       // The Postgres StatefulSet is OnDelete: its pods are replaced by the rollout Job, which runs when
       // its name is new (a synth names it after the template). A restart outside Git runs it again
@@ -97,7 +131,7 @@ describe('day-2 rollouts of the current chart', () => {
   const postgresSet = () => bed!.store.list('StatefulSet').find((o) => o.spec.updateStrategy?.type === 'OnDelete')!;
 
   test('a new Postgres pod template (POSTGRES_CPU_REQUEST) rolled by the rollout Job under writes: exactly 1 leader change, every pod on the new revision, 0 acknowledged writes lost', async () => {
-    const dir = synthVariant(path.join(repo, 'dist'), { POSTGRES_CPU_REQUEST: '501m' });
+    const dir = synthVariant(movedDist!, { ...MOVED, POSTGRES_CPU_REQUEST: '501m' });
     try {
       const r = await applyUnderWrites(bed!, dir, 'Postgres pod template');
       expect(r.result.configured).toContain(`StatefulSet/${postgresSet().metadata.name}`);
@@ -113,8 +147,8 @@ describe('day-2 rollouts of the current chart', () => {
     // GIVEN a StorageClass that allows expansion, as the cluster's default
     bed!.store.put({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', allowVolumeExpansion: true, provisioner: 'e2e',
       metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } } as never);
-    const before = synthVariant(path.join(repo, 'dist'), { POSTGRES_CPU_REQUEST: '501m' });
-    const dir = synthVariant(before, { POSTGRES_CPU_REQUEST: '501m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi' });
+    const before = synthVariant(movedDist!, { ...MOVED, POSTGRES_CPU_REQUEST: '501m' });
+    const dir = synthVariant(before, { ...MOVED, POSTGRES_CPU_REQUEST: '501m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi' });
     try {
       const r = await applyUnderWrites(bed!, dir, 'larger volumes');
       expect(r.result.rejected).toEqual([]);

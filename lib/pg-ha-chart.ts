@@ -9,6 +9,9 @@ import { DisruptionBudgets } from './cluster-wide/disruption-budgets';
 import { Monitoring } from './cluster-wide/monitoring';
 import { NetworkPolicies } from './cluster-wide/network-policies';
 import { EtcdCluster } from './components/etcd/etcd-cluster';
+import { etcdNames } from './settings/cluster-names';
+import { EtcdAccess } from './components/etcd/etcd-access';
+import { EtcdCertificate, etcdTlsDnsNames, resolveEtcdSecurity } from './components/etcd/etcd-tls';
 import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { ConvergeJob } from './components/jobs/converge-job';
 import { Day2Lease } from './components/jobs/day2-lease';
@@ -58,6 +61,10 @@ export class PgHaChart extends Chart {
   public readonly namespaceObject?: k8s.KubeNamespace;
   public readonly secrets: ClusterSecrets;
   public readonly etcd: EtcdCluster;
+  /** The Job that keeps etcd's peer URLs on https, creates its users and turns its authentication on (`etcd.auth`), with etcd TLS. */
+  public readonly etcdAccess?: EtcdAccess;
+  /** The cert-manager Certificate of etcd, when `etcd.tls.issuerName` is set. */
+  public readonly etcdCertificate?: EtcdCertificate;
   public readonly postgres: PostgresCluster;
   public readonly router: PgRouter;
   /** PgBouncer in front of the write Service (and of the read Service), when `pooler.enabled`. */
@@ -99,6 +106,9 @@ export class PgHaChart extends Chart {
     }
 
     const postgresSettings = settings.postgres ?? {};
+    // etcd's security first: the secrets Job generates its certificate and its users' passwords.
+    const etcdSecurity = resolveEtcdSecurity(cluster, settings.etcd?.tls, settings.etcd?.auth);
+    const etcdNamesForTls = etcdTlsDnsNames(cluster, etcdNames(cluster).headless, etcdNames(cluster).statefulSet);
     this.secrets = new ClusterSecrets(this, 'Secrets', {
       cluster,
       existingSecret: settings.existingSecret,
@@ -106,10 +116,22 @@ export class PgHaChart extends Chart {
       scheduling,
       // Not in git but labelled as part of the app: Argo CD must neither prune nor flag it.
       generatedSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
-      featureCredentials: (settings.pooler?.enabled ?? DEFAULTS.pooler.enabled) ? ['pooler'] : [],
+      featureCredentials: [
+        ...((settings.pooler?.enabled ?? DEFAULTS.pooler.enabled) ? ['pooler' as const] : []),
+        ...(etcdSecurity.auth ? ['etcdRoot' as const, 'etcdPatroni' as const] : []),
+      ],
+      etcdTls: etcdSecurity.tls ? { tls: etcdSecurity.tls, names: etcdNamesForTls, commonName: `${cluster.name}-etcd` } : undefined,
     });
     const deployed = options.deployed;
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, deployed, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });
+    if (this.etcd.tls?.issuer) {
+      this.etcdCertificate = new EtcdCertificate(this, 'EtcdTls', { cluster, tls: this.etcd.tls, dnsNames: etcdNamesForTls });
+    }
+    if (this.etcd.tls) {
+      this.etcdAccess = new EtcdAccess(this, 'EtcdAccess', {
+        cluster, etcd: this.etcd, secrets: this.secrets, image: postgresSettings.image ?? DEFAULTS.postgres.image, scheduling,
+      });
+    }
     this.backups = backupConfiguration(settings.backups ?? {}, {
       scope: cluster.name, namespace: cluster.namespace, pgVersion: postgresSettings.pgVersion ?? DEFAULTS.postgres.pgVersion,
     });
@@ -207,6 +229,7 @@ export class PgHaChart extends Chart {
         rollout: this.rollout,
         converge: this.converge,
         secretsGenerator: { selector: this.secrets.generatorSelector },
+        etcdAccess: this.etcdAccess,
         statsExposed: (settings.statsIngress?.kind ?? DEFAULTS.statsIngress.kind) !== 'none',
         labels: clusterPods,
       });
@@ -239,6 +262,8 @@ export class PgHaChart extends Chart {
       ...group(this.secrets.generatorJob, SYNC_WAVES.secretsJob),
       ...group(this.networkPolicies, SYNC_WAVES.networkPolicies),
       ...group(this.etcd, SYNC_WAVES.etcd),
+      ...group(this.etcdCertificate, SYNC_WAVES.certificates),
+      ...group(this.etcdAccess, SYNC_WAVES.etcd),
       ...group(this.postgresCertificate, SYNC_WAVES.certificates),
       ...group(this.postgres, SYNC_WAVES.postgres),
       ...group(this.router, SYNC_WAVES.router),

@@ -88,6 +88,22 @@ export class AddressPlan {
   }
 
   /**
+   * A certificate's subject names (comma list): clients connect to addresses here, so each name
+   * becomes the addresses it covers. `*.<headless Service>` -> every pod behind it, a Service name
+   * -> its cluster IP; loopback names stay (every loopback client arrives from 127.0.0.1 here).
+   */
+  certificateNames(value: string): string {
+    const out = new Set<string>();
+    for (const name of value.split(',').filter(Boolean)) {
+      if (name.startsWith('*.')) {
+        const suffix = name.slice(1);
+        for (const [n, ip] of this.names) if (n.endsWith(suffix) && !n.slice(0, -suffix.length).includes('.')) out.add(ip);
+      } else out.add(this.names.get(name) ?? name);
+    }
+    return [...out].join(',');
+  }
+
+  /**
    * Address translation of one value: cluster DNS names -> addresses (FQDNs always;
    * shorter names only where they stand as a host); wildcard/localhost -> the pod's address.
    */

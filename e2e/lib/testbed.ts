@@ -31,7 +31,7 @@ import { sleep } from './poll';
 import { handleStopSignal, Supervisor } from './process-supervisor';
 import { projectedFiles, withServiceAccountVolume } from './service-account-volume';
 import { ProgramContext, ProgramOverrides } from './programs/context';
-import { etcdHealth, etcdLaunch } from './programs/etcd';
+import { EtcdMember, etcdHealth, etcdLaunch, etcdMembers } from './programs/etcd';
 import { exporterLaunch } from './programs/exporter';
 import { haproxyLaunch } from './programs/haproxy';
 import { pgbouncerExporterLaunch, pgbouncerLaunch } from './programs/pgbouncer';
@@ -335,5 +335,10 @@ export class Testbed {
 
   etcdHealth(): Promise<boolean[]> {
     return etcdHealth(this.etcdPods);
+  }
+
+  /** etcd's member list (peer and client URLs as the members registered them). */
+  async etcdMembers(): Promise<EtcdMember[]> {
+    return etcdMembers(this.etcdPods);
   }
 }

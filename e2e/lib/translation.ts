@@ -80,7 +80,10 @@ export class Translator {
   env(pod: LocalPod, c: LocalContainer, env: Record<string, string>, paths: PathMap): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, v0] of Object.entries(env)) {
-      let v = this.addresses.translate(v0, pod.ip, { listen: /LISTEN/i.test(k), hostVar: /HOST|ADDR|SERVER|ENDPOINT/i.test(k) });
+      // a certificate's names (the secrets Job's ETCD_TLS_NAMES) -> the addresses clients use here
+      let v = /TLS_NAMES$/.test(k)
+        ? this.addresses.certificateNames(v0)
+        : this.addresses.translate(v0, pod.ip, { listen: /LISTEN/i.test(k), hostVar: /HOST|ADDR|SERVER|ENDPOINT/i.test(k) });
       if (v.startsWith('/') && paths.mounts.some((mt) => v === mt.mountPath || v.startsWith(mt.mountPath.replace(/\/$/, '') + '/'))) v = paths.host(v);
       if (v !== v0) this.print(`${c.scope} env ${k}`, v0, v);
       out[k] = v;

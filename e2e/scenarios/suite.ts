@@ -13,6 +13,7 @@ import { bringUp } from './bring-up';
 import { convergeParameters } from './converge-parameters';
 import { etcdMemberDown } from './etcd-member-down';
 import { etcdQuorumLoss } from './etcd-quorum-loss';
+import { etcdSecurity } from './etcd-security';
 import { failoverThroughPooler } from './failover-through-pooler';
 import { failoverUnderWrites } from './failover-under-writes';
 import { kubernetesApi, roleLabelsFollowFailover } from './kubernetes-api';
@@ -38,6 +39,12 @@ export interface SuiteOptions {
   variables?: Record<string, string>;
   /** the manifests have the PgBouncer pooler (POOLER=true), and its scenario runs */
   pooler?: boolean;
+  /**
+   * the manifests run etcd on TLS only with authentication (not the first step of the move from
+   * plain etcd, ETCD_TLS_MIGRATION=true, which still serves http and keeps auth off), and the etcd
+   * security scenario runs
+   */
+  etcdSecured?: boolean;
 }
 
 export function scenarioSuite(title: string, options: SuiteOptions): void {
@@ -60,6 +67,7 @@ export function scenarioSuite(title: string, options: SuiteOptions): void {
   describe(title, () => {
     bringUp(ctx);
     kubernetesApi(ctx);
+    if (options.etcdSecured) etcdSecurity(ctx);
     routing(ctx);
     monitoring(ctx);
     failoverUnderWrites(ctx);

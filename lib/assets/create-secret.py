@@ -12,15 +12,28 @@ ServiceAccount: create Secrets; get and patch this one.
 SECRET_SOURCE=existing (EXISTING_SECRET): only check that the Secret exists and holds every key;
 a missing key stops the Job with a message naming it. ServiceAccount: get this one.
 
+etcd's TLS (ETCD_TLS_SOURCE set): `generated` creates, once, a CA (ECDSA P-256, ETCD_CA_DAYS) in the
+Secret ETCD_CA_SECRET (tls.crt, tls.key: kept for renewal) and etcd's serving and peer certificate
+(serverAuth + clientAuth, subjectAltNames ETCD_TLS_NAMES, ETCD_TLS_DAYS) signed by it in the Secret
+ETCD_TLS_SECRET (tls.crt, tls.key, ca.crt), with the `openssl` command; an existing Secret is never
+changed (delete it to renew: see docs/security.md). `existing` (ETCD_TLS_SECRET set by the user) only
+checks that the Secret holds tls.crt, tls.key and ca.crt. `issued` (cert-manager) checks nothing here:
+the Certificate may not be issued yet; the etcd access Job names a missing ca.crt.
+
 Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_SOURCE, SECRET_LABELS and
-SECRET_ANNOTATIONS (JSON objects, generated only), POD_NAMESPACE.
+SECRET_ANNOTATIONS (JSON objects, generated only), POD_NAMESPACE; ETCD_TLS_SOURCE, ETCD_TLS_SECRET,
+ETCD_CA_SECRET, ETCD_TLS_NAMES (comma list; an address becomes an IP name), ETCD_TLS_COMMON_NAME,
+ETCD_CA_DAYS, ETCD_TLS_DAYS.
 """
+import ipaddress
 import base64
 import json
 import os
 import secrets
 import ssl
+import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -123,6 +136,133 @@ def ensure_generated(namespace, name, keys, path):
     sys.exit(f'Secret {namespace}/{name} kept changing under this Job ({ATTEMPTS} attempts); run it again.')
 
 
+TLS_KEYS = ('tls.crt', 'tls.key', 'ca.crt')
+
+
+def openssl(*args):
+    result = subprocess.run(['openssl', *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f'openssl {args[0]} failed: {result.stderr.strip()}')
+
+
+def subject_alt_names(names):
+    def one(name):
+        try:
+            return f'IP:{ipaddress.ip_address(name)}'
+        except ValueError:
+            return f'DNS:{name}'
+    return ','.join(one(n) for n in names)
+
+
+def new_ca(workdir, common_name, days):
+    """A self-signed CA (ECDSA P-256) allowed only to sign certificates."""
+    openssl('req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+            '-keyout', f'{workdir}/ca.key', '-out', f'{workdir}/ca.crt', '-days', str(days), '-subj', f'/CN={common_name}',
+            '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    return read(f'{workdir}/ca.crt'), read(f'{workdir}/ca.key')
+
+
+def new_member_certificate(workdir, ca_crt, ca_key, common_name, names, days):
+    """etcd's certificate: serves clients and peers, and is the peers' client certificate."""
+    write(f'{workdir}/ca.crt', ca_crt)
+    write(f'{workdir}/ca.key', ca_key)
+    write(f'{workdir}/ext.cnf', '\n'.join([
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth,clientAuth',
+        f'subjectAltName={subject_alt_names(names)}',
+    ]) + '\n')
+    openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+            '-keyout', f'{workdir}/tls.key', '-out', f'{workdir}/tls.csr', '-subj', f'/CN={common_name}')
+    openssl('x509', '-req', '-in', f'{workdir}/tls.csr', '-CA', f'{workdir}/ca.crt', '-CAkey', f'{workdir}/ca.key',
+            '-set_serial', str(int.from_bytes(secrets.token_bytes(16), 'big')), '-days', str(days),
+            '-extfile', f'{workdir}/ext.cnf', '-out', f'{workdir}/tls.crt')
+    return read(f'{workdir}/tls.crt'), read(f'{workdir}/tls.key')
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write(path, text):
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as f:
+        f.write(text)
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def tls_secret_body(name, data, secret_type='kubernetes.io/tls'):
+    return {
+        'apiVersion': 'v1', 'kind': 'Secret', 'type': secret_type,
+        'metadata': {
+            'name': name,
+            'labels': json.loads(os.environ.get('SECRET_LABELS', '{}')),
+            'annotations': json.loads(os.environ.get('SECRET_ANNOTATIONS', '{}')),
+        },
+        'data': {k: b64(v) for k, v in data.items()},
+    }
+
+
+def check_tls_keys(namespace, name, secret, setting):
+    missing = [k for k in TLS_KEYS if k not in (secret.get('data') or {})]
+    if missing:
+        sys.exit(f'{setting}: Secret {namespace}/{name} lacks {", ".join(missing)}; etcd needs tls.crt, tls.key and '
+                 'ca.crt (the CA Patroni and the peers verify etcd with). Nothing was changed.')
+
+
+def ensure_etcd_tls(namespace, path):
+    source = os.environ['ETCD_TLS_SOURCE']
+    name = os.environ['ETCD_TLS_SECRET']
+    if source == 'issued':
+        print(f'etcd TLS Secret {namespace}/{name}: written by cert-manager (not checked here).')
+        return
+    status, existing = api('GET', f'{path}/{name}')
+    if source == 'existing':
+        if status == 404:
+            sys.exit(f'ETCD_TLS_SECRET: Secret {namespace}/{name} does not exist; create it with the keys {", ".join(TLS_KEYS)}.')
+        if status != 200:
+            sys.exit(f'ETCD_TLS_SECRET: GET secret {namespace}/{name} answered HTTP {status}')
+        check_tls_keys(namespace, name, existing, 'ETCD_TLS_SECRET')
+        print(f'etcd TLS Secret {namespace}/{name} (ETCD_TLS_SECRET) holds {", ".join(TLS_KEYS)}.')
+        return
+    if source != 'generated':
+        sys.exit(f'ETCD_TLS_SOURCE={source!r}: expected "generated", "existing" or "issued"')
+    if status == 200:
+        check_tls_keys(namespace, name, existing, 'etcd TLS')
+        print(f'etcd TLS Secret {namespace}/{name} already exists; left as it is.')
+        return
+    if status != 404:
+        sys.exit(f'GET secret {namespace}/{name} answered HTTP {status}')
+    ca_name = os.environ['ETCD_CA_SECRET']
+    common_name = os.environ['ETCD_TLS_COMMON_NAME']
+    names = [n for n in os.environ['ETCD_TLS_NAMES'].split(',') if n]
+    with tempfile.TemporaryDirectory() as workdir:
+        status, ca = api('GET', f'{path}/{ca_name}')
+        if status == 200:
+            # A CA kept from before (the serving Secret was deleted to renew it): sign with it.
+            ca_crt, ca_key = (base64.b64decode(ca['data'][k]).decode() for k in ('tls.crt', 'tls.key'))
+            print(f'etcd CA Secret {namespace}/{ca_name} exists: signing with it.')
+        elif status == 404:
+            ca_crt, ca_key = new_ca(workdir, f'{common_name} CA', int(os.environ.get('ETCD_CA_DAYS', '3650')))
+            status = api('POST', path, tls_secret_body(ca_name, {'tls.crt': ca_crt, 'tls.key': ca_key}))[0]
+            if status != 201:
+                sys.exit(f'POST secret {namespace}/{ca_name} answered HTTP {status} (run the Job again)')
+            print(f'Created the etcd CA in Secret {namespace}/{ca_name} (ECDSA P-256).')
+        else:
+            sys.exit(f'GET secret {namespace}/{ca_name} answered HTTP {status}')
+        crt, key = new_member_certificate(workdir, ca_crt, ca_key, common_name, names, int(os.environ.get('ETCD_TLS_DAYS', '1825')))
+    status = api('POST', path, tls_secret_body(name, {'tls.crt': crt, 'tls.key': key, 'ca.crt': ca_crt}))[0]
+    if status == 409:
+        print(f'etcd TLS Secret {namespace}/{name} was created concurrently; left as it is.')
+        return
+    if status != 201:
+        sys.exit(f'POST secret {namespace}/{name} answered HTTP {status}')
+    print(f'Created etcd\'s certificate in Secret {namespace}/{name} for {", ".join(names)}.')
+
+
 def main():
     name = os.environ['SECRET_NAME']
     namespace = os.environ['POD_NAMESPACE']
@@ -135,6 +275,8 @@ def main():
         ensure_generated(namespace, name, keys, path)
     else:
         sys.exit(f'SECRET_SOURCE={source!r}: expected "generated" or "existing"')
+    if os.environ.get('ETCD_TLS_SOURCE'):
+        ensure_etcd_tls(namespace, path)
 
 
 if __name__ == '__main__':

@@ -25,7 +25,7 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly cluster: ClusterContext;
   /** Labels every pod of the cluster carries (the default-deny policy selects them). */
   readonly clusterPodLabels: Record<string, string>;
-  readonly etcd: Pods & { readonly clientPort: number };
+  readonly etcd: Pods & { readonly clientPort: number; readonly migration?: boolean };
   readonly postgres: Pods & { readonly port: number; readonly exporterPort: number };
   readonly router: Pods & {
     readonly writePort: number; readonly readPort: number; readonly statsPort: number; readonly metricsPort: number;
@@ -39,6 +39,8 @@ export interface NetworkPoliciesProps extends NetworkPolicySettings {
   readonly rollout: Pods;
   /** The converge Job: the Kubernetes API (the day-2 Lease), Patroni's REST API and PostgreSQL on every member. */
   readonly converge: Pods;
+  /** The etcd access Job (etcd's client port), when etcd auth is on. */
+  readonly etcdAccess?: Pods;
   /** The secrets generator Job, if the chart generates the Secret. */
   readonly secretsGenerator?: Pods;
   /** Whether an Ingress exposes the stats page (else the ingress controller gets no access). */
@@ -106,12 +108,19 @@ export class NetworkPolicies extends Construct {
     // Everything the cluster's pods send or receive is denied unless a policy below allows it.
     policy('default-deny', props.clusterPodLabels, [], []);
 
+    // Moving from plain etcd: the peers' https port too (the etcd access Job checks every member listens on it).
+    const peerPorts = etcd.migration ? [ETCD_PORTS.peer, ETCD_PORTS.migrationPeer] : [ETCD_PORTS.peer];
+    const accessPorts = etcd.migration ? [etcd.clientPort, ETCD_PORTS.migrationPeer] : [etcd.clientPort];
     policy('etcd', etcd.selector, [
       { from: [pods(postgres.selector)], ports: portsOf(etcd.clientPort) },
-      { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
+      { from: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ...peerPorts) },
+      // The etcd access Job creates the users and turns authentication on.
+      ...(props.etcdAccess ? [{ from: [pods(props.etcdAccess.selector)], ports: portsOf(...accessPorts) }] : []),
+      // The plain listener (health, metrics: no keys): Prometheus. The kubelet's probes come from the
+      // node, which NetworkPolicies do not restrict on the common CNIs.
       { from: [prometheus], ports: portsOf(ETCD_PORTS.metrics) },
     ], [
-      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ETCD_PORTS.peer) },
+      { to: [pods(etcd.selector)], ports: portsOf(etcd.clientPort, ...peerPorts) },
       dnsRule,
     ]);
 
@@ -181,6 +190,13 @@ export class NetworkPolicies extends Construct {
       { to: [pods(postgres.selector)], ports: portsOf(postgres.port, POSTGRES_PORTS.patroni) },
       dnsRule,
     ]);
+
+    if (props.etcdAccess) {
+      policy('etcd-access', props.etcdAccess.selector, [], [
+        { to: [pods(etcd.selector)], ports: portsOf(...accessPorts) },
+        dnsRule,
+      ]);
+    }
 
     if (props.secretsGenerator) {
       // Creates the credentials Secret through the API.

@@ -103,6 +103,50 @@ export interface EtcdSettings {
    * @default - the chart-wide `scheduling`
    */
   readonly scheduling?: SchedulingSettings;
+  /**
+   * TLS on etcd's client and peer ports.
+   * @default - on, with a certificate the secrets Job generates
+   */
+  readonly tls?: EtcdTlsSettings;
+  /**
+   * etcd authentication: a root user and a user for Patroni limited to its key prefix, created by
+   * the etcd access Job from the credentials Secret. Needs `tls.enabled` (no password in clear).
+   * @default - the value of `tls.enabled`
+   */
+  readonly auth?: boolean;
+}
+
+/** etcd's certificate (clients and peers). */
+export interface EtcdTlsSettings {
+  /**
+   * Client and peer TLS. Off, etcd serves plain http and `auth` must be off too.
+   * @default DEFAULTS.etcd.tls.enabled
+   */
+  readonly enabled?: boolean;
+  /**
+   * Secret with `tls.crt`, `tls.key` and `ca.crt` (server and client auth usages; names in
+   * `etcdTlsDnsNames`). Written by cert-manager when `issuerName` is set.
+   * @default - `<scope>-etcd-tls`, generated once by the secrets Job (or written by cert-manager)
+   */
+  readonly secretName?: string;
+  /**
+   * A cert-manager issuer: the chart adds a Certificate that writes `secretName` (it must put the CA in `ca.crt`).
+   * @default - no Certificate: the secrets Job generates a CA and the certificate
+   */
+  readonly issuerName?: string;
+  /**
+   * Kind of `issuerName` (only with `issuerName`).
+   * @default DEFAULTS.etcd.tls.issuerKind
+   */
+  readonly issuerKind?: IssuerKind;
+  /**
+   * The first of two steps that move a cluster made with plain etcd (an earlier dist/) to TLS
+   * (docs/security.md): etcd serves clients on http and https and peers on http and, on a second
+   * port, https; Patroni moves to https; the etcd access Job creates the users and moves the
+   * members' peer URLs to https, but leaves authentication off. Then unset it (the second step).
+   * @default false
+   */
+  readonly migration?: boolean;
 }
 
 /** Issuer kinds of cert-manager. */

@@ -28,10 +28,14 @@ export const CREDENTIAL_KEYS = {
   restapi: 'patroni-api-password',
   /** PgBouncer's password-lookup role (`POOLER_USER`), used only when the pooler is on. */
   pooler: 'pooler-password',
+  /** etcd's `root` user (administration, the etcd access Job), only with etcd auth. */
+  etcdRoot: 'etcd-root-password',
+  /** etcd's `patroni` user (Patroni's key prefix only), only with etcd auth. */
+  etcdPatroni: 'etcd-patroni-password',
 } as const;
 
 /** A role whose password lives in the credentials Secret. */
 export type Credential = keyof typeof CREDENTIAL_KEYS;
 
 /** Credentials only an optional feature reads: the Secret needs them only while the feature is on. */
-export const FEATURE_CREDENTIALS: readonly Credential[] = ['pooler'];
+export const FEATURE_CREDENTIALS: readonly Credential[] = ['pooler', 'etcdRoot', 'etcdPatroni'];

@@ -35,6 +35,7 @@ export const DEFAULTS = {
     image: 'quay.io/coreos/etcd:v3.6.7',
     clientPort: 2379,
     storageSize: '1Gi',
+    tls: { enabled: true, issuerKind: 'Issuer', migration: false },
     resources: containerResources('100m', '128Mi', '512Mi'),
   },
   postgres: {

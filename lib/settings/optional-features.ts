@@ -36,6 +36,8 @@ export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
     applies: ['statsIngress', 'networkPolicies.ingressNamespaces', 'networkPolicies.ingressPodLabels'],
   },
   { name: 'access from outside the cluster (LoadBalancer or NodePort)', switch: 'router.external.serviceType', offValue: 'ClusterIP', applies: ['router.external'] },
+  { name: 'etcd TLS', switch: 'etcd.tls.enabled', offValue: false, applies: ['etcd.tls'] },
+  { name: 'the etcd cert-manager Certificate', switch: 'etcd.tls.issuerName', offValue: undefined, applies: ['etcd.tls.issuerKind'] },
   { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind', 'postgres.tls.externalDnsNames'] },
   { name: 'the Argo CD Application', switch: 'argocd.repoUrl', offValue: undefined, applies: ['argocd'] },
 ];

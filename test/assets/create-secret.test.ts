@@ -56,13 +56,14 @@ async function fakeApi(existing?: any): Promise<FakeApi> {
   return { server, port: (server.address() as AddressInfo).port, secrets, requests };
 }
 
-function run(api: FakeApi, caDir = dir, source = 'generated'): Promise<{ code: number; out: string }> {
+function run(api: FakeApi, caDir = dir, source = 'generated', extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = spawn('python3', [script], {
       env: {
         PATH: process.env.PATH, SERVICEACCOUNT_DIR: caDir, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port),
         SECRET_NAME: 'pg-ha-credentials', SECRET_KEYS: keys.join(','), SECRET_LABELS: '{"app.kubernetes.io/instance":"pg-ha"}', POD_NAMESPACE: 'pg-ha',
         SECRET_SOURCE: source,
+        ...extraEnv,
       },
     });
     let out = '';
@@ -179,4 +180,63 @@ test('refuses an API server whose certificate the mounted CA did not sign', asyn
   expect(code).not.toBe(0);
   expect(out).toMatch(/CERTIFICATE_VERIFY_FAILED/);
   expect(api.secrets.size).toBe(0);
+});
+
+describe("etcd's certificate", () => {
+  const GENERATED = {
+    ETCD_TLS_SOURCE: 'generated', ETCD_TLS_SECRET: 'pg-ha-etcd-tls', ETCD_CA_SECRET: 'pg-ha-etcd-ca', ETCD_TLS_COMMON_NAME: 'pg-ha-etcd',
+    ETCD_TLS_NAMES: '*.pg-ha-etcd-headless.pg-ha.svc.cluster.local,pg-ha-etcd,localhost,127.0.0.1', ETCD_CA_DAYS: '3650', ETCD_TLS_DAYS: '1825',
+  };
+  const decoded = (secret: any, key: string) => Buffer.from(secret.data[key], 'base64').toString();
+  const openssl = (args: string[], input?: string) => execFileSync('openssl', args, { input, encoding: 'utf8' });
+
+  test('generated once: a P-256 CA kept in its own Secret, and a certificate it signed for servers and clients with every name, no key printed', async () => {
+    const api = await fakeApi(existingSecret(keys));
+    const { code, out } = await run(api, dir, 'generated', GENERATED);
+    expect(code).toBe(0);
+    const tls = api.secrets.get('pg-ha-etcd-tls');
+    const ca = api.secrets.get('pg-ha-etcd-ca');
+    expect(Object.keys(tls.data).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+    expect(decoded(tls, 'ca.crt')).toBe(decoded(ca, 'tls.crt'));
+    expect(out).not.toContain(decoded(tls, 'tls.key').split('\n')[1]);
+    expect(out).not.toContain(decoded(ca, 'tls.key').split('\n')[1]);
+    const caDir = mkdtempSync(join(tmpdir(), 'pg-ha-etcd-ca-'));
+    writeFileSync(join(caDir, 'ca.crt'), decoded(tls, 'ca.crt'));
+    expect(openssl(['verify', '-CAfile', join(caDir, 'ca.crt')], decoded(tls, 'tls.crt')).trim()).toBe('stdin: OK');
+    const text = openssl(['x509', '-noout', '-text'], decoded(tls, 'tls.crt'));
+    expect(text).toContain('TLS Web Server Authentication, TLS Web Client Authentication');
+    expect(text).toMatch(/DNS:\*\.pg-ha-etcd-headless\.pg-ha\.svc\.cluster\.local, DNS:pg-ha-etcd, DNS:localhost, IP Address:127\.0\.0\.1/);
+    expect(openssl(['x509', '-noout', '-text'], decoded(ca, 'tls.crt'))).toMatch(/ASN1 OID: prime256v1[\s\S]*CA:TRUE, pathlen:0/);
+    // Run again: both Secrets exist and stay as they are.
+    const again = await run(api, dir, 'generated', GENERATED);
+    api.server.close();
+    expect(again.code).toBe(0);
+    expect(again.out).toContain('etcd TLS Secret pg-ha/pg-ha-etcd-tls already exists; left as it is.');
+    expect(api.requests.filter((r) => r.startsWith('POST'))).toHaveLength(2);
+  });
+
+  test('renewal: with the serving Secret deleted and the CA kept, a new certificate is signed by the same CA', async () => {
+    const api = await fakeApi(existingSecret(keys));
+    await run(api, dir, 'generated', GENERATED);
+    const firstCa = api.secrets.get('pg-ha-etcd-ca');
+    const first = decoded(api.secrets.get('pg-ha-etcd-tls'), 'tls.crt');
+    api.secrets.delete('pg-ha-etcd-tls');
+    const { code, out } = await run(api, dir, 'generated', GENERATED);
+    api.server.close();
+    expect(code).toBe(0);
+    expect(out).toContain('etcd CA Secret pg-ha/pg-ha-etcd-ca exists: signing with it.');
+    const renewed = api.secrets.get('pg-ha-etcd-tls');
+    expect(decoded(renewed, 'tls.crt')).not.toBe(first);
+    expect(decoded(renewed, 'ca.crt')).toBe(decoded(firstCa, 'tls.crt'));
+  });
+
+  test('ETCD_TLS_SECRET without ca.crt stops the Job naming the setting and the key; nothing is written', async () => {
+    const api = await fakeApi(existingSecret(keys));
+    api.secrets.set('my-etcd-tls', { metadata: { name: 'my-etcd-tls', resourceVersion: '1' }, data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } });
+    const { code, out } = await run(api, dir, 'generated', { ETCD_TLS_SOURCE: 'existing', ETCD_TLS_SECRET: 'my-etcd-tls' });
+    api.server.close();
+    expect(code).not.toBe(0);
+    expect(out).toContain('ETCD_TLS_SECRET: Secret pg-ha/my-etcd-tls lacks ca.crt');
+    expect(api.requests.filter((r) => !r.startsWith('GET'))).toEqual([]);
+  });
 });

@@ -9,7 +9,7 @@ import { compareMatrix, connectionKey, Endpoint, Namespace, reachability } from 
 import { synth } from '../support/synth';
 
 const COMPONENT_NAMES: Record<string, string> = {
-  dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge', pooler: 'pooler', 'pooler-ro': 'pooler-ro', rollout: 'rollout',
+  dcs: 'etcd', database: 'postgres', router: 'router', init: 'init', secrets: 'secrets', converge: 'converge', 'etcd-access': 'etcd-access', pooler: 'pooler', 'pooler-ro': 'pooler-ro', rollout: 'rollout',
 };
 
 /** The cluster's pods, one endpoint per workload, with the ports their containers declare. */
@@ -45,6 +45,7 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     ['postgres', 'postgres', [5432, 8008]], // streaming replication, Patroni REST (failsafe)
     ['postgres', 'etcd', [2379]], // Patroni's DCS
     ['etcd', 'etcd', [2379, 2380]], // etcd peers
+    ['etcd-access', 'etcd', [2379]], // the etcd access Job: users, roles, auth on
     ['init', 'router', [5432]], // the init Job through the write Service
     ['converge', 'postgres', [5432, 8008]], // the converge Job: Patroni's REST API, pg_settings on every member
     ['client', 'router', [5432, 5433]], // clients of the same namespace
@@ -81,7 +82,7 @@ function matrix(settings: PgHaSettings = {}, edit: (policies: Manifest[]) => Man
 describe('NetworkPolicy reachability matrix', () => {
   test('every needed path is open and every other path to or from the cluster is closed', () => {
     const { open, pods } = matrix();
-    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'postgres', 'rollout', 'router', 'secrets']);
+    expect(pods.sort()).toEqual(['converge', 'etcd', 'etcd-access', 'init', 'postgres', 'rollout', 'router', 'secrets']);
     expect(compareMatrix(open, neededPaths(pods))).toEqual({ missing: [], unexpected: [] });
   });
 
@@ -144,7 +145,7 @@ describe('NetworkPolicy reachability matrix', () => {
 
   test('the poolers: clients and Prometheus reach them, and they reach only their router port', () => {
     const { open, pods } = matrix({ pooler: { enabled: true, read: true } });
-    expect(pods.sort()).toEqual(['converge', 'etcd', 'init', 'pooler', 'pooler-ro', 'postgres', 'rollout', 'router', 'secrets']);
+    expect(pods.sort()).toEqual(['converge', 'etcd', 'etcd-access', 'init', 'pooler', 'pooler-ro', 'postgres', 'rollout', 'router', 'secrets']);
     const expected = neededPaths(pods, [
       ['client', 'pooler', [6432]], ['client', 'pooler-ro', [6432]],
       ['prometheus', 'pooler', [9127]], ['prometheus', 'pooler-ro', [9127]],
@@ -170,7 +171,7 @@ describe('NetworkPolicy reachability matrix', () => {
 describe('NetworkPolicy objects', () => {
   test('are on by default and can be turned off (NETWORK_POLICIES=false)', () => {
     expect(synth().all('NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(
-      ['pg-ha-converge', 'pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
+      ['pg-ha-converge', 'pg-ha-default-deny', 'pg-ha-etcd', 'pg-ha-etcd-access', 'pg-ha-init', 'pg-ha-postgres', 'pg-ha-rollout', 'pg-ha-router', 'pg-ha-secrets'],
     );
     expect(synth({ networkPolicies: { enabled: false } }).all('NetworkPolicy')).toEqual([]);
   });

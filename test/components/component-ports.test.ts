@@ -53,7 +53,7 @@ describe('etcd\'s client port', () => {
   const etcd = s.get('StatefulSet', 'pg-ha-etcd').spec.template.spec.containers[0];
 
   test('etcd listens on and advertises it; its Services publish it', () => {
-    expect(env(etcd, 'ETCD_LISTEN_CLIENT_URLS')).toBe('http://0.0.0.0:12379');
+    expect(env(etcd, 'ETCD_LISTEN_CLIENT_URLS')).toBe('https://0.0.0.0:12379');
     expect(env(etcd, 'ETCD_ADVERTISE_CLIENT_URLS')).toMatch(/:12379$/);
     expect(etcd.ports).toContainEqual({ name: 'client', containerPort: 12379 });
     expect(s.get('Service', 'pg-ha-etcd').spec.ports).toEqual([expect.objectContaining({ name: 'client', port: 12379 })]);

@@ -28,9 +28,9 @@ describe('etcd', () => {
     // $(POD_NAME) is only expanded by Kubernetes when POD_NAME is defined earlier in the list.
     const names = etcd.env.map((e: any) => e.name);
     expect(names.indexOf('POD_NAME')).toBeLessThan(names.indexOf('ETCD_NAME'));
-    expect(env.ETCD_ADVERTISE_CLIENT_URLS.value).toBe('http://$(POD_NAME).pg-ha-etcd-headless.pg-ha.svc.cluster.local:2379');
+    expect(env.ETCD_ADVERTISE_CLIENT_URLS.value).toBe('https://$(POD_NAME).pg-ha-etcd-headless.pg-ha.svc.cluster.local:2379');
     expect(env.ETCD_INITIAL_CLUSTER.value.split(',')).toEqual([0, 1, 2].map(
-      (i) => `pg-ha-etcd-${i}=http://pg-ha-etcd-${i}.pg-ha-etcd-headless.pg-ha.svc.cluster.local:2380`,
+      (i) => `pg-ha-etcd-${i}=https://pg-ha-etcd-${i}.pg-ha-etcd-headless.pg-ha.svc.cluster.local:2380`,
     ));
     expect(env.ETCD_INITIAL_CLUSTER_STATE.value).toBe('new');
   });

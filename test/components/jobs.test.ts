@@ -59,7 +59,7 @@ describe('generated credentials (default)', () => {
 
   test('a Job creates the Secret with every key the pods reference', () => {
     expect(env.SECRET_NAME.value).toBe('pg-ha-credentials');
-    expect(env.SECRET_KEYS.value.split(',')).toEqual(requiredCredentials().map((c) => CREDENTIAL_KEYS[c]));
+    expect(env.SECRET_KEYS.value.split(',')).toEqual(requiredCredentials(['etcdRoot', 'etcdPatroni']).map((c) => CREDENTIAL_KEYS[c]));
     expect(container(job, 'create-secret').command).toEqual(['python3', '/scripts/create-secret.py']);
     expect(s.get('ConfigMap', 'pg-ha-secrets').data['create-secret.py']).toContain("status, existing = api('GET'");
   });
@@ -78,6 +78,8 @@ describe('generated credentials (default)', () => {
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-credentials'], verbs: ['get', 'patch'] },
+      // etcd's generated certificate and CA: created once, then only read (never overwritten).
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
     ]);
     const secretRoles = s.all('Role').filter((r) => r.rules.some((rule: Manifest) => rule.resources.includes('secrets')));
     expect(secretRoles.map((r) => r.metadata.name)).toEqual(['pg-ha-secrets']);
@@ -97,8 +99,15 @@ describe('existing Secret', () => {
   test('the Job only checks it: SECRET_SOURCE=existing, and its Role may only read that Secret', () => {
     const env = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
     expect([env.SECRET_NAME.value, env.SECRET_SOURCE.value]).toEqual(['team-pg-passwords', 'existing']);
-    expect(env.SECRET_KEYS.value.split(',')).toEqual(requiredCredentials().map((c) => CREDENTIAL_KEYS[c]));
+    expect(env.SECRET_KEYS.value.split(',')).toEqual(requiredCredentials(['etcdRoot', 'etcdPatroni']).map((c) => CREDENTIAL_KEYS[c]));
     expect(s.get('Role', 'pg-ha-secrets').rules).toEqual([
+      // etcd's certificate is still generated: create, and read its two Secrets.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
+    ]);
+    // Without etcd TLS the Job may only read that Secret.
+    expect(synth({ existingSecret: 'team-pg-passwords', etcd: { tls: { enabled: false } } }).get('Role', 'pg-ha-secrets').rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
     ]);
   });
@@ -108,7 +117,7 @@ test('a changed Job gets a new name, so re-applying never patches an immutable p
   const jobs = (settings: PgHaSettings) => {
     const s = synth(settings);
     // Sorted: converge, init, (rollout, whose name follows the Postgres pod template: postgres-rollout.test.ts), secrets.
-    const names = s.all('Job').map((j) => j.metadata.name).filter((n) => !n.startsWith('pg-ha-rollout-')).sort().slice(1);
+    const names = s.all('Job').map((j) => j.metadata.name).filter((n) => !n.startsWith('pg-ha-rollout-') && !n.startsWith('pg-ha-etcd-access-')).sort().slice(1);
     return { names, userSql: s.get('ConfigMap', 'pg-ha-init').data['user.sql'] };
   };
   const before = jobs({}).names;

@@ -87,8 +87,9 @@ describe.each<[string, PgHaSettings, string]>([
     const refs = s.workloads().flatMap((w) => w.podSpec.containers.flatMap((c: Manifest) => c.env ?? []))
       .filter((e: Manifest) => e.valueFrom?.secretKeyRef).map((e: Manifest) => e.valueFrom.secretKeyRef);
     // superuser + replication + REST API + exporter in each Postgres pod; superuser, app and monitor in the
-    // init Job; REST API and superuser in the converge Job; REST API in the rollout Job.
-    expect(refs.length).toBe(10);
+    // init Job; REST API and superuser in the converge Job; REST API in the rollout Job; etcd's Patroni
+    // user in each Postgres pod, root and Patroni users in the etcd access Job.
+    expect(refs.length).toBe(13);
     for (const ref of refs) {
       expect(ref.name).toBe(secretName);
       expect(keys).toContain(ref.key);

@@ -54,13 +54,14 @@ describe('Jobs', () => {
   const jobs = objects.filter((o) => o.kind === 'Job');
 
   test('every Job is a hook replaced before re-creation (not compared, so ttl deletion is not OutOfSync)', () => {
-    expect(jobs).toHaveLength(4);
+    expect(jobs).toHaveLength(5);
     for (const job of jobs) {
       expect(annotation(job, ARGOCD.hookDeletePolicy)).toBe('BeforeHookCreation');
       expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     }
     const sync = jobs.filter((j) => annotation(j, ARGOCD.hook) === 'Sync');
-    expect(sync.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.init].sort());
+    // The etcd access Job runs in etcd's wave: it waits for etcd itself, and Patroni's user exists before the members start.
+    expect(sync.map(wave).sort()).toEqual([SYNC_WAVES.secretsJob, SYNC_WAVES.etcd, SYNC_WAVES.init].sort());
   });
 
   test('the converge and rollout Jobs are PostSync hooks, converge first: they run after each sync, once everything is healthy', () => {
@@ -70,7 +71,7 @@ describe('Jobs', () => {
   });
 
   test('only Jobs are hooks: everything else is compared and self-healed', () => {
-    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job', 'Job']);
+    expect(objects.filter(isHook).map((o) => o.kind)).toEqual(['Job', 'Job', 'Job', 'Job', 'Job']);
   });
 });
 

@@ -10,10 +10,12 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { DeployedManifests, deployedClaimTemplates, PgHaChart, PgHaSettings, STORAGE_SIZE_ANNOTATION } from '../../lib';
+import { overDistSettings } from '../support/synth';
 
 const root = join(__dirname, '..', '..');
 const dist = DeployedManifests.read(join(root, 'dist'));
-const synthOver = (settings: PgHaSettings, deployed = dist) => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings, { deployed }));
+// the settings dist/ was made from, changed as a user changes pg-ha.env
+const synthOver = (settings: PgHaSettings, deployed = dist) => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', overDistSettings(settings), { deployed }));
 const statefulSet = (objects: any[], name: string) => objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === name);
 const IMMUTABLE = ['serviceName', 'selector', 'podManagementPolicy', 'volumeClaimTemplates'];
 

@@ -38,7 +38,7 @@ describe('scheduling', () => {
       expect(pod.podSpec.tolerations).toEqual([{ key: 'dedicated', operator: 'Equal', value: 'postgres', effect: 'NoSchedule' }]);
     }
     const jobs = s.workloads().filter((w) => w.object.kind === 'Job');
-    expect(jobs.map((w) => w.component).sort()).toEqual(['converge', 'init', 'rollout', 'secrets']);
+    expect(jobs.map((w) => w.component).sort()).toEqual(['converge', 'etcd-access', 'init', 'rollout', 'secrets']);
     for (const job of jobs) expect([job.component, job.podSpec.affinity, job.podSpec.topologySpreadConstraints]).toEqual([job.component, undefined, undefined]);
   });
 

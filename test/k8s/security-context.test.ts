@@ -15,6 +15,7 @@ const LEVELS = {
   secrets: 'restricted', // the Spilo image's python3 as nobody
   converge: 'restricted', // the Spilo image's python3 and postgres as its postgres user (101)
   rollout: 'restricted', // the Spilo image's python3 as nobody
+  'etcd-access': 'restricted', // the Spilo image's python3 as its postgres user (101)
 } as const;
 
 describe('Pod Security Standards level of each pod', () => {

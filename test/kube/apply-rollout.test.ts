@@ -27,17 +27,17 @@ test('re-applying the same dist/ changes nothing: no pod stopped or started, no 
   expect(r.configured).toEqual([]);
   expect(r.unchanged).toHaveLength(distObjects().length);
   expect(c.pods.events).toEqual(events);
-  expect(c.pods.jobsRun).toHaveLength(4); // secrets, init, converge and rollout: each once, at the first apply
+  expect(c.pods.jobsRun).toHaveLength(5); // secrets, etcd access, init, converge and rollout: each once, at the first apply
 });
 
-test('the first apply runs in sync-wave order: the secrets Job before etcd, etcd before Postgres, the init Job, then the PostSync converge and rollout Jobs', async () => {
+test('the first apply runs in sync-wave order: the secrets Job before etcd, etcd and the etcd access Job (its wave) before Postgres, the init Job, then the PostSync converge and rollout Jobs', async () => {
   const c = await clusterFromDist();
   const step = (e: string): string => {
     if (e.startsWith('job ')) return e.replace(/-[0-9a-f]+$/, '');
     for (const [prefix, what] of [['start pg-ha-etcd-', 'etcd'], ['start pg-ha-router-', 'router'], ['start pg-ha-', 'postgres']]) if (e.startsWith(prefix)) return what;
     return e;
   };
-  expect([...new Set(c.pods.events.map(step))]).toEqual(['job pg-ha-secrets', 'etcd', 'postgres', 'router', 'job pg-ha-init', 'job pg-ha-converge', 'job pg-ha-rollout']);
+  expect([...new Set(c.pods.events.map(step))]).toEqual(['job pg-ha-secrets', 'job pg-ha-etcd-access', 'etcd', 'postgres', 'router', 'job pg-ha-init', 'job pg-ha-converge', 'job pg-ha-rollout']);
 });
 
 test('a Job with a new name runs; the Job and a ConfigMap no longer in dist/ are deleted; a Secret created through the API is kept', async () => {

@@ -14,6 +14,7 @@ import { Testing } from 'cdk8s';
 import { DeployedManifests, PgHaChart, PgHaSettings } from '../../lib';
 import { ApiObject } from '../../e2e/lib/kube/object-store';
 import { NS, ServedCluster, servedCluster, distObjects } from './cluster-fixture';
+import { overDistSettings } from '../support/synth';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const SCRIPT = join(__dirname, '..', '..', 'lib', 'assets', 'rollout.py');
@@ -21,7 +22,7 @@ const ROLLOUT_ACCOUNT = 'pg-ha-rollout';
 
 /** dist/ as `npm run synth` would write it for `settings`, over the committed dist/. */
 function nextDist(settings: PgHaSettings): ApiObject[] {
-  const chart = new PgHaChart(Testing.app(), 'pg-ha', settings, { deployed: new DeployedManifests(distObjects()) });
+  const chart = new PgHaChart(Testing.app(), 'pg-ha', overDistSettings(settings), { deployed: new DeployedManifests(distObjects()) });
   return Testing.synth(chart) as ApiObject[];
 }
 

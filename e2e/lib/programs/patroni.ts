@@ -74,6 +74,10 @@ export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, container: Loc
   translator.print(`${scope} postgresql.parameters.unix_socket_directories`, '(build default /var/run/postgresql, shared by every pod here)', sockDir);
   params.ssl_cert_file = hostPath(params.ssl_cert_file, 'ssl_cert_file');
   params.ssl_key_file = hostPath(params.ssl_key_file, 'ssl_key_file');
+  // etcd's CA (ETCD3_CACERT -> etcd3.cacert), mounted from its Secret
+  for (const key of ['cacert', 'cert', 'key'] as const) {
+    if (conf.etcd3?.[key]) conf.etcd3[key] = hostPath(conf.etcd3[key], `etcd3.${key}`);
+  }
   dropSpiloOnly(ctx, scope, conf);
   const callbackScript = path.join(pod.dir, ROLE_LABEL_CALLBACK);
   if (pg.callbacks) {

@@ -7,15 +7,25 @@ import { componentServiceAccount } from '../../k8s/service-accounts';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
-import { checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
+import { ConfigError, checkDistinct, checkImage, checkOddInt, checkQuantity, checkUnprivilegedPort } from '../../validation';
 import { ClusterContext, etcdClientEndpoints, etcdNames, serviceFqdn, statefulPodFqdns } from '../../settings/cluster-names';
-import { DeployedManifests, deployedClaimTemplates, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
+import { DeployedManifests, deployedClaimTemplates, Manifest, STORAGE_SIZE_ANNOTATION } from '../../k8s/claim-templates';
+import { EtcdTls, resolveEtcdSecurity } from './etcd-tls';
 import { fieldEnv, httpProbe, memberSetSpec, namedServicePorts, plainEnv, StatefulSetWithTypedClaims, volumeClaimTemplate } from '../../k8s/workload';
 
 /** Ports etcd listens on besides its client port (`etcd.clientPort`, ETCD_CLIENT_PORT). */
-export const ETCD_PORTS = { peer: 2380, metrics: 8080 } as const;
+export const ETCD_PORTS = {
+  peer: 2380,
+  metrics: 8080,
+  /** Peers' https port during the move from plain etcd (`etcd.tls.migration`): http keeps 2380 meanwhile. */
+  migrationPeer: 2382,
+} as const;
 
 const DATA_DIR = '/var/lib/etcd';
+/** Where etcd's certificate, key and CA are mounted in the etcd container. */
+const TLS_DIR = '/etc/etcd/tls';
+/** The keys of an etcd TLS Secret. */
+export const ETCD_TLS_KEYS = { certificate: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
 
 export interface EtcdClusterProps extends EtcdSettings {
   /** Where the cluster lives. */
@@ -54,6 +64,16 @@ export class EtcdCluster extends Construct {
   public readonly claimTemplateName = 'data';
   /** The port clients (Patroni, etcdctl) connect to on every member and on the client Service. */
   public readonly clientPort: number;
+  /** Client and peer TLS (the certificate's Secret and where it comes from), or undefined for plain http. */
+  public readonly tls?: EtcdTls;
+  /** True when etcd checks users and roles (the etcd access Job creates them and turns it on). */
+  public readonly authEnabled: boolean;
+  /** True during step 1 of the move from plain etcd (`etcd.tls.migration`). */
+  public readonly migration: boolean;
+  /** `http` or `https`: what clients speak to etcd (Patroni's ETCD3_PROTOCOL). */
+  public readonly clientProtocol: 'http' | 'https';
+  /** The client Service's URL (`<protocol>://<fqdn>:<clientPort>`). */
+  public readonly clientServiceUrl: string;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -67,8 +87,16 @@ export class EtcdCluster extends Construct {
     this.storageSize = storageSize;
     const clientPort = checkUnprivilegedPort('etcd.clientPort', props.clientPort ?? DEFAULTS.etcd.clientPort, 'etcd runs as a non-root user and binds it itself');
     // Fixed ports first, so an error names the setting.
-    checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
+    checkDistinct({ 'etcd\'s peer port': ETCD_PORTS.peer, 'etcd\'s metrics port': ETCD_PORTS.metrics, 'etcd\'s migration peer port': ETCD_PORTS.migrationPeer, 'etcd.clientPort': clientPort }, 'each etcd port needs its own number');
     this.clientPort = clientPort;
+    const security = resolveEtcdSecurity(cluster, props.tls, props.auth);
+    this.tls = security.tls;
+    this.authEnabled = security.auth;
+    const protocol = this.tls ? 'https' : 'http';
+    this.clientProtocol = protocol;
+    this.migration = this.tls?.migration ?? false;
+    checkTlsStep(props.deployed?.statefulSet(cluster.namespace, etcdNames(cluster).statefulSet), this.tls, this.authEnabled,
+      deployedEnvNames(props.deployed?.statefulSet(cluster.namespace, cluster.name)).includes('ETCD3_PASSWORD'));
 
     const { statefulSet: name, headless: headlessName } = etcdNames(cluster);
     const identity: ComponentIdentity = { instance: cluster.name, name: 'etcd', component: 'dcs', version: imageVersion(image) };
@@ -97,8 +125,14 @@ export class EtcdCluster extends Construct {
       },
     });
 
-    const memberUrl = (pod: string, port: number) => `http://${pod}.${serviceFqdn(cluster, headlessName)}:${port}`;
+    this.clientServiceUrl = `${protocol}://${serviceFqdn(cluster, name)}:${clientPort}`;
+    // During the move from plain etcd the members keep their http URLs (old Spilo pods follow the
+    // advertised client URLs; the membership's peer URLs are moved by the etcd access Job).
+    const migration = this.tls?.migration ?? false;
+    const advertised = migration ? 'http' : protocol;
+    const memberUrl = (pod: string, port: number) => `${advertised}://${pod}.${serviceFqdn(cluster, headlessName)}:${port}`;
     const initialCluster = Array.from({ length: replicas }, (_, i) => `${name}-${i}=${memberUrl(`${name}-${i}`, ETCD_PORTS.peer)}`).join(',');
+    const listen = (port: number, ...protocols: string[]) => protocols.map((p) => `${p}://0.0.0.0:${port}`).join(',');
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: { name, labels, annotations: { [STORAGE_SIZE_ANNOTATION]: storageSize } },
@@ -126,14 +160,19 @@ export class EtcdCluster extends Construct {
                 { name: 'client', containerPort: clientPort },
                 { name: 'peer', containerPort: ETCD_PORTS.peer },
                 { name: 'metrics', containerPort: ETCD_PORTS.metrics },
+                ...(migration ? [{ name: 'peer-tls', containerPort: ETCD_PORTS.migrationPeer }] : []),
               ],
               env: [
                 fieldEnv('POD_NAME', 'metadata.name'),
                 ...plainEnv({
                   ETCD_NAME: '$(POD_NAME)',
                   ETCD_DATA_DIR: `${DATA_DIR}/data`,
-                  ETCD_LISTEN_PEER_URLS: `http://0.0.0.0:${ETCD_PORTS.peer}`,
-                  ETCD_LISTEN_CLIENT_URLS: `http://0.0.0.0:${clientPort}`,
+                  // Migration: etcd cannot serve http and https on one peer port, so https peers get
+                  // a port of their own meanwhile; clients get both on one port.
+                  ETCD_LISTEN_PEER_URLS: migration ? `${listen(ETCD_PORTS.peer, 'http')},${listen(ETCD_PORTS.migrationPeer, 'https')}` : listen(ETCD_PORTS.peer, protocol),
+                  ETCD_LISTEN_CLIENT_URLS: migration ? listen(clientPort, 'http', 'https') : listen(clientPort, protocol),
+                  // Plain http, apart from the client port: the kubelet's probes and Prometheus
+                  // (/health, /livez, /readyz, /metrics), no key access; the NetworkPolicy admits only them.
                   ETCD_LISTEN_METRICS_URLS: `http://0.0.0.0:${ETCD_PORTS.metrics}`,
                   // Patroni connects to the advertised client URLs it reads from the member list.
                   ETCD_ADVERTISE_CLIENT_URLS: memberUrl('$(POD_NAME)', clientPort),
@@ -146,6 +185,7 @@ export class EtcdCluster extends Construct {
                   // Patroni rewrites its keys every loop: compact history so the DB never hits its quota.
                   ETCD_AUTO_COMPACTION_MODE: 'periodic',
                   ETCD_AUTO_COMPACTION_RETENTION: '1h',
+                  ...(this.tls ? tlsEnv() : {}),
                 }),
               ],
               // /readyz needs a quorum (linearizable read); /livez does not, so losing quorum restarts nothing.
@@ -154,8 +194,12 @@ export class EtcdCluster extends Construct {
               resources,
               // etcd writes only to its data volume.
               securityContext: restrictedContainerSecurityContext(),
-              volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_DIR },
+                ...(this.tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+              ],
             }],
+            ...(this.tls ? { volumes: [etcdTlsVolume('tls', this.tls.secretName, Object.values(ETCD_TLS_KEYS), 0o440)] } : {}),
           },
         },
         volumeClaimTemplates: [volumeClaimTemplate(this.claimTemplateName, storageSize, storageClass)],
@@ -165,4 +209,59 @@ export class EtcdCluster extends Construct {
       sizeSetting: 'etcd.storageSize', classSetting: 'etcd.storageClass', size: storageSize, storageClass,
     });
   }
+}
+
+/**
+ * A running etcd moves to TLS in two steps (docs/security.md): a cluster whose etcd the previous
+ * synth output (dist/) runs on plain http takes `etcd.tls.migration` first; going from TLS back to
+ * plain http would cut the members off from each other. Both are refused before anything is written.
+ */
+function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, auth: boolean, deployedPatroniHasPassword: boolean): void {
+  const env: Array<{ name: string; value?: string }> = deployed?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  const peers = env.find((e) => e.name === 'ETCD_LISTEN_PEER_URLS')?.value;
+  if (peers === undefined) return; // a new cluster
+  const deployedTls = peers.includes('https://');
+  if (!deployedTls && tls && !tls.migration) {
+    throw new ConfigError('etcd.tls.migration', false,
+      'true first (ETCD_TLS_MIGRATION=true): the deployed dist/ runs etcd on plain http, and its members cannot switch to TLS in one step. '
+      + 'Synth and apply with ETCD_TLS_MIGRATION=true, wait for the etcd access and rollout Jobs, then unset it (docs/security.md); '
+      + 'or keep plain etcd with ETCD_TLS=false');
+  }
+  if (deployedTls && !tls) {
+    throw new ConfigError('etcd.tls.enabled', false, 'true: the deployed dist/ runs etcd with TLS, and its members\' peer URLs are https (moving back to plain http is not supported)');
+  }
+  // Patroni 4.0 cannot start with a password while etcd's auth is off (patroni/patroni#3525) nor work
+  // without one once it is on: auth cannot be turned on under running Spilo pods that have none.
+  if (auth && !deployedPatroniHasPassword) {
+    throw new ConfigError('etcd.auth', true, 'false (ETCD_AUTH=false): the deployed dist/ runs Patroni without an etcd password (a cluster moved from plain etcd), '
+      + 'and etcd\'s authentication cannot be turned on under running Spilo pods without a pause of the whole cluster (docs/security.md)');
+  }
+}
+
+/** The env var names of a deployed StatefulSet's first container (`ETCD3_PASSWORD` in Spilo's: Patroni has an etcd password). */
+function deployedEnvNames(deployed: Manifest | undefined): string[] {
+  return (deployed?.spec?.template?.spec?.containers?.[0]?.env ?? []).map((e: { name: string }) => e.name);
+}
+
+/** etcd's TLS flags (as ETCD_* env: the image has no shell): clients and peers on https, peers must show a certificate of the CA. */
+function tlsEnv(): Record<string, string> {
+  const file = (key: string) => `${TLS_DIR}/${key}`;
+  return {
+    ETCD_CERT_FILE: file(ETCD_TLS_KEYS.certificate),
+    ETCD_KEY_FILE: file(ETCD_TLS_KEYS.key),
+    // Clients log in with a password (etcd auth), not a certificate; peers need one signed by the CA.
+    ETCD_PEER_CERT_FILE: file(ETCD_TLS_KEYS.certificate),
+    ETCD_PEER_KEY_FILE: file(ETCD_TLS_KEYS.key),
+    ETCD_PEER_TRUSTED_CA_FILE: file(ETCD_TLS_KEYS.ca),
+    ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+  };
+}
+
+/**
+ * A volume with `keys` of etcd's TLS Secret (mode 0440 with the key: readable by the pod's fsGroup
+ * only; the CA alone is public, 0444). The keys are listed, so a Secret without one of them (a
+ * `ca.crt` missing) keeps the pod from starting with an event naming the key.
+ */
+export function etcdTlsVolume(name: string, secretName: string, keys: string[], mode = 0o444): k8s.Volume {
+  return { name, secret: { secretName, defaultMode: mode, items: keys.map((key) => ({ key, path: key })) } };
 }

@@ -10,6 +10,19 @@ import { ClusterContext } from '../../settings/cluster-names';
 import { Credential, CREDENTIAL_KEYS, FEATURE_CREDENTIALS } from '../../settings/credentials';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
+import { EtcdTls } from '../etcd/etcd-tls';
+
+/** etcd's certificate as the secrets Job handles it (generates it, or checks a Secret given). */
+export interface EtcdTlsSecret {
+  readonly tls: EtcdTls;
+  /** subjectAltNames of a generated certificate (`etcdTlsDnsNames`). */
+  readonly names: string[];
+  /** Common name of a generated certificate (its CA's is this + " CA"). */
+  readonly commonName: string;
+}
+
+/** Validity of the generated etcd CA and certificate, in days (renewal: docs/security.md). */
+export const ETCD_CERTIFICATE_DAYS = { ca: 3650, certificate: 1825 } as const;
 
 export interface ClusterSecretsProps {
   /** Where the cluster lives. */
@@ -36,6 +49,11 @@ export interface ClusterSecretsProps {
    * @default - none
    */
   readonly featureCredentials?: readonly Credential[];
+  /**
+   * etcd's certificate: generated (CA and certificate, once) or checked by the Job.
+   * @default - etcd without TLS: nothing to do
+   */
+  readonly etcdTls?: EtcdTlsSecret;
 }
 
 /**
@@ -81,14 +99,19 @@ export class ClusterSecrets extends Construct {
     const labels = standardLabels(id);
     const metadata = { name, labels };
 
-    componentServiceAccountWithRole(this, name, labels, cluster.namespace, this.generated
-      ? [
-        // `create` cannot be limited by name (the name is not known before the object exists).
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    const etcdTls = props.etcdTls?.tls;
+    // The etcd TLS Secrets the Job reads (a cert-manager one is not its business).
+    const etcdTlsSecrets = etcdTls && etcdTls.source !== 'issued' ? [etcdTls.secretName, ...(etcdTls.caSecretName ? [etcdTls.caSecretName] : [])] : [];
+    const creates = this.generated || etcdTls?.source === 'generated';
+    componentServiceAccountWithRole(this, name, labels, cluster.namespace, [
+      // `create` cannot be limited by name (the name is not known before the object exists).
+      ...(creates ? [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }] : []),
+      this.generated
         // `patch` adds the keys a newer chart version needs; the script never changes a key already there.
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get', 'patch'] },
-      ]
-      : [{ apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] }]);
+        ? { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get', 'patch'] }
+        : { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] },
+      ...(etcdTlsSecrets.length ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: etcdTlsSecrets, verbs: ['get'] }] : []),
+    ]);
     const script = readAsset('create-secret.py');
     new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': script } });
 
@@ -121,21 +144,39 @@ export class ClusterSecrets extends Construct {
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: requiredCredentials(props.featureCredentials).map((c) => CREDENTIAL_KEYS[c]).join(','),
                   SECRET_SOURCE: this.generated ? 'generated' : 'existing',
-                  ...(this.generated ? {
+                  ...(creates ? {
                     SECRET_LABELS: JSON.stringify(secretLabels),
                     SECRET_ANNOTATIONS: JSON.stringify(props.generatedSecretAnnotations ?? {}),
+                  } : {}),
+                  ...(etcdTls && props.etcdTls ? {
+                    ETCD_TLS_SOURCE: etcdTls.source,
+                    ETCD_TLS_SECRET: etcdTls.secretName,
+                    ...(etcdTls.source === 'generated' ? {
+                      ETCD_CA_SECRET: etcdTls.caSecretName!,
+                      ETCD_TLS_NAMES: props.etcdTls.names.join(','),
+                      ETCD_TLS_COMMON_NAME: props.etcdTls.commonName,
+                      ETCD_CA_DAYS: ETCD_CERTIFICATE_DAYS.ca,
+                      ETCD_TLS_DAYS: ETCD_CERTIFICATE_DAYS.certificate,
+                    } : {}),
                   } : {}),
                 }),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
               ],
-              volumeMounts: [{ name: 'script', mountPath: '/scripts', readOnly: true }],
+              volumeMounts: [
+                { name: 'script', mountPath: '/scripts', readOnly: true },
+                // openssl writes the keys it generates to files (the root filesystem is read-only).
+                ...(etcdTls?.source === 'generated' ? [{ name: 'tmp', mountPath: '/tmp' }] : []),
+              ],
               resources: {
                 requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
                 limits: { memory: k8s.Quantity.fromString('128Mi') },
               },
               securityContext: restrictedContainerSecurityContext(),
             }],
-            volumes: [{ name: 'script', configMap: { name } }],
+            volumes: [
+              { name: 'script', configMap: { name } },
+              ...(etcdTls?.source === 'generated' ? [{ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } }] : []),
+            ],
           },
         },
     };

@@ -3,7 +3,8 @@ import { k8s } from 'cdk8s-plus-28';
 import { ClusterSecrets } from '../jobs/cluster-secrets';
 import { PatroniSettings, PostgresSettings, PostgresTlsSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
-import { EtcdCluster } from '../etcd/etcd-cluster';
+import { ETCD_TLS_KEYS, EtcdCluster, etcdTlsVolume } from '../etcd/etcd-cluster';
+import { ETCD_PATRONI_USER } from '../etcd/etcd-access';
 import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
 import { EXPORTER_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext, SPILO_GID, SPILO_UID } from '../../k8s/security-context';
 import { resolveResources } from '../../k8s/resources';
@@ -28,6 +29,8 @@ const REST_API_PASSWORD_VAR = 'REST_API_PASSWORD';
 export const DYNAMIC_CONFIG_KEY = 'dynamic-config.json';
 
 const PGDATA_MOUNT = '/home/postgres/pgdata';
+/** Where etcd's CA is mounted in the postgres container (Patroni verifies etcd with it). */
+const ETCD_CA_MOUNT = '/etc/etcd-ca';
 /** The port Spilo gives PostgreSQL without PGPORT. */
 const SPILO_DEFAULT_PORT = 5432;
 
@@ -211,6 +214,8 @@ export class PostgresCluster extends Construct {
                   secrets.env('PGPASSWORD_SUPERUSER', 'superuser'),
                   { name: 'PGUSER_STANDBY', value: REPLICATION_USER },
                   secrets.env('PGPASSWORD_STANDBY', 'replication'),
+                  // etcd over https (its CA) and Patroni's etcd user, when etcd has them.
+                  ...etcdClientEnv(dcs, secrets),
                   // PostgreSQL's serving certificate, when one is configured (postgres.tls).
                   ...tlsEnv(this.tlsSecretName),
                   // Referred to by SPILO_CONFIGURATION as $(VAR): defined before it. A ConfigMap key,
@@ -232,6 +237,7 @@ export class PostgresCluster extends Construct {
                   { name: 'pgdata', mountPath: PGDATA_MOUNT },
                   { name: 'dshm', mountPath: '/dev/shm' },
                   { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
+                  ...(dcs.tls ? [{ name: 'etcd-ca', mountPath: ETCD_CA_MOUNT, readOnly: true }] : []),
                 ],
               },
               {
@@ -256,6 +262,8 @@ export class PostgresCluster extends Construct {
               // PostgreSQL's parallel queries need more shared memory than a container's 64Mi /dev/shm.
               { name: 'dshm', emptyDir: { medium: 'Memory' } },
               serviceAccountTokenVolume('kube-api-access'),
+              // etcd's CA only: Patroni never needs etcd's key.
+              ...(dcs.tls ? [etcdTlsVolume('etcd-ca', dcs.tls.secretName, [ETCD_TLS_KEYS.ca])] : []),
             ],
           },
         },
@@ -266,6 +274,22 @@ export class PostgresCluster extends Construct {
       sizeSetting: 'postgres.storageSize', classSetting: 'postgres.storageClass', size: storageSize, storageClass: props.storageClass,
     });
   }
+}
+
+/**
+ * Spilo turns ETCD3_<X> into Patroni's `etcd3.<x>`: https with etcd's CA, and with etcd auth the
+ * `patroni` user's password (Patroni then waits for the etcd access Job to turn auth on: etcd-access.ts).
+ * `use_proxies`: Patroni talks to the members of ETCD3_HOSTS over https instead of the client URLs
+ * the members advertise, which stay http while a cluster moves from plain etcd (etcd.tls.migration);
+ * always on, so the second step of that move (with ETCD_AUTH=false) leaves the Spilo pods alone.
+ */
+function etcdClientEnv(dcs: EtcdCluster, secrets: ClusterSecrets): k8s.EnvVar[] {
+  if (!dcs.tls) return [];
+  return [
+    ...plainEnv({ ETCD3_PROTOCOL: 'https', ETCD3_CACERT: `${ETCD_CA_MOUNT}/${ETCD_TLS_KEYS.ca}`, ETCD3_USE_PROXIES: 'true' }),
+    // Never during the move from plain etcd: etcd's auth stays off then (etcd-tls.ts).
+    ...(dcs.authEnabled ? [{ name: 'ETCD3_USERNAME', value: ETCD_PATRONI_USER }, secrets.env('ETCD3_PASSWORD', 'etcdPatroni')] : []),
+  ];
 }
 
 /** Spilo writes these env vars (certificate contents) to /run/certs with owner postgres and mode 0600. */

@@ -52,6 +52,7 @@ export interface CertificateSpec {
   readonly issuerRef: { readonly name: string; readonly kind: IssuerKind; readonly group: 'cert-manager.io' };
   readonly commonName?: string;
   readonly dnsNames: string[];
+  readonly ipAddresses?: string[];
   readonly usages: string[];
   readonly privateKey?: { readonly algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; readonly size?: number; readonly rotationPolicy?: 'Always' | 'Never' };
   readonly secretTemplate?: { readonly labels?: Record<string, string> };

@@ -1,0 +1,170 @@
+/**
+ * etcd's TLS and authentication: what the manifests make etcd, Patroni and the Jobs do, the
+ * migration step for clusters made with plain etcd, and the bad input refused at synth time.
+ * That it works is proven on the real programs (e2e/scenarios/etcd-security.ts, e2e/upgrade.e2e.ts).
+ */
+import { DeployedManifests } from '../../lib/k8s/claim-templates';
+import { PgHaChart, PgHaSettings } from '../../lib';
+import { Testing } from 'cdk8s';
+import { container, envOf, Manifest } from '../support/manifests';
+import { synth } from '../support/synth';
+
+const etcdOf = (s: ReturnType<typeof synth>) => s.get('StatefulSet', 'pg-ha-etcd');
+const etcdEnv = (s: ReturnType<typeof synth>) => envOf(container(etcdOf(s), 'etcd'));
+const spiloEnv = (s: ReturnType<typeof synth>) => envOf(container(s.get('StatefulSet', 'pg-ha'), 'postgres'));
+const accessJob = (s: ReturnType<typeof synth>) => s.job('pg-ha-etcd-access-');
+
+describe('etcd with TLS and authentication (the default)', () => {
+  const s = synth();
+  const env = etcdEnv(s);
+
+  test('clients and peers on https with the Secret\'s certificate; peers must show a certificate of the CA', () => {
+    expect(env.ETCD_LISTEN_CLIENT_URLS.value).toBe('https://0.0.0.0:2379');
+    expect(env.ETCD_LISTEN_PEER_URLS.value).toBe('https://0.0.0.0:2380');
+    expect(env.ETCD_ADVERTISE_CLIENT_URLS.value).toMatch(/^https:\/\//);
+    expect(env.ETCD_INITIAL_CLUSTER.value.split(',').every((m: string) => m.includes('=https://'))).toBe(true);
+    expect([env.ETCD_CERT_FILE.value, env.ETCD_KEY_FILE.value, env.ETCD_PEER_TRUSTED_CA_FILE.value])
+      .toEqual(['/etc/etcd/tls/tls.crt', '/etc/etcd/tls/tls.key', '/etc/etcd/tls/ca.crt']);
+    expect(env.ETCD_PEER_CLIENT_CERT_AUTH.value).toBe('true');
+    // Clients prove who they are with a password (etcd auth), not a certificate.
+    expect(env.ETCD_CLIENT_CERT_AUTH).toBeUndefined();
+    const volume = etcdOf(s).spec.template.spec.volumes.find((v: Manifest) => v.name === 'tls');
+    // Listed keys: a Secret without ca.crt stops the pod with an event naming the key.
+    expect(volume.secret).toEqual({ secretName: 'pg-ha-etcd-tls', defaultMode: 0o440, items: ['tls.crt', 'tls.key', 'ca.crt'].map((k) => ({ key: k, path: k })) });
+  });
+
+  test('probes and metrics stay on the plain listener (no TLS, no credentials, no key access)', () => {
+    const etcd = container(etcdOf(s), 'etcd');
+    expect(env.ETCD_LISTEN_METRICS_URLS.value).toBe('http://0.0.0.0:8080');
+    expect([etcd.readinessProbe.httpGet.port, etcd.livenessProbe.httpGet.port]).toEqual(['metrics', 'metrics']);
+    expect(etcd.readinessProbe.httpGet.scheme).toBeUndefined();
+  });
+
+  test('Patroni speaks https with etcd\'s CA only (not its key) and logs in as its own user', () => {
+    const spilo = spiloEnv(s);
+    expect(spilo.ETCD3_PROTOCOL.value).toBe('https');
+    expect(spilo.ETCD3_CACERT.value).toBe('/etc/etcd-ca/ca.crt');
+    expect(spilo.ETCD3_USERNAME.value).toBe('patroni');
+    expect(spilo.ETCD3_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-patroni-password' });
+    // ETCD3_HOSTS over https, not the advertised URLs (http while a cluster moves from plain etcd).
+    expect(spilo.ETCD3_USE_PROXIES.value).toBe('true');
+    const volume = s.get('StatefulSet', 'pg-ha').spec.template.spec.volumes.find((v: Manifest) => v.name === 'etcd-ca');
+    expect(volume.secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+  });
+
+  test('the secrets Job generates the CA and a certificate for every name etcd is reached by', () => {
+    const job = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
+    expect([job.ETCD_TLS_SOURCE.value, job.ETCD_TLS_SECRET.value, job.ETCD_CA_SECRET.value]).toEqual(['generated', 'pg-ha-etcd-tls', 'pg-ha-etcd-ca']);
+    expect(job.ETCD_TLS_NAMES.value.split(',')).toEqual([
+      '*.pg-ha-etcd-headless.pg-ha.svc.cluster.local', '*.pg-ha-etcd-headless.pg-ha.svc',
+      'pg-ha-etcd', 'pg-ha-etcd.pg-ha', 'pg-ha-etcd.pg-ha.svc', 'pg-ha-etcd.pg-ha.svc.cluster.local', 'localhost', '127.0.0.1',
+    ]);
+    // Every member's advertised name is covered by the wildcard.
+    expect(etcdEnv(s).ETCD_ADVERTISE_CLIENT_URLS.value).toMatch(/\$\(POD_NAME\)\.pg-ha-etcd-headless\.pg-ha\.svc\.cluster\.local:/);
+  });
+
+  test('the etcd access Job: over https with the CA, the root and Patroni passwords from the Secret, Patroni limited to /service/<scope>/, auth on', () => {
+    const job = accessJob(s);
+    const env = envOf(container(job, 'etcd-access'));
+    expect(env.ETCD_ENDPOINTS.value.split(',')).toEqual([0, 1, 2].map((i) => `https://pg-ha-etcd-${i}.pg-ha-etcd-headless.pg-ha.svc.cluster.local:2379`));
+    expect(env.ETCD_PATRONI_PREFIX.value).toBe('/service/pg-ha/');
+    expect(env.ETCD_AUTH.value).toBe('true');
+    expect(env.ETCD_ROOT_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-root-password' });
+    expect(env.ETCD_PATRONI_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-patroni-password' });
+    expect(job.spec.template.spec.volumes.find((v: Manifest) => v.name === 'ca').secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    expect(job.spec.template.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  test('another scope gets its own prefix, Secret names and certificate names', () => {
+    const other = synth({ scope: 'orders', namespace: 'shop' });
+    expect(envOf(container(other.job('orders-etcd-access-'), 'etcd-access')).ETCD_PATRONI_PREFIX.value).toBe('/service/orders/');
+    expect(envOf(container(other.job('orders-secrets-'), 'create-secret')).ETCD_TLS_NAMES.value).toContain('*.orders-etcd-headless.shop.svc.cluster.local');
+  });
+});
+
+describe('etcd TLS off (ETCD_TLS=false)', () => {
+  const s = synth({ etcd: { tls: { enabled: false } } });
+
+  test('plain http, no auth, no etcd keys in the Secret, no etcd access Job', () => {
+    expect(etcdEnv(s).ETCD_LISTEN_CLIENT_URLS.value).toBe('http://0.0.0.0:2379');
+    expect(etcdEnv(s).ETCD_CERT_FILE).toBeUndefined();
+    expect(spiloEnv(s).ETCD3_PROTOCOL).toBeUndefined();
+    expect(spiloEnv(s).ETCD3_PASSWORD).toBeUndefined();
+    expect(s.all('Job').filter((j) => j.metadata.name.includes('etcd-access'))).toEqual([]);
+    expect(envOf(container(s.job('pg-ha-secrets-'), 'create-secret')).SECRET_KEYS.value).not.toContain('etcd');
+  });
+
+  test('auth without TLS is refused: passwords must not cross the network in clear', () => {
+    expect(() => synth({ etcd: { tls: { enabled: false }, auth: true } }))
+      .toThrow(/^etcd.auth must be false or unset while etcd.tls.enabled is false \(ETCD_TLS=false\): etcd's passwords must not cross the network in clear \(got true\)/);
+    expect(() => synth({ etcd: { tls: { enabled: false, secretName: 'x' } } })).toThrow(/^etcd.tls.secretName must be unset while etcd.tls.enabled is false \(ETCD_TLS=false\)/);
+  });
+});
+
+describe('etcd TLS from a Secret or cert-manager', () => {
+  test('ETCD_TLS_SECRET: the secrets Job only checks it (tls.crt, tls.key, ca.crt) and may only read it', () => {
+    const s = synth({ etcd: { tls: { secretName: 'my-etcd-tls' } } });
+    const job = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
+    expect([job.ETCD_TLS_SOURCE.value, job.ETCD_TLS_SECRET.value, job.ETCD_CA_SECRET]).toEqual(['existing', 'my-etcd-tls', undefined]);
+    expect(s.get('Role', 'pg-ha-secrets').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['my-etcd-tls'], verbs: ['get'] });
+    expect(etcdOf(s).spec.template.spec.volumes[0].secret.secretName).toBe('my-etcd-tls');
+  });
+
+  test('ETCD_TLS_ISSUER: a Certificate for the same names, usable by servers and by peers as clients', () => {
+    const s = synth({ etcd: { tls: { issuerName: 'internal-ca', issuerKind: 'ClusterIssuer' } } });
+    const certificate = s.all('Certificate').find((c) => c.metadata.name === 'pg-ha-etcd-tls')!;
+    expect(certificate.spec).toMatchObject({
+      secretName: 'pg-ha-etcd-tls',
+      issuerRef: { name: 'internal-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' },
+      ipAddresses: ['127.0.0.1'],
+      usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
+    });
+    expect(certificate.spec.dnsNames).toContain('*.pg-ha-etcd-headless.pg-ha.svc.cluster.local');
+    expect(envOf(container(s.job('pg-ha-secrets-'), 'create-secret')).ETCD_TLS_SOURCE.value).toBe('issued');
+  });
+
+  test('an issuer kind other than Issuer or ClusterIssuer is refused, naming the setting', () => {
+    expect(() => synth({ etcd: { tls: { issuerName: 'ca', issuerKind: 'CA' as any } } })).toThrow(/^etcd.tls.issuerKind must be one of "Issuer", "ClusterIssuer" \(got "CA"\)/);
+    expect(() => synth({ etcd: { tls: { issuerKind: 'ClusterIssuer' } } })).toThrow(/^etcd.tls.issuerKind must be unset while etcd.tls.issuerName is unset \(ETCD_TLS_ISSUER\)/);
+  });
+});
+
+describe('moving a cluster made with plain etcd to TLS (ETCD_TLS_MIGRATION)', () => {
+  const s = synth({ etcd: { tls: { migration: true } } });
+  const env = etcdEnv(s);
+
+  test('step 1: clients on http and https (one port), peers on http 2380 and https 2382, http URLs still advertised', () => {
+    expect(env.ETCD_LISTEN_CLIENT_URLS.value).toBe('http://0.0.0.0:2379,https://0.0.0.0:2379');
+    expect(env.ETCD_LISTEN_PEER_URLS.value).toBe('http://0.0.0.0:2380,https://0.0.0.0:2382');
+    expect(env.ETCD_ADVERTISE_CLIENT_URLS.value).toMatch(/^http:\/\//);
+    expect(container(etcdOf(s), 'etcd').ports).toContainEqual({ name: 'peer-tls', containerPort: 2382 });
+    const policy = s.get('NetworkPolicy', 'pg-ha-etcd');
+    expect(policy.spec.ingress[1].ports.map((p: Manifest) => p.port)).toEqual([2379, 2380, 2382]);
+  });
+
+  test('step 1: Patroni on https without an etcd password, auth off; step 2 (ETCD_AUTH=false) keeps that Spilo template', () => {
+    expect(spiloEnv(s).ETCD3_PROTOCOL.value).toBe('https');
+    expect(spiloEnv(s).ETCD3_PASSWORD).toBeUndefined();
+    const step2 = synth({ etcd: { auth: false } });
+    expect(s.get('StatefulSet', 'pg-ha').spec.template).toEqual(step2.get('StatefulSet', 'pg-ha').spec.template);
+    const job = envOf(container(accessJob(s), 'etcd-access'));
+    expect([job.ETCD_AUTH.value, job.ETCD_TLS_MIGRATION.value, job.ETCD_MIGRATION_PEER_PORT.value, job.ETCD_ROOT_PASSWORD]).toEqual(['false', 'true', '2382', undefined]);
+    // Patroni 4.0 with a password cannot start while auth is off, nor run without one once it is on.
+    expect(() => synth({ etcd: { auth: true, tls: { migration: true } } })).toThrow(/^etcd.auth must be false or unset while etcd.tls.migration is true/);
+  });
+
+  const overDeployed = (deployedSettings: PgHaSettings, settings: PgHaSettings) => {
+    const deployed = new DeployedManifests(Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', deployedSettings)) as Manifest[]);
+    return () => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings, { deployed }));
+  };
+
+  test('over a dist/ with plain etcd, TLS in one step is refused, naming the first step', () => {
+    expect(overDeployed({ etcd: { tls: { enabled: false } } }, {})).toThrow(/^etcd.tls.migration must be true first \(ETCD_TLS_MIGRATION=true\): the deployed dist\/ runs etcd on plain http/);
+    expect(overDeployed({ etcd: { tls: { enabled: false } } }, { etcd: { tls: { migration: true } } })).not.toThrow();
+    expect(overDeployed({ etcd: { tls: { migration: true } } }, { etcd: { auth: false } })).not.toThrow();
+    // Auth on under Spilo pods that have no etcd password: refused, naming ETCD_AUTH.
+    expect(overDeployed({ etcd: { tls: { migration: true } } }, {})).toThrow(/^etcd.auth must be false \(ETCD_AUTH=false\): the deployed dist\/ runs Patroni without an etcd password/);
+    expect(overDeployed({}, {})).not.toThrow();
+    expect(overDeployed({}, { etcd: { tls: { enabled: false } } })).toThrow(/^etcd.tls.enabled must be true: the deployed dist\/ runs etcd with TLS/);
+  });
+});
