@@ -30,8 +30,8 @@ import { removeVariant, synthVariant } from './lib/synth-variant';
 import { Testbed } from './lib/testbed';
 import type { EtcdMember } from './lib/programs/etcd';
 
-/** The last release: the dist/ that closed the previous work session (the chart's helpers refactored, output unchanged since). */
-const LAST_RELEASE = '3de0136';
+/** The last release: the dist/ that closed the previous work session (restricted Spilo, the day-2 Jobs; plain etcd). */
+const LAST_RELEASE = '54163c0';
 const repo = path.join(__dirname, '..');
 
 /** The release's dist/ files, as git has them, in a temporary directory. */
@@ -74,8 +74,11 @@ function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
   }
 }
 
-/** The variables a cluster moved from plain etcd keeps (its Spilo pods have no etcd password: docs/security.md). */
-const MOVED = { ETCD_AUTH: 'false' };
+/**
+ * Step 2's variables over pg-ha.env, which holds step 1 in this release (ETCD_TLS_MIGRATION=true), and
+ * what a cluster moved from plain etcd keeps (its Spilo pods have no etcd password: docs/security.md).
+ */
+const MOVED = { ETCD_TLS_MIGRATION: 'false', ETCD_AUTH: 'false' };
 /** The dist/ of each step, kept for the tests after them. */
 let migrationDist: string | undefined;
 let movedDist: string | undefined;
@@ -169,8 +172,8 @@ describe('day-2 rollouts of the current chart', () => {
   test('a restart-needing parameter and a new pod template in one plain `kubectl apply` (both day-2 Jobs start at once) under writes: both succeed, never both holding the Lease, at most 2 leader changes, 0 acknowledged writes lost', async () => {
     const maxConnections = Number((await showEverywhere(bed!, 'max_connections'))[bed!.pgPods[0].name]) + 20;
     // The sizes of the previous test stay declared (a smaller one would stop the rollout Job).
-    const dir = synthVariant(path.join(repo, 'dist'), {
-      POSTGRES_CPU_REQUEST: '502m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi', POSTGRES_PARAMETERS: `max_connections=${maxConnections}`,
+    const dir = synthVariant(movedDist!, {
+      ...MOVED, POSTGRES_CPU_REQUEST: '502m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi', POSTGRES_PARAMETERS: `max_connections=${maxConnections}`,
     });
     const historyFrom = bed!.api.leaseHistory.length;
     try {

@@ -86,9 +86,12 @@ export interface WriteError {
   message: string;
 }
 
-/** "read-only transaction" and the connection errors of a failover are retryable. */
+/**
+ * "read-only transaction" and the connection errors of a failover are retryable; so is PgBouncer's
+ * answer while its server (the old primary) is gone: "server login has been failing, cached error: ...".
+ */
 export function isRetryable(msg: string): boolean {
-  return /read-only transaction|terminating connection|connection|ECONNRESET|ECONNREFUSED|EPIPE|timeout|shut ?down|recovery|starting up|Connection terminated|not accepting|the database system is/i.test(
+  return /read-only transaction|terminating connection|connection|ECONNRESET|ECONNREFUSED|EPIPE|timeout|shut ?down|recovery|starting up|Connection terminated|not accepting|the database system is|server login has been failing|server conn crashed/i.test(
     msg,
   );
 }

@@ -166,5 +166,8 @@ describe('moving a cluster made with plain etcd to TLS (ETCD_TLS_MIGRATION)', ()
     expect(overDeployed({ etcd: { tls: { migration: true } } }, {})).toThrow(/^etcd.auth must be false \(ETCD_AUTH=false\): the deployed dist\/ runs Patroni without an etcd password/);
     expect(overDeployed({}, {})).not.toThrow();
     expect(overDeployed({}, { etcd: { tls: { enabled: false } } })).toThrow(/^etcd.tls.enabled must be true: the deployed dist\/ runs etcd with TLS/);
+    // Back from TLS only to the migration step: its members would listen http where their peers dial https.
+    expect(overDeployed({ etcd: { auth: false } }, { etcd: { auth: false, tls: { migration: true } } })).toThrow(/^etcd.tls.migration must be false: the deployed dist\/ runs etcd on TLS only already/);
+    expect(overDeployed({ etcd: { tls: { migration: true } } }, { etcd: { auth: false, tls: { migration: true } } })).not.toThrow();
   });
 });

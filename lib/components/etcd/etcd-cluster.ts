@@ -214,7 +214,8 @@ export class EtcdCluster extends Construct {
 /**
  * A running etcd moves to TLS in two steps (docs/security.md): a cluster whose etcd the previous
  * synth output (dist/) runs on plain http takes `etcd.tls.migration` first; going from TLS back to
- * plain http would cut the members off from each other. Both are refused before anything is written.
+ * plain http, or from TLS only back to the migration step, would cut the members off from each other.
+ * All are refused before anything is written.
  */
 function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, auth: boolean, deployedPatroniHasPassword: boolean): void {
   const env: Array<{ name: string; value?: string }> = deployed?.spec?.template?.spec?.containers?.[0]?.env ?? [];
@@ -226,6 +227,10 @@ function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, 
       'true first (ETCD_TLS_MIGRATION=true): the deployed dist/ runs etcd on plain http, and its members cannot switch to TLS in one step. '
       + 'Synth and apply with ETCD_TLS_MIGRATION=true, wait for the etcd access and rollout Jobs, then unset it (docs/security.md); '
       + 'or keep plain etcd with ETCD_TLS=false');
+  }
+  if (deployedTls && !peers.includes('http://') && tls?.migration) {
+    throw new ConfigError('etcd.tls.migration', true, 'false: the deployed dist/ runs etcd on TLS only already, and its members\' peer URLs are https on the peer port; '
+      + 'the migration step (plain http beside https) is only for a cluster whose etcd runs on plain http, and going back to it would cut the members off from each other');
   }
   if (deployedTls && !tls) {
     throw new ConfigError('etcd.tls.enabled', false, 'true: the deployed dist/ runs etcd with TLS, and its members\' peer URLs are https (moving back to plain http is not supported)');
