@@ -79,7 +79,8 @@ export class EtcdAccess extends Construct {
         enableServiceLinks: false,
         restartPolicy: 'OnFailure',
         ...jobSchedulingSpec('scheduling', props.scheduling),
-        securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID),
+        // fsGroup: the Secret's files (0440, the key among them) belong to the pod's group.
+        securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID, { fsGroup: SPILO_POSTGRES_GID }),
         containers: [{
           name: 'etcd-access',
           image,
