@@ -51,5 +51,6 @@ echo "-- certificate WITH CN pg-ha-etcd-client, no user (the CN is the user, whi
 echo "-- client certificate without a CN, no user: "; $G get / --prefix 2>&1 | head -3
 echo "-- client certificate, --user patroni, get /other: "; $G --user patroni:$PP get /other 2>&1 | head -3
 echo "-- client certificate, --user patroni, get its leader key: "; $G --user patroni:$PP get /service/pg-ha/leader 2>&1 | head -3
+echo "-- the member's own certificate (CN etcd), --user root, member list: "; $C --endpoints=https://$A:2379 --cacert=ca.crt --cert=tls.crt --key=tls.key --user root:$RP member list 2>&1 | tail -1
 echo "-- no client certificate, --user root: "; $C --endpoints=https://$A:2379 --cacert=ca.crt --user root:$RP --dial-timeout=3s get /other 2>&1 | head -3
 echo "== etcd's log about refused handshakes:"; grep -o '"msg":"rejected connection[^}]*' log | head -3
