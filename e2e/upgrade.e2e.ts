@@ -76,8 +76,11 @@ function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
   }
 }
 
-/** The variables a cluster moved from plain etcd keeps (its Spilo pods have no etcd password: docs/security.md). */
-const MOVED = { ETCD_AUTH: 'false' };
+/**
+ * The variables a cluster moved from plain etcd keeps (its Spilo pods have no etcd password: docs/security.md);
+ * ETCD_TLS_MIGRATION=false overrides the committed pg-ha.env's first step (a variable set in the environment wins).
+ */
+const MOVED = { ETCD_AUTH: 'false', ETCD_TLS_MIGRATION: 'false' };
 /** The dist/ of each step, kept for the tests after them. */
 let migrationDist: string | undefined;
 let movedDist: string | undefined;
@@ -186,7 +189,7 @@ describe('day-2 rollouts of the current chart', () => {
     const maxConnections = Number((await showEverywhere(bed!, 'max_connections'))[bed!.pgPods[0].name]) + 20;
     // The sizes of the previous test stay declared (a smaller one would stop the rollout Job).
     const dir = synthVariant(path.join(repo, 'dist'), {
-      POSTGRES_CPU_REQUEST: '502m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi', POSTGRES_PARAMETERS: `max_connections=${maxConnections}`,
+      ...MOVED, POSTGRES_CPU_REQUEST: '502m', POSTGRES_STORAGE_SIZE: '20Gi', ETCD_STORAGE_SIZE: '2Gi', POSTGRES_PARAMETERS: `max_connections=${maxConnections}`,
     });
     const historyFrom = bed!.api.leaseHistory.length;
     try {
