@@ -12,7 +12,9 @@
  * applies, as docs/security.md tells users: first a dist/ synthesized over the release's with
  * ETCD_TLS_MIGRATION=true (etcd serves http and https side by side, Spilo moves to https, the etcd
  * access Job moves the members' peer URLs), then one without it and with ETCD_AUTH=false (https
- * only; a moved cluster's Spilo pods have no etcd password). The later tests start from that.
+ * only; a moved cluster's Spilo pods have no etcd password). The Spilo pods of step 1 already show
+ * the clients' certificate; from step 2 etcd asks for it (--client-cert-auth), so the moved cluster
+ * refuses a client without one. The later tests start from that.
  * Runs beside the other suites on its own address block (E2E_ADDRESS_BLOCK + 150).
  */
 import { execFileSync } from 'child_process';
@@ -28,7 +30,7 @@ import { log } from './lib/log';
 import { loadDist } from './lib/manifests';
 import { removeVariant, synthVariant } from './lib/synth-variant';
 import { Testbed } from './lib/testbed';
-import type { EtcdMember } from './lib/programs/etcd';
+import { etcdAsksClientCert, etcdCaFile, etcdCurl, EtcdMember } from './lib/programs/etcd';
 
 /** The last release: the dist/ that closed the previous work session (restricted Spilo, the day-2 Jobs; plain etcd). */
 const LAST_RELEASE = '54163c0';
@@ -95,6 +97,9 @@ test(`upgrade, step 1: ETCD_TLS_MIGRATION=true synthesized over the last release
   const members = await bed!.etcdMembers();
   expect(peerPorts(members)).toEqual(members.map(() => ['https:2382', 'https:2380']));
   expect(r.result.jobs.find((j) => /-etcd-access-/.test(j.name))?.message).toMatch(/authentication left off \(ETCD_AUTH=false: the migration's first step\)/);
+  // The new Spilo pods show the clients' certificate already; etcd does not ask for it yet (http is still served).
+  expect(bed!.etcdClientCert()).toBeDefined();
+  expect(bed!.etcdPods.map((p) => etcdAsksClientCert(p))).toEqual(bed!.etcdPods.map(() => false));
 }, 900000);
 
 test('upgrade, step 2: ETCD_TLS_MIGRATION unset (and ETCD_AUTH=false, which the synth asks for) applied under writes: etcd on https only, peers on 2380, the Postgres pods untouched, 0 acknowledged writes lost', async () => {
@@ -107,6 +112,17 @@ test('upgrade, step 2: ETCD_TLS_MIGRATION unset (and ETCD_AUTH=false, which the 
   // Only etcd changed: the Spilo pods keep their template (no rollout, no leader change).
   expect(r.result.configured.filter((x) => x.startsWith('StatefulSet/'))).toEqual(['StatefulSet/pg-ha-etcd']);
   expect(r.leaderChanges).toBe(0);
+  // The point of the clients' certificate: the moved cluster (no etcd users) refuses, at the TLS
+  // handshake, a client with the CA but without the certificate; Patroni's pods (certificate since step 1) go on.
+  const member = bed!.etcdPods[0];
+  expect(bed!.etcdPods.map((p) => etcdAsksClientCert(p))).toEqual(bed!.etcdPods.map(() => true));
+  const leaderKey = { key: Buffer.from('/service/pg-ha/leader').toString('base64') };
+  const without = etcdCurl(member, '/v3/kv/range', leaderKey, { ca: etcdCaFile(member) });
+  expect([35, 55, 56]).toContain(without.code);
+  expect(without.out).not.toContain('kvs');
+  const withCert = etcdCurl(member, '/v3/kv/range', leaderKey, { ca: etcdCaFile(member), cert: bed!.etcdClientCert() });
+  const kvs = JSON.parse(withCert.out).kvs as Array<{ value: string }>;
+  expect(bed!.pgPods.map((p) => p.name)).toContain(Buffer.from(kvs[0].value, 'base64').toString());
 }, 900000);
 
 test('a rollout of every workload (pod templates annotated, as `kubectl rollout restart` does) under writes: 0 acknowledged writes lost', async () => {

@@ -11,7 +11,7 @@ import { NetworkPolicies } from './cluster-wide/network-policies';
 import { EtcdCluster } from './components/etcd/etcd-cluster';
 import { etcdNames } from './settings/cluster-names';
 import { EtcdAccess } from './components/etcd/etcd-access';
-import { EtcdCertificate, etcdTlsDnsNames, resolveEtcdSecurity } from './components/etcd/etcd-tls';
+import { EtcdCertificate, etcdClientOrganization, etcdTlsDnsNames, resolveEtcdSecurity } from './components/etcd/etcd-tls';
 import { ClusterSecrets } from './components/jobs/cluster-secrets';
 import { ConvergeJob } from './components/jobs/converge-job';
 import { Day2Lease } from './components/jobs/day2-lease';
@@ -120,7 +120,7 @@ export class PgHaChart extends Chart {
         ...((settings.pooler?.enabled ?? DEFAULTS.pooler.enabled) ? ['pooler' as const] : []),
         ...(etcdSecurity.auth ? ['etcdRoot' as const, 'etcdPatroni' as const] : []),
       ],
-      etcdTls: etcdSecurity.tls ? { tls: etcdSecurity.tls, names: etcdNamesForTls, commonName: `${cluster.name}-etcd` } : undefined,
+      etcdTls: etcdSecurity.tls ? { tls: etcdSecurity.tls, names: etcdNamesForTls, commonName: `${cluster.name}-etcd`, clientOrganization: etcdClientOrganization(cluster) } : undefined,
     });
     const deployed = options.deployed;
     this.etcd = new EtcdCluster(this, 'Etcd', { cluster, deployed, ...settings.etcd, scheduling: mergeScheduling(scheduling, settings.etcd?.scheduling) });

@@ -103,7 +103,11 @@ export class JobRunner {
       uid: sc.runAsUser ?? 0,
       gid: sc.runAsGroup ?? 0,
       cwd: pod.dir,
-      prepare: () => fs.mkdirSync(paths.host('/root'), { recursive: true }),
+      prepare: () => {
+        fs.mkdirSync(paths.host('/root'), { recursive: true });
+        // the kubelet gives a pod's volumes to its fsGroup (a Secret's 0440 files are readable by that group): the same here
+        if (sc.fsGroup !== undefined) for (const mt of paths.mounts) for (const f of [mt.hostPath, ...listFiles(mt.hostPath)]) fs.lchownSync(f, 0, sc.fsGroup);
+      },
     };
     const t0 = Date.now();
     container.start();

@@ -31,7 +31,7 @@ import { sleep } from './poll';
 import { handleStopSignal, Supervisor } from './process-supervisor';
 import { projectedFiles, withServiceAccountVolume } from './service-account-volume';
 import { ProgramContext, ProgramOverrides } from './programs/context';
-import { EtcdMember, etcdHealth, etcdLaunch, etcdMembers } from './programs/etcd';
+import { EtcdClientCert, EtcdMember, etcdHealth, etcdLaunch, etcdMembers } from './programs/etcd';
 import { exporterLaunch } from './programs/exporter';
 import { haproxyLaunch } from './programs/haproxy';
 import { pgbouncerExporterLaunch, pgbouncerLaunch } from './programs/pgbouncer';
@@ -337,8 +337,17 @@ export class Testbed {
     return etcdHealth(this.etcdPods);
   }
 
-  /** etcd's member list (peer and client URLs as the members registered them). */
+  /** etcd's member list (peer and client URLs as the members registered them), showing the clients' certificate Patroni has. */
   async etcdMembers(): Promise<EtcdMember[]> {
-    return etcdMembers(this.etcdPods);
+    return etcdMembers(this.etcdPods, this.etcdClientCert());
+  }
+
+  /**
+   * The clients' certificate and key a Postgres pod's Patroni shows etcd (its etcd3.cert and
+   * etcd3.key, files mounted from the Secret), or undefined when it has none.
+   */
+  etcdClientCert(): EtcdClientCert | undefined {
+    const etcd3 = this.pgPods.map((p) => this.programs.patroniConfigs.get(p.name)?.etcd3).find((c) => c?.cert && c?.key);
+    return etcd3 ? { cert: etcd3.cert, key: etcd3.key } : undefined;
   }
 }

@@ -19,11 +19,14 @@ ETCD_TLS_SECRET (tls.crt, tls.key, ca.crt), with the `openssl` command; an exist
 changed (delete it to renew: see docs/security.md). `existing` (ETCD_TLS_SECRET set by the user) only
 checks that the Secret holds tls.crt, tls.key and ca.crt. `issued` (cert-manager) checks nothing here:
 the Certificate may not be issued yet; the etcd access Job names a missing ca.crt.
+The clients' certificate (ETCD_CLIENT_TLS_SECRET: tls.crt, tls.key, ca.crt; clientAuth only, subject
+O=ETCD_CLIENT_TLS_ORGANIZATION without a common name, which etcd's JSON gateway would refuse) goes
+the same way: `generated` signs it, once, with the CA of ETCD_CA_SECRET; `existing` checks its keys.
 
 Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_SOURCE, SECRET_LABELS and
 SECRET_ANNOTATIONS (JSON objects, generated only), POD_NAMESPACE; ETCD_TLS_SOURCE, ETCD_TLS_SECRET,
 ETCD_CA_SECRET, ETCD_TLS_NAMES (comma list; an address becomes an IP name), ETCD_TLS_COMMON_NAME,
-ETCD_CA_DAYS, ETCD_TLS_DAYS.
+ETCD_CA_DAYS, ETCD_TLS_DAYS; ETCD_CLIENT_TLS_SECRET, ETCD_CLIENT_TLS_ORGANIZATION.
 """
 import ipaddress
 import base64
@@ -164,16 +167,28 @@ def new_ca(workdir, common_name, days):
 
 def new_member_certificate(workdir, ca_crt, ca_key, common_name, names, days):
     """etcd's certificate: serves clients and peers, and is the peers' client certificate."""
+    return new_signed_certificate(workdir, ca_crt, ca_key, f'/CN={common_name}', [
+        'extendedKeyUsage=serverAuth,clientAuth',
+        f'subjectAltName={subject_alt_names(names)}',
+    ], days)
+
+
+def new_client_certificate(workdir, ca_crt, ca_key, organization, days):
+    """The certificate etcd's clients show: client auth only, no common name (see the module's doc)."""
+    return new_signed_certificate(workdir, ca_crt, ca_key, f'/O={organization}', ['extendedKeyUsage=clientAuth'], days)
+
+
+def new_signed_certificate(workdir, ca_crt, ca_key, subject, extensions, days):
+    """An ECDSA P-256 key and its certificate for `subject`, signed by the CA."""
     write(f'{workdir}/ca.crt', ca_crt)
     write(f'{workdir}/ca.key', ca_key)
     write(f'{workdir}/ext.cnf', '\n'.join([
         'basicConstraints=critical,CA:FALSE',
         'keyUsage=critical,digitalSignature,keyEncipherment',
-        'extendedKeyUsage=serverAuth,clientAuth',
-        f'subjectAltName={subject_alt_names(names)}',
+        *extensions,
     ]) + '\n')
     openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-            '-keyout', f'{workdir}/tls.key', '-out', f'{workdir}/tls.csr', '-subj', f'/CN={common_name}')
+            '-keyout', f'{workdir}/tls.key', '-out', f'{workdir}/tls.csr', '-subj', subject)
     openssl('x509', '-req', '-in', f'{workdir}/tls.csr', '-CA', f'{workdir}/ca.crt', '-CAkey', f'{workdir}/ca.key',
             '-set_serial', str(int.from_bytes(secrets.token_bytes(16), 'big')), '-days', str(days),
             '-extfile', f'{workdir}/ext.cnf', '-out', f'{workdir}/tls.crt')
@@ -206,11 +221,49 @@ def tls_secret_body(name, data, secret_type='kubernetes.io/tls'):
     }
 
 
-def check_tls_keys(namespace, name, secret, setting):
+def check_tls_keys(namespace, name, secret, setting, why='etcd needs tls.crt, tls.key and ca.crt (the CA Patroni and the peers verify etcd with)'):
     missing = [k for k in TLS_KEYS if k not in (secret.get('data') or {})]
     if missing:
-        sys.exit(f'{setting}: Secret {namespace}/{name} lacks {", ".join(missing)}; etcd needs tls.crt, tls.key and '
-                 'ca.crt (the CA Patroni and the peers verify etcd with). Nothing was changed.')
+        sys.exit(f'{setting}: Secret {namespace}/{name} lacks {", ".join(missing)}; {why}. Nothing was changed.')
+
+
+CLIENT_WHY = 'etcd\'s clients need tls.crt, tls.key (the certificate they show etcd) and ca.crt (the CA they verify etcd with)'
+
+
+def ensure_etcd_client_tls(namespace, path, source):
+    """The clients' certificate: checked (existing), signed once with the kept CA (generated), or cert-manager's."""
+    name = os.environ['ETCD_CLIENT_TLS_SECRET']
+    if source == 'issued':
+        print(f'etcd clients\' TLS Secret {namespace}/{name}: written by cert-manager (not checked here).')
+        return
+    status, existing = api('GET', f'{path}/{name}')
+    if status == 200:
+        check_tls_keys(namespace, name, existing, 'ETCD_CLIENT_TLS_SECRET' if source == 'existing' else 'etcd clients\' TLS', CLIENT_WHY)
+        print(f'etcd clients\' TLS Secret {namespace}/{name} holds {", ".join(TLS_KEYS)}' + ('.' if source == 'existing' else '; left as it is.'))
+        return
+    if status != 404:
+        sys.exit(f'GET secret {namespace}/{name} answered HTTP {status}')
+    if source == 'existing':
+        sys.exit(f'ETCD_CLIENT_TLS_SECRET: Secret {namespace}/{name} does not exist; create it with the keys {", ".join(TLS_KEYS)} '
+                 '(a client certificate of etcd\'s CA, client auth, no common name).')
+    ca_name = os.environ['ETCD_CA_SECRET']
+    status, ca = api('GET', f'{path}/{ca_name}')
+    if status == 404:
+        sys.exit(f'etcd CA Secret {namespace}/{ca_name} does not exist, so the clients\' certificate cannot be signed: '
+                 f'delete the etcd TLS Secret {os.environ["ETCD_TLS_SECRET"]} too and run this Job again (a new CA: docs/security.md, renewal).')
+    if status != 200:
+        sys.exit(f'GET secret {namespace}/{ca_name} answered HTTP {status}')
+    ca_crt, ca_key = (base64.b64decode(ca['data'][k]).decode() for k in ('tls.crt', 'tls.key'))
+    organization = os.environ['ETCD_CLIENT_TLS_ORGANIZATION']
+    with tempfile.TemporaryDirectory() as workdir:
+        crt, key = new_client_certificate(workdir, ca_crt, ca_key, organization, int(os.environ.get('ETCD_TLS_DAYS', '1825')))
+    status = api('POST', path, tls_secret_body(name, {'tls.crt': crt, 'tls.key': key, 'ca.crt': ca_crt}))[0]
+    if status == 409:
+        print(f'etcd clients\' TLS Secret {namespace}/{name} was created concurrently; left as it is.')
+        return
+    if status != 201:
+        sys.exit(f'POST secret {namespace}/{name} answered HTTP {status}')
+    print(f'Created the etcd clients\' certificate (O={organization}, client auth) in Secret {namespace}/{name}.')
 
 
 def ensure_etcd_tls(namespace, path):
@@ -277,6 +330,8 @@ def main():
         sys.exit(f'SECRET_SOURCE={source!r}: expected "generated" or "existing"')
     if os.environ.get('ETCD_TLS_SOURCE'):
         ensure_etcd_tls(namespace, path)
+        if os.environ.get('ETCD_CLIENT_TLS_SECRET'):
+            ensure_etcd_client_tls(namespace, path, os.environ['ETCD_TLS_SOURCE'])
 
 
 if __name__ == '__main__':

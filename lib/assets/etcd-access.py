@@ -2,7 +2,8 @@
 
 Runs in the etcd access Job (pg-ha-cdk8s, lib/components/etcd/etcd-access.ts) with the Spilo image's
 python3, standard library only, against etcd's JSON gateway (/v3/auth/...) over https, verifying
-etcd's certificate with the CA. No password is ever printed.
+etcd's certificate with the CA and showing the clients' certificate (etcd asks for one with
+--client-cert-auth). No password is ever printed.
 
 What it makes true, whatever it finds (re-running it changes nothing):
   - user `root` with the role `root` (etcd's administrator) and the password ETCD_ROOT_PASSWORD;
@@ -20,7 +21,8 @@ Passwords are set with user/changepw only when a login with the Secret's passwor
 does not touch the auth store. Once auth is on, everything is done as root: a root password that etcd
 refuses stops the Job with a message naming the Secret key.
 
-Environment: ETCD_ENDPOINTS (comma list of https://host:port), ETCD_CACERT (file), ETCD_ROOT_PASSWORD,
+Environment: ETCD_ENDPOINTS (comma list of https://host:port), ETCD_CACERT, ETCD_CERT, ETCD_KEY (files of
+the Secret ETCD_CLIENT_TLS_SECRET: ca.crt, tls.crt, tls.key), ETCD_ROOT_PASSWORD,
 ETCD_PATRONI_USER, ETCD_PATRONI_PASSWORD, ETCD_PATRONI_ROLE, ETCD_PATRONI_PREFIX, ETCD_AUTH,
 ETCD_ROOT_CREDENTIAL_KEY and ETCD_PATRONI_CREDENTIAL_KEY (the Secret keys, for messages),
 ETCD_TLS_MIGRATION, ETCD_PEER_PORT, ETCD_MIGRATION_PEER_PORT, ETCD_WAIT_SECONDS (how long to wait for
@@ -58,9 +60,11 @@ def prefix_end(prefix):
 
 
 class Etcd:
-    def __init__(self, endpoints, cafile):
+    def __init__(self, endpoints, cafile, certfile=None, keyfile=None):
         self.endpoints = endpoints
         self.context = ssl.create_default_context(cafile=cafile)
+        if certfile:
+            self.context.load_cert_chain(certfile, keyfile)
         self.token = None
 
     def call(self, method, body):
@@ -200,9 +204,16 @@ def ensure_peer_urls(etcd, migration, peer_port, migration_port, deadline):
 
 def main():
     env = os.environ
-    cafile = env.get('ETCD_CACERT', '')
-    if not os.path.isfile(cafile):
-        sys.exit(f'ETCD_CACERT={cafile!r}: no such file; the etcd TLS Secret needs the key ca.crt (the CA that signed etcd\'s certificate).')
+    cafile, certfile, keyfile = env.get('ETCD_CACERT', ''), env.get('ETCD_CERT', ''), env.get('ETCD_KEY', '')
+    secret = env.get('ETCD_CLIENT_TLS_SECRET', 'the etcd clients\' TLS Secret')
+    for var, path, what in (('ETCD_CACERT', cafile, 'the CA that signed etcd\'s certificate'),
+                            ('ETCD_CERT', certfile, 'the certificate etcd\'s clients show'), ('ETCD_KEY', keyfile, 'its key')):
+        if not os.path.isfile(path):
+            sys.exit(f'{var}={path!r}: no such file; the Secret {secret} needs the key {os.path.basename(path)} ({what}).')
+    try:
+        Etcd([], cafile, certfile, keyfile)
+    except (ssl.SSLError, ValueError) as error:
+        sys.exit(f'the Secret {secret}: tls.crt and tls.key do not load as a certificate and its key ({error}).')
     auth = env.get('ETCD_AUTH', 'true') == 'true'
     keys = {'ETCD_ROOT_PASSWORD': env.get('ETCD_ROOT_CREDENTIAL_KEY', 'etcd-root-password'),
             'ETCD_PATRONI_PASSWORD': env.get('ETCD_PATRONI_CREDENTIAL_KEY', 'etcd-patroni-password')}
@@ -213,7 +224,7 @@ def main():
     migration = env.get('ETCD_TLS_MIGRATION', 'false') == 'true'
     wait_seconds = int(env.get('ETCD_WAIT_SECONDS', '600'))
     deadline = time.time() + wait_seconds
-    etcd = Etcd([e for e in env['ETCD_ENDPOINTS'].split(',') if e], cafile)
+    etcd = Etcd([e for e in env['ETCD_ENDPOINTS'].split(',') if e], cafile, certfile, keyfile)
     wait_for_etcd(etcd, wait_seconds)
 
     auth_on = False
@@ -240,7 +251,7 @@ def main():
     if auth:
         # Proof, every run: Patroni's user logs in with the Secret's password.
         try:
-            Etcd(etcd.endpoints, cafile).login(user, env['ETCD_PATRONI_PASSWORD'])
+            Etcd(etcd.endpoints, cafile, certfile, keyfile).login(user, env['ETCD_PATRONI_PASSWORD'])
         except EtcdError as error:
             sys.exit(f'etcd refused {user}\'s password after this Job set it ({error.error}).')
         summary += f'authentication on; {user} may use only {prefix!r}.'

@@ -130,6 +130,14 @@ export interface EtcdTlsSettings {
    */
   readonly secretName?: string;
   /**
+   * Secret with `tls.crt`, `tls.key` (client auth, no common name: etcd's JSON gateway refuses a
+   * client certificate that has one) and `ca.crt` (the CA that signed etcd's certificate): the
+   * certificate etcd's clients (Patroni, the etcd access Job) present, as etcd asks for one
+   * (`--client-cert-auth`). Required with `secretName` (your own certificate), and only then.
+   * @default - `<scope>-etcd-client-tls`, generated once by the secrets Job (or written by cert-manager)
+   */
+  readonly clientSecretName?: string;
+  /**
    * A cert-manager issuer: the chart adds a Certificate that writes `secretName` (it must put the CA in `ca.crt`).
    * @default - no Certificate: the secrets Job generates a CA and the certificate
    */

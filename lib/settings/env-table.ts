@@ -77,6 +77,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   setting('ETCD_TLS', 'etcd.tls.enabled', 'bool', 'TLS on etcd\'s client and peer ports (Patroni verifies etcd with the CA)'),
   setting('ETCD_AUTH', 'etcd.auth', 'bool', 'etcd authentication: root user, and a Patroni user limited to its key prefix (needs ETCD_TLS)', '(ETCD_TLS; off with ETCD_TLS_MIGRATION)'),
   setting('ETCD_TLS_SECRET', 'etcd.tls.secretName', 'string', 'Secret with tls.crt, tls.key, ca.crt: etcd\'s certificate (server and client auth)', '<SCOPE>-etcd-tls (generated)'),
+  setting('ETCD_CLIENT_TLS_SECRET', 'etcd.tls.clientSecretName', 'string', 'With ETCD_TLS_SECRET (and only then): Secret with tls.crt, tls.key (client auth, no common name), ca.crt: the certificate etcd\'s clients present', '<SCOPE>-etcd-client-tls (generated)'),
   setting('ETCD_TLS_ISSUER', 'etcd.tls.issuerName', 'string', 'cert-manager issuer: the chart adds a Certificate writing ETCD_TLS_SECRET', '(none)'),
   setting('ETCD_TLS_ISSUER_KIND', 'etcd.tls.issuerKind', 'string', 'Issuer or ClusterIssuer'),
   setting('ETCD_TLS_MIGRATION', 'etcd.tls.migration', 'bool', 'Step 1 of 2 for a cluster made with plain etcd: http and https side by side, auth off; step 2: unset it and set ETCD_AUTH=false (docs/security.md)'),

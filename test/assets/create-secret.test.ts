@@ -239,4 +239,57 @@ describe("etcd's certificate", () => {
     expect(out).toContain('ETCD_TLS_SECRET: Secret pg-ha/my-etcd-tls lacks ca.crt');
     expect(api.requests.filter((r) => !r.startsWith('GET'))).toEqual([]);
   });
+
+  const CLIENT = { ...GENERATED, ETCD_CLIENT_TLS_SECRET: 'pg-ha-etcd-client-tls', ETCD_CLIENT_TLS_ORGANIZATION: 'pg-ha-etcd-client' };
+
+  test("the clients' certificate: generated once, signed by the same CA, client auth only, O= and no common name (etcd's gateway refuses one with a CN)", async () => {
+    const api = await fakeApi(existingSecret(keys));
+    const { code, out } = await run(api, dir, 'generated', CLIENT);
+    expect(code).toBe(0);
+    expect(out).toContain("Created the etcd clients' certificate (O=pg-ha-etcd-client, client auth) in Secret pg-ha/pg-ha-etcd-client-tls.");
+    const client = api.secrets.get('pg-ha-etcd-client-tls');
+    const ca = api.secrets.get('pg-ha-etcd-ca');
+    expect(Object.keys(client.data).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+    expect(decoded(client, 'ca.crt')).toBe(decoded(ca, 'tls.crt'));
+    expect(out).not.toContain(decoded(client, 'tls.key').split('\n')[1]);
+    const caDir = mkdtempSync(join(tmpdir(), 'pg-ha-etcd-ca-'));
+    writeFileSync(join(caDir, 'ca.crt'), decoded(ca, 'tls.crt'));
+    expect(openssl(['verify', '-CAfile', join(caDir, 'ca.crt'), '-purpose', 'sslclient'], decoded(client, 'tls.crt')).trim()).toBe('stdin: OK');
+    expect(openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], decoded(client, 'tls.crt')).trim()).toBe('subject=O=pg-ha-etcd-client');
+    const text = openssl(['x509', '-noout', '-text'], decoded(client, 'tls.crt'));
+    expect(text).toMatch(/Extended Key Usage: *\n *TLS Web Client Authentication\n/);
+    expect(text).toContain('ASN1 OID: prime256v1');
+    // Run again: left as it is (never overwritten).
+    const again = await run(api, dir, 'generated', CLIENT);
+    api.server.close();
+    expect(again.code).toBe(0);
+    expect(again.out).toContain("etcd clients' TLS Secret pg-ha/pg-ha-etcd-client-tls holds tls.crt, tls.key, ca.crt; left as it is.");
+    expect(decoded(api.secrets.get('pg-ha-etcd-client-tls'), 'tls.crt')).toBe(decoded(client, 'tls.crt'));
+  });
+
+  test("a cluster whose etcd certificate was generated before: the clients' certificate is signed with the kept CA, etcd's is left alone", async () => {
+    const api = await fakeApi(existingSecret(keys));
+    await run(api, dir, 'generated', GENERATED);
+    const server = decoded(api.secrets.get('pg-ha-etcd-tls'), 'tls.crt');
+    const { code } = await run(api, dir, 'generated', CLIENT);
+    api.server.close();
+    expect(code).toBe(0);
+    expect(decoded(api.secrets.get('pg-ha-etcd-tls'), 'tls.crt')).toBe(server);
+    expect(decoded(api.secrets.get('pg-ha-etcd-client-tls'), 'ca.crt')).toBe(decoded(api.secrets.get('pg-ha-etcd-ca'), 'tls.crt'));
+  });
+
+  test('ETCD_CLIENT_TLS_SECRET without tls.key (or absent) stops the Job naming the setting and the key; nothing is written', async () => {
+    const api = await fakeApi(existingSecret(keys));
+    api.secrets.set('my-etcd-tls', { metadata: { name: 'my-etcd-tls', resourceVersion: '1' }, data: { 'tls.crt': 'eA==', 'tls.key': 'eA==', 'ca.crt': 'eA==' } });
+    api.secrets.set('my-client-tls', { metadata: { name: 'my-client-tls', resourceVersion: '1' }, data: { 'tls.crt': 'eA==', 'ca.crt': 'eA==' } });
+    const existing = { ETCD_TLS_SOURCE: 'existing', ETCD_TLS_SECRET: 'my-etcd-tls', ETCD_CLIENT_TLS_SECRET: 'my-client-tls' };
+    const lacking = await run(api, dir, 'generated', existing);
+    expect(lacking.code).not.toBe(0);
+    expect(lacking.out).toContain("ETCD_CLIENT_TLS_SECRET: Secret pg-ha/my-client-tls lacks tls.key; etcd's clients need tls.crt, tls.key");
+    const absent = await run(api, dir, 'generated', { ...existing, ETCD_CLIENT_TLS_SECRET: 'nope' });
+    api.server.close();
+    expect(absent.code).not.toBe(0);
+    expect(absent.out).toContain('ETCD_CLIENT_TLS_SECRET: Secret pg-ha/nope does not exist; create it with the keys tls.crt, tls.key, ca.crt');
+    expect(api.requests.filter((r) => !r.startsWith('GET'))).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * etcd's TLS and authentication: what the manifests make etcd, Patroni and the Jobs do, the
+ * etcd's TLS, client certificates and authentication: what the manifests make etcd, Patroni and the Jobs do, the
  * migration step for clusters made with plain etcd, and the bad input refused at synth time.
  * That it works is proven on the real programs (e2e/scenarios/etcd-security.ts, e2e/upgrade.e2e.ts).
  */
@@ -26,8 +26,8 @@ describe('etcd with TLS and authentication (the default)', () => {
     expect([env.ETCD_CERT_FILE.value, env.ETCD_KEY_FILE.value, env.ETCD_PEER_TRUSTED_CA_FILE.value])
       .toEqual(['/etc/etcd/tls/tls.crt', '/etc/etcd/tls/tls.key', '/etc/etcd/tls/ca.crt']);
     expect(env.ETCD_PEER_CLIENT_CERT_AUTH.value).toBe('true');
-    // Clients prove who they are with a password (etcd auth), not a certificate.
-    expect(env.ETCD_CLIENT_CERT_AUTH).toBeUndefined();
+    // Clients too: without a certificate of the CA they are refused at the handshake (and then log in with a password).
+    expect([env.ETCD_CLIENT_CERT_AUTH.value, env.ETCD_TRUSTED_CA_FILE.value]).toEqual(['true', '/etc/etcd/tls/ca.crt']);
     const volume = etcdOf(s).spec.template.spec.volumes.find((v: Manifest) => v.name === 'tls');
     // Listed keys: a Secret without ca.crt stops the pod with an event naming the key.
     expect(volume.secret).toEqual({ secretName: 'pg-ha-etcd-tls', defaultMode: 0o440, items: ['tls.crt', 'tls.key', 'ca.crt'].map((k) => ({ key: k, path: k })) });
@@ -40,16 +40,26 @@ describe('etcd with TLS and authentication (the default)', () => {
     expect(etcd.readinessProbe.httpGet.scheme).toBeUndefined();
   });
 
-  test('Patroni speaks https with etcd\'s CA only (not its key) and logs in as its own user', () => {
+  test('Patroni speaks https with the clients\' certificate and CA (never etcd\'s key) and logs in as its own user', () => {
     const spilo = spiloEnv(s);
     expect(spilo.ETCD3_PROTOCOL.value).toBe('https');
-    expect(spilo.ETCD3_CACERT.value).toBe('/etc/etcd-ca/ca.crt');
+    expect([spilo.ETCD3_CACERT.value, spilo.ETCD3_CERT.value, spilo.ETCD3_KEY.value])
+      .toEqual(['/etc/etcd-client-tls/ca.crt', '/etc/etcd-client-tls/tls.crt', '/etc/etcd-client-tls/tls.key']);
     expect(spilo.ETCD3_USERNAME.value).toBe('patroni');
     expect(spilo.ETCD3_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-patroni-password' });
     // ETCD3_HOSTS over https, not the advertised URLs (http while a cluster moves from plain etcd).
     expect(spilo.ETCD3_USE_PROXIES.value).toBe('true');
-    const volume = s.get('StatefulSet', 'pg-ha').spec.template.spec.volumes.find((v: Manifest) => v.name === 'etcd-ca');
-    expect(volume.secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    const volume = s.get('StatefulSet', 'pg-ha').spec.template.spec.volumes.find((v: Manifest) => v.name === 'etcd-client-tls');
+    // Listed keys (a Secret without one stops the pod with an event naming it); the key readable by the fsGroup only.
+    expect(volume.secret).toEqual({ secretName: 'pg-ha-etcd-client-tls', defaultMode: 0o440, items: ['tls.crt', 'tls.key', 'ca.crt'].map((k) => ({ key: k, path: k })) });
+    expect(JSON.stringify(s.get('StatefulSet', 'pg-ha'))).not.toContain('"pg-ha-etcd-tls"');
+  });
+
+  test('the secrets Job signs the clients\' certificate with the same CA, without a common name (etcd\'s gateway refuses one with a CN)', () => {
+    const job = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
+    expect([job.ETCD_CLIENT_TLS_SECRET.value, job.ETCD_CLIENT_TLS_ORGANIZATION.value]).toEqual(['pg-ha-etcd-client-tls', 'pg-ha-etcd-client']);
+    // created once, then only read
+    expect(s.get('Role', 'pg-ha-secrets').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-client-tls', 'pg-ha-etcd-ca'], verbs: ['get'] });
   });
 
   test('the secrets Job generates the CA and a certificate for every name etcd is reached by', () => {
@@ -71,7 +81,10 @@ describe('etcd with TLS and authentication (the default)', () => {
     expect(env.ETCD_AUTH.value).toBe('true');
     expect(env.ETCD_ROOT_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-root-password' });
     expect(env.ETCD_PATRONI_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'etcd-patroni-password' });
-    expect(job.spec.template.spec.volumes.find((v: Manifest) => v.name === 'ca').secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    expect([env.ETCD_CACERT.value, env.ETCD_CERT.value, env.ETCD_KEY.value, env.ETCD_CLIENT_TLS_SECRET.value])
+      .toEqual(['/etc/etcd-client-tls/ca.crt', '/etc/etcd-client-tls/tls.crt', '/etc/etcd-client-tls/tls.key', 'pg-ha-etcd-client-tls']);
+    // The whole Secret, no key list: the script names a missing key in the Job's log.
+    expect(job.spec.template.spec.volumes.find((v: Manifest) => v.name === 'client-tls').secret).toEqual({ secretName: 'pg-ha-etcd-client-tls', defaultMode: 0o440 });
     expect(job.spec.template.spec.automountServiceAccountToken).toBe(false);
   });
 
@@ -102,12 +115,23 @@ describe('etcd TLS off (ETCD_TLS=false)', () => {
 });
 
 describe('etcd TLS from a Secret or cert-manager', () => {
-  test('ETCD_TLS_SECRET: the secrets Job only checks it (tls.crt, tls.key, ca.crt) and may only read it', () => {
-    const s = synth({ etcd: { tls: { secretName: 'my-etcd-tls' } } });
+  test('ETCD_TLS_SECRET with ETCD_CLIENT_TLS_SECRET: the secrets Job only checks both (tls.crt, tls.key, ca.crt) and may only read them', () => {
+    const s = synth({ etcd: { tls: { secretName: 'my-etcd-tls', clientSecretName: 'my-etcd-client-tls' } } });
     const job = envOf(container(s.job('pg-ha-secrets-'), 'create-secret'));
-    expect([job.ETCD_TLS_SOURCE.value, job.ETCD_TLS_SECRET.value, job.ETCD_CA_SECRET]).toEqual(['existing', 'my-etcd-tls', undefined]);
-    expect(s.get('Role', 'pg-ha-secrets').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['my-etcd-tls'], verbs: ['get'] });
+    expect([job.ETCD_TLS_SOURCE.value, job.ETCD_TLS_SECRET.value, job.ETCD_CLIENT_TLS_SECRET.value, job.ETCD_CA_SECRET, job.ETCD_CLIENT_TLS_ORGANIZATION])
+      .toEqual(['existing', 'my-etcd-tls', 'my-etcd-client-tls', undefined, undefined]);
+    expect(s.get('Role', 'pg-ha-secrets').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['my-etcd-tls', 'my-etcd-client-tls'], verbs: ['get'] });
     expect(etcdOf(s).spec.template.spec.volumes[0].secret.secretName).toBe('my-etcd-tls');
+    expect(s.get('StatefulSet', 'pg-ha').spec.template.spec.volumes.find((v: Manifest) => v.name === 'etcd-client-tls').secret.secretName).toBe('my-etcd-client-tls');
+  });
+
+  test('ETCD_CLIENT_TLS_SECRET: required with ETCD_TLS_SECRET, refused without it, never etcd\'s own Secret', () => {
+    expect(() => synth({ etcd: { tls: { secretName: 'my-etcd-tls' } } }))
+      .toThrow(/^etcd.tls.clientSecretName must be set \(ETCD_CLIENT_TLS_SECRET=<Secret with tls.crt, tls.key, ca.crt>\) while etcd.tls.secretName \(ETCD_TLS_SECRET\) is set/);
+    expect(() => synth({ etcd: { tls: { clientSecretName: 'mine' } } }))
+      .toThrow(/^etcd.tls.clientSecretName must be unset unless etcd.tls.secretName \(ETCD_TLS_SECRET\) is set: the clients' certificate is generated into pg-ha-etcd-client-tls \(got "mine"\)/);
+    expect(() => synth({ etcd: { tls: { secretName: 'mine', clientSecretName: 'mine' } } }))
+      .toThrow(/^etcd.tls.clientSecretName must be another Secret than etcd.tls.secretName: etcd's key must not be mounted in the clients' pods \(got "mine"\)/);
   });
 
   test('ETCD_TLS_ISSUER: a Certificate for the same names, usable by servers and by peers as clients', () => {
@@ -121,6 +145,17 @@ describe('etcd TLS from a Secret or cert-manager', () => {
     });
     expect(certificate.spec.dnsNames).toContain('*.pg-ha-etcd-headless.pg-ha.svc.cluster.local');
     expect(envOf(container(s.job('pg-ha-secrets-'), 'create-secret')).ETCD_TLS_SOURCE.value).toBe('issued');
+    // The clients' certificate: client auth only, from the same issuer, no common name (a URI names it: cert-manager wants a name)
+    const client = s.all('Certificate').find((c) => c.metadata.name === 'pg-ha-etcd-client-tls')!;
+    expect(client.spec).toEqual({
+      secretName: 'pg-ha-etcd-client-tls',
+      issuerRef: { name: 'internal-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' },
+      subject: { organizations: ['pg-ha-etcd-client'] },
+      uris: ['urn:pg-ha:pg-ha:pg-ha-etcd-client'],
+      usages: ['client auth', 'digital signature', 'key encipherment'],
+      privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+      secretTemplate: { labels: client.metadata.labels },
+    });
   });
 
   test('an issuer kind other than Issuer or ClusterIssuer is refused, naming the setting', () => {
@@ -142,9 +177,13 @@ describe('moving a cluster made with plain etcd to TLS (ETCD_TLS_MIGRATION)', ()
     expect(policy.spec.ingress[1].ports.map((p: Manifest) => p.port)).toEqual([2379, 2380, 2382]);
   });
 
-  test('step 1: Patroni on https without an etcd password, auth off; step 2 (ETCD_AUTH=false) keeps that Spilo template', () => {
+  test('step 1: Patroni on https with the clients\' certificate, without an etcd password, auth off; step 2 (ETCD_AUTH=false) keeps that Spilo template', () => {
     expect(spiloEnv(s).ETCD3_PROTOCOL.value).toBe('https');
+    expect(spiloEnv(s).ETCD3_CERT.value).toBe('/etc/etcd-client-tls/tls.crt');
     expect(spiloEnv(s).ETCD3_PASSWORD).toBeUndefined();
+    // etcd asks for client certificates only from step 2 (http is still served in step 1; old Spilo pods have none)
+    expect(env.ETCD_CLIENT_CERT_AUTH).toBeUndefined();
+    expect(etcdEnv(synth({ etcd: { auth: false } })).ETCD_CLIENT_CERT_AUTH.value).toBe('true');
     const step2 = synth({ etcd: { auth: false } });
     expect(s.get('StatefulSet', 'pg-ha').spec.template).toEqual(step2.get('StatefulSet', 'pg-ha').spec.template);
     const job = envOf(container(accessJob(s), 'etcd-access'));

@@ -79,7 +79,7 @@ describe('generated credentials (default)', () => {
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-credentials'], verbs: ['get', 'patch'] },
       // etcd's generated certificate and CA: created once, then only read (never overwritten).
-      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-client-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
     ]);
     const secretRoles = s.all('Role').filter((r) => r.rules.some((rule: Manifest) => rule.resources.includes('secrets')));
     expect(secretRoles.map((r) => r.metadata.name)).toEqual(['pg-ha-secrets']);
@@ -104,7 +104,7 @@ describe('existing Secret', () => {
       // etcd's certificate is still generated: create, and read its two Secrets.
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
-      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-client-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
     ]);
     // Without etcd TLS the Job may only read that Secret.
     expect(synth({ existingSecret: 'team-pg-passwords', etcd: { tls: { enabled: false } } }).get('Role', 'pg-ha-secrets').rules).toEqual([

@@ -78,25 +78,38 @@ export function etcdCaFile(pod: LocalPod): string | undefined {
   return file && fs.existsSync(file) ? file : undefined;
 }
 
+/** A client certificate and its key (files), as etcd's clients show it (`--client-cert-auth`). */
+export interface EtcdClientCert {
+  cert: string;
+  key: string;
+}
+
+/** True when a member asks its clients for a certificate of the CA (ETCD_CLIENT_CERT_AUTH). */
+export function etcdAsksClientCert(pod: LocalPod): boolean {
+  return pod.containerOf('etcd').launch!.env.ETCD_CLIENT_CERT_AUTH === 'true';
+}
+
 /**
  * `curl` against a member's client port (the real client, as an operator would run it): `scheme`
  * and `port` default to the member's advertised client URL; `ca` verifies its certificate (false:
- * no CA given, so verification uses the system's store and must fail); `user` is `name:password`.
+ * no CA given, so verification uses the system's store and must fail); `cert` is the client
+ * certificate shown (none without it); `token` etcd's auth token.
  * Returns curl's exit code and the body (or curl's error).
  */
-export function etcdCurl(pod: LocalPod, path: string, body: unknown, opts: { scheme?: 'http' | 'https'; ca?: string | false; user?: string; token?: string } = {}): { code: number; out: string } {
+export function etcdCurl(pod: LocalPod, path: string, body: unknown, opts: { scheme?: 'http' | 'https'; ca?: string | false; cert?: EtcdClientCert; token?: string } = {}): { code: number; out: string } {
   const u = etcdClientUrl(pod);
   const scheme = opts.scheme ?? u.protocol.replace(':', '');
   const args = ['-sS', '--max-time', '5', '-X', 'POST', '-d', JSON.stringify(body)];
   if (opts.ca) args.push('--cacert', opts.ca);
+  if (opts.cert) args.push('--cert', opts.cert.cert, '--key', opts.cert.key);
   if (opts.token) args.push('-H', `Authorization: ${opts.token}`);
   const r = spawnSync('curl', [...args, `${scheme}://${u.hostname}:${u.port || 2379}${path}`], { encoding: 'utf8' });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
-/** The members as etcd lists them (no credentials needed), asked over the first member's advertised URL. */
-export function etcdMembers(pods: LocalPod[]): EtcdMember[] {
-  const r = etcdCurl(pods[0], '/v3/cluster/member/list', {}, { ca: etcdCaFile(pods[0]) });
+/** The members as etcd lists them (no credentials needed, the clients' certificate when given), asked over the first member's advertised URL. */
+export function etcdMembers(pods: LocalPod[], cert?: EtcdClientCert): EtcdMember[] {
+  const r = etcdCurl(pods[0], '/v3/cluster/member/list', {}, { ca: etcdCaFile(pods[0]), cert });
   if (r.code !== 0) throw new Error(`member list: curl exit ${r.code}: ${r.out}`);
   return (JSON.parse(r.out).members as Array<Partial<EtcdMember>>).map((m) => ({ name: m.name ?? '', peerURLs: m.peerURLs ?? [], clientURLs: m.clientURLs ?? [] }));
 }

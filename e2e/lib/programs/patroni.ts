@@ -117,6 +117,10 @@ export function patroniLaunch(ctx: ProgramContext, pod: LocalPod, container: Loc
         fs.chmodSync(keyFile, 0o600);
       }
       chownTree(pod.dir, pgUser.uid, pgUser.gid, [path.join(pod.dir, 'logs')]);
+      // the kubelet gives a pod's volumes to its fsGroup (103: a Secret's 0440 files, the etcd clients' key
+      // among them, are readable by Spilo's group); a volume written anew under a pod directory
+      // already owned (a replaced pod of the same name) is not reached by the walk above
+      for (const mt of paths.mounts) chownTree(mt.hostPath, pgUser.uid, pgUser.gid);
       chownTree(sockDir, pgUser.uid, pgUser.gid);
       fs.writeFileSync(cfgFile, toYaml(conf), { mode: 0o600 });
       fs.chownSync(cfgFile, pgUser.uid, pgUser.gid);

@@ -11,7 +11,7 @@ import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
-import { ETCD_PORTS, ETCD_TLS_KEYS, EtcdCluster, etcdTlsVolume } from './etcd-cluster';
+import { ETCD_PORTS, ETCD_TLS_KEYS, EtcdCluster } from './etcd-cluster';
 
 /** Patroni's etcd user (ETCD3_USERNAME) and the role that limits it to its keys. */
 export const ETCD_PATRONI_USER = 'patroni';
@@ -24,7 +24,8 @@ export function patroniKeyPrefix(scope: string): string {
 }
 const SCRIPT = 'etcd-access.py';
 const SCRIPT_DIR = '/scripts';
-const CA_DIR = '/etc/etcd-ca';
+/** Where the clients' certificate, key and CA are mounted. */
+const CLIENT_TLS_DIR = '/etc/etcd-client-tls';
 
 export interface EtcdAccessProps {
   readonly cluster: ClusterContext;
@@ -41,7 +42,7 @@ export interface EtcdAccessProps {
 }
 
 /**
- * The etcd access Job (lib/assets/etcd-access.py, over https with etcd's CA; re-running changes
+ * The etcd access Job (lib/assets/etcd-access.py, over https with etcd's CA and the clients' certificate; re-running changes
  * nothing): keeps the members' peer URLs on https (moving them while a cluster made with plain etcd
  * moves to TLS), and with `etcd.auth` creates etcd's `root` user and Patroni's user, whose role may
  * read and write only `patroniKeyPrefix(scope)`, with the passwords of the credentials Secret, then
@@ -78,7 +79,8 @@ export class EtcdAccess extends Construct {
         enableServiceLinks: false,
         restartPolicy: 'OnFailure',
         ...jobSchedulingSpec('scheduling', props.scheduling),
-        securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID),
+        // fsGroup: the Secret's files (0440, the key among them) belong to the pod's group.
+        securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID, { fsGroup: SPILO_POSTGRES_GID }),
         containers: [{
           name: 'etcd-access',
           image,
@@ -87,7 +89,11 @@ export class EtcdAccess extends Construct {
             ...plainEnv({
               // Every member: the Job works as long as one of them answers.
               ETCD_ENDPOINTS: etcd.podFqdns.map((fqdn) => `https://${fqdn}:${etcd.clientPort}`).join(','),
-              ETCD_CACERT: `${CA_DIR}/${ETCD_TLS_KEYS.ca}`,
+              ETCD_CACERT: `${CLIENT_TLS_DIR}/${ETCD_TLS_KEYS.ca}`,
+              // The clients' certificate: etcd asks for it (--client-cert-auth) once out of the migration step.
+              ETCD_CERT: `${CLIENT_TLS_DIR}/${ETCD_TLS_KEYS.certificate}`,
+              ETCD_KEY: `${CLIENT_TLS_DIR}/${ETCD_TLS_KEYS.key}`,
+              ETCD_CLIENT_TLS_SECRET: etcd.tls.clientSecretName,
               ETCD_PATRONI_USER,
               ETCD_PATRONI_ROLE: ETCD_PATRONI_USER,
               ETCD_PATRONI_PREFIX: patroniKeyPrefix(cluster.name),
@@ -109,13 +115,14 @@ export class EtcdAccess extends Construct {
           securityContext: restrictedContainerSecurityContext(),
           volumeMounts: [
             { name: 'script', mountPath: SCRIPT_DIR, readOnly: true },
-            { name: 'ca', mountPath: CA_DIR, readOnly: true },
+            { name: 'client-tls', mountPath: CLIENT_TLS_DIR, readOnly: true },
           ],
         }],
         volumes: [
           { name: 'script', configMap: { name } },
-          // Only the CA: the Job never needs etcd's private key.
-          etcdTlsVolume('ca', etcd.tls.secretName, [ETCD_TLS_KEYS.ca]),
+          // The clients' certificate and the CA: the Job never needs etcd's private key. The whole
+          // Secret (no key list): a missing key is named in the Job's log rather than in an event.
+          { name: 'client-tls', secret: { secretName: etcd.tls.clientSecretName, defaultMode: 0o440 } },
         ],
       },
     };

@@ -185,7 +185,7 @@ export class EtcdCluster extends Construct {
                   // Patroni rewrites its keys every loop: compact history so the DB never hits its quota.
                   ETCD_AUTO_COMPACTION_MODE: 'periodic',
                   ETCD_AUTO_COMPACTION_RETENTION: '1h',
-                  ...(this.tls ? tlsEnv() : {}),
+                  ...(this.tls ? tlsEnv(this.tls.clientCertAuth) : {}),
                 }),
               ],
               // /readyz needs a quorum (linearizable read); /livez does not, so losing quorum restarts nothing.
@@ -248,13 +248,19 @@ function deployedEnvNames(deployed: Manifest | undefined): string[] {
   return (deployed?.spec?.template?.spec?.containers?.[0]?.env ?? []).map((e: { name: string }) => e.name);
 }
 
-/** etcd's TLS flags (as ETCD_* env: the image has no shell): clients and peers on https, peers must show a certificate of the CA. */
-function tlsEnv(): Record<string, string> {
+/**
+ * etcd's TLS flags (as ETCD_* env: the image has no shell): clients and peers on https, peers and
+ * (`clientCertAuth`) clients must show a certificate of the CA, refused at the handshake otherwise.
+ */
+function tlsEnv(clientCertAuth: boolean): Record<string, string> {
   const file = (key: string) => `${TLS_DIR}/${key}`;
   return {
     ETCD_CERT_FILE: file(ETCD_TLS_KEYS.certificate),
     ETCD_KEY_FILE: file(ETCD_TLS_KEYS.key),
-    // Clients log in with a password (etcd auth), not a certificate; peers need one signed by the CA.
+    // Clients show the clients' certificate (no common name, so the user is still the password's);
+    // not in the migration step: plain http is served beside, and the old Spilo pods have none.
+    ...(clientCertAuth ? { ETCD_CLIENT_CERT_AUTH: 'true', ETCD_TRUSTED_CA_FILE: file(ETCD_TLS_KEYS.ca) } : {}),
+    // Peers need one signed by the CA.
     ETCD_PEER_CERT_FILE: file(ETCD_TLS_KEYS.certificate),
     ETCD_PEER_KEY_FILE: file(ETCD_TLS_KEYS.key),
     ETCD_PEER_TRUSTED_CA_FILE: file(ETCD_TLS_KEYS.ca),

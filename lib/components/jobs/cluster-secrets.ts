@@ -19,6 +19,8 @@ export interface EtcdTlsSecret {
   readonly names: string[];
   /** Common name of a generated certificate (its CA's is this + " CA"). */
   readonly commonName: string;
+  /** Organization (subject O=, no common name) of the generated clients' certificate (`etcdClientOrganization`). */
+  readonly clientOrganization: string;
 }
 
 /** Validity of the generated etcd CA and certificate, in days (renewal: docs/security.md). */
@@ -101,7 +103,7 @@ export class ClusterSecrets extends Construct {
 
     const etcdTls = props.etcdTls?.tls;
     // The etcd TLS Secrets the Job reads (a cert-manager one is not its business).
-    const etcdTlsSecrets = etcdTls && etcdTls.source !== 'issued' ? [etcdTls.secretName, ...(etcdTls.caSecretName ? [etcdTls.caSecretName] : [])] : [];
+    const etcdTlsSecrets = etcdTls && etcdTls.source !== 'issued' ? [etcdTls.secretName, etcdTls.clientSecretName, ...(etcdTls.caSecretName ? [etcdTls.caSecretName] : [])] : [];
     const creates = this.generated || etcdTls?.source === 'generated';
     componentServiceAccountWithRole(this, name, labels, cluster.namespace, [
       // `create` cannot be limited by name (the name is not known before the object exists).
@@ -151,10 +153,12 @@ export class ClusterSecrets extends Construct {
                   ...(etcdTls && props.etcdTls ? {
                     ETCD_TLS_SOURCE: etcdTls.source,
                     ETCD_TLS_SECRET: etcdTls.secretName,
+                    ETCD_CLIENT_TLS_SECRET: etcdTls.clientSecretName,
                     ...(etcdTls.source === 'generated' ? {
                       ETCD_CA_SECRET: etcdTls.caSecretName!,
                       ETCD_TLS_NAMES: props.etcdTls.names.join(','),
                       ETCD_TLS_COMMON_NAME: props.etcdTls.commonName,
+                      ETCD_CLIENT_TLS_ORGANIZATION: props.etcdTls.clientOrganization,
                       ETCD_CA_DAYS: ETCD_CERTIFICATE_DAYS.ca,
                       ETCD_TLS_DAYS: ETCD_CERTIFICATE_DAYS.certificate,
                     } : {}),

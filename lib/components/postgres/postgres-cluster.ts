@@ -29,8 +29,8 @@ const REST_API_PASSWORD_VAR = 'REST_API_PASSWORD';
 export const DYNAMIC_CONFIG_KEY = 'dynamic-config.json';
 
 const PGDATA_MOUNT = '/home/postgres/pgdata';
-/** Where etcd's CA is mounted in the postgres container (Patroni verifies etcd with it). */
-const ETCD_CA_MOUNT = '/etc/etcd-ca';
+/** Where the etcd clients' certificate, key and CA are mounted in the postgres container (Patroni shows the certificate and verifies etcd with the CA). */
+const ETCD_CLIENT_TLS_MOUNT = '/etc/etcd-client-tls';
 /** The port Spilo gives PostgreSQL without PGPORT. */
 const SPILO_DEFAULT_PORT = 5432;
 
@@ -237,7 +237,7 @@ export class PostgresCluster extends Construct {
                   { name: 'pgdata', mountPath: PGDATA_MOUNT },
                   { name: 'dshm', mountPath: '/dev/shm' },
                   { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
-                  ...(dcs.tls ? [{ name: 'etcd-ca', mountPath: ETCD_CA_MOUNT, readOnly: true }] : []),
+                  ...(dcs.tls ? [{ name: 'etcd-client-tls', mountPath: ETCD_CLIENT_TLS_MOUNT, readOnly: true }] : []),
                 ],
               },
               {
@@ -262,8 +262,8 @@ export class PostgresCluster extends Construct {
               // PostgreSQL's parallel queries need more shared memory than a container's 64Mi /dev/shm.
               { name: 'dshm', emptyDir: { medium: 'Memory' } },
               serviceAccountTokenVolume('kube-api-access'),
-              // etcd's CA only: Patroni never needs etcd's key.
-              ...(dcs.tls ? [etcdTlsVolume('etcd-ca', dcs.tls.secretName, [ETCD_TLS_KEYS.ca])] : []),
+              // The clients' certificate and the CA (the key readable by the pod's fsGroup only): never etcd's key.
+              ...(dcs.tls ? [etcdTlsVolume('etcd-client-tls', dcs.tls.clientSecretName, Object.values(ETCD_TLS_KEYS), 0o440)] : []),
             ],
           },
         },
@@ -277,7 +277,9 @@ export class PostgresCluster extends Construct {
 }
 
 /**
- * Spilo turns ETCD3_<X> into Patroni's `etcd3.<x>`: https with etcd's CA, and with etcd auth the
+ * Spilo turns ETCD3_<X> into Patroni's `etcd3.<x>`: https with etcd's CA and the clients' certificate
+ * (etcd's `--client-cert-auth`; in the Spilo template of the migration step already, so that the
+ * second step changes only etcd), and with etcd auth the
  * `patroni` user's password (Patroni then waits for the etcd access Job to turn auth on: etcd-access.ts).
  * `use_proxies`: Patroni talks to the members of ETCD3_HOSTS over https instead of the client URLs
  * the members advertise, which stay http while a cluster moves from plain etcd (etcd.tls.migration);
@@ -286,7 +288,13 @@ export class PostgresCluster extends Construct {
 function etcdClientEnv(dcs: EtcdCluster, secrets: ClusterSecrets): k8s.EnvVar[] {
   if (!dcs.tls) return [];
   return [
-    ...plainEnv({ ETCD3_PROTOCOL: 'https', ETCD3_CACERT: `${ETCD_CA_MOUNT}/${ETCD_TLS_KEYS.ca}`, ETCD3_USE_PROXIES: 'true' }),
+    ...plainEnv({
+      ETCD3_PROTOCOL: 'https',
+      ETCD3_CACERT: `${ETCD_CLIENT_TLS_MOUNT}/${ETCD_TLS_KEYS.ca}`,
+      ETCD3_CERT: `${ETCD_CLIENT_TLS_MOUNT}/${ETCD_TLS_KEYS.certificate}`,
+      ETCD3_KEY: `${ETCD_CLIENT_TLS_MOUNT}/${ETCD_TLS_KEYS.key}`,
+      ETCD3_USE_PROXIES: 'true',
+    }),
     // Never during the move from plain etcd: etcd's auth stays off then (etcd-tls.ts).
     ...(dcs.authEnabled ? [{ name: 'ETCD3_USERNAME', value: ETCD_PATRONI_USER }, secrets.env('ETCD3_PASSWORD', 'etcdPatroni')] : []),
   ];

@@ -51,8 +51,10 @@ export interface CertificateSpec {
   readonly secretName: string;
   readonly issuerRef: { readonly name: string; readonly kind: IssuerKind; readonly group: 'cert-manager.io' };
   readonly commonName?: string;
-  readonly dnsNames: string[];
+  readonly dnsNames?: string[];
   readonly ipAddresses?: string[];
+  readonly uris?: string[];
+  readonly subject?: { readonly organizations?: string[] };
   readonly usages: string[];
   readonly privateKey?: { readonly algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; readonly size?: number; readonly rotationPolicy?: 'Always' | 'Never' };
   readonly secretTemplate?: { readonly labels?: Record<string, string> };
