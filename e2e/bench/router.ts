@@ -178,7 +178,7 @@ function report(samples: Sample[], wallS: number): string {
   const loads = samples.map((s) => s.load1);
   const lines = [
     `Run ${new Date().toISOString().slice(0, 16)} UTC by \`npm run bench:router\`: pgbench ${SECONDS} s per run, median of ${REPEAT} runs (targets interleaved), scale ${SCALE}, ` +
-      `TLS (sslmode=require), SCRAM; ratios: median of each repetition's target / direct; ${os.cpus().length} cores shared with other agents (1-minute load average during the runs: min ${Math.min(...loads).toFixed(1)}, ` +
+      `TLS (sslmode=require), SCRAM; ratios: median of each repetition's target / direct; ${os.cpus().length} cores (1-minute load average during the runs, pgbench and the bed included: min ${Math.min(...loads).toFixed(1)}, ` +
       `median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}); wall ${wallS.toFixed(0)} s. CPU ms per transaction: the proxies in the path ` +
       '(HAProxy; PgBouncer + HAProxy) and the leader pod (PostgreSQL, Patroni, exporter), from /proc.',
     '',

@@ -221,6 +221,17 @@ def tls_secret_body(name, data, secret_type='kubernetes.io/tls'):
     }
 
 
+def create_tls_secret(namespace, path, name, data, what, done):
+    """Creates the TLS Secret `name` once; one created meanwhile by another run of this Job is left as it is."""
+    status = api('POST', path, tls_secret_body(name, data))[0]
+    if status == 409:
+        print(f'{what} {namespace}/{name} was created concurrently; left as it is.')
+        return
+    if status != 201:
+        sys.exit(f'POST secret {namespace}/{name} answered HTTP {status}')
+    print(done)
+
+
 def check_tls_keys(namespace, name, secret, setting, why='etcd needs tls.crt, tls.key and ca.crt (the CA Patroni and the peers verify etcd with)'):
     missing = [k for k in TLS_KEYS if k not in (secret.get('data') or {})]
     if missing:
@@ -257,13 +268,8 @@ def ensure_etcd_client_tls(namespace, path, source):
     organization = os.environ['ETCD_CLIENT_TLS_ORGANIZATION']
     with tempfile.TemporaryDirectory() as workdir:
         crt, key = new_client_certificate(workdir, ca_crt, ca_key, organization, int(os.environ.get('ETCD_TLS_DAYS', '1825')))
-    status = api('POST', path, tls_secret_body(name, {'tls.crt': crt, 'tls.key': key, 'ca.crt': ca_crt}))[0]
-    if status == 409:
-        print(f'etcd clients\' TLS Secret {namespace}/{name} was created concurrently; left as it is.')
-        return
-    if status != 201:
-        sys.exit(f'POST secret {namespace}/{name} answered HTTP {status}')
-    print(f'Created the etcd clients\' certificate (O={organization}, client auth) in Secret {namespace}/{name}.')
+    create_tls_secret(namespace, path, name, {'tls.crt': crt, 'tls.key': key, 'ca.crt': ca_crt}, 'etcd clients\' TLS Secret',
+                      f'Created the etcd clients\' certificate (O={organization}, client auth) in Secret {namespace}/{name}.')
 
 
 def ensure_etcd_tls(namespace, path):
@@ -307,13 +313,8 @@ def ensure_etcd_tls(namespace, path):
         else:
             sys.exit(f'GET secret {namespace}/{ca_name} answered HTTP {status}')
         crt, key = new_member_certificate(workdir, ca_crt, ca_key, common_name, names, int(os.environ.get('ETCD_TLS_DAYS', '1825')))
-    status = api('POST', path, tls_secret_body(name, {'tls.crt': crt, 'tls.key': key, 'ca.crt': ca_crt}))[0]
-    if status == 409:
-        print(f'etcd TLS Secret {namespace}/{name} was created concurrently; left as it is.')
-        return
-    if status != 201:
-        sys.exit(f'POST secret {namespace}/{name} answered HTTP {status}')
-    print(f'Created etcd\'s certificate in Secret {namespace}/{name} for {", ".join(names)}.')
+    create_tls_secret(namespace, path, name, {'tls.crt': crt, 'tls.key': key, 'ca.crt': ca_crt}, 'etcd TLS Secret',
+                      f'Created etcd\'s certificate in Secret {namespace}/{name} for {", ".join(names)}.')
 
 
 def main():
