@@ -14,7 +14,8 @@
 set -euo pipefail
 start=$(date +%s)
 
-ROOT=${PG_HA_E2E_ROOT:-/var/cache/pg-ha-e2e/trixie}
+CACHE=${PG_HA_E2E_CACHE:-/var/cache/pg-ha-e2e}
+ROOT=${PG_HA_E2E_ROOT:-$CACHE/trixie}
 SUITE=trixie
 PKGS=(
   postgresql-17
@@ -34,10 +35,6 @@ if [ "$(id -u)" != 0 ]; then
   echo "e2e-install: must run as root (debootstrap, chroot)" >&2
   exit 1
 fi
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  echo "e2e-install: $SUITE root complete at $ROOT (0 s)"
-  exit 0
-fi
 
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
@@ -46,6 +43,9 @@ LOG="$(dirname "$ROOT")/e2e-install.log"
 : >"$LOG"
 # run a step quietly; on failure show the end of its output
 step() { "$@" >>"$LOG" 2>&1 || { echo "e2e-install: failed: $*" >&2; tail -30 "$LOG" >&2; exit 1; }; }
+
+install_root() {
+
 
 # The Debian package source apt uses here (deb822 or one-line format).
 mirror=""
@@ -97,4 +97,50 @@ step chroot "$ROOT" apt-get clean
 echo "e2e-install: versions in the root:"
 chroot "$ROOT" dpkg-query -W -f='  ${Package} ${Version}\n' postgresql-17 patroni etcd-server haproxy prometheus-postgres-exporter pgbouncer prometheus
 echo "$WANT" >"$STAMP"
-echo "e2e-install: done in $(($(date +%s) - start)) s ($(du -sh "$ROOT" | cut -f1))"
+echo "e2e-install: root done in $(($(date +%s) - start)) s ($(du -sh "$ROOT" | cut -f1))"
+}
+
+# 3. the nodes' parts from Debian's packages (on the host: the kubelets and containerd run here)
+NODE_PKGS=(containerd runc containernetworking-plugins iptables conntrack umoci iproute2 openssl)
+install_node_packages() {
+  local missing=()
+  for p in "${NODE_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "e2e-install: installing on the host: ${missing[*]}"
+  step "${APT[@]}" update
+  step "${APT[@]}" install --no-install-recommends "${missing[@]}"
+}
+
+# 4. Kubernetes from its Go modules (e2e/kubernetes: one binary for every component), kept with the
+#    Go build cache; rebuilt only when the module's files change
+build_kubernetes() {
+  local src bin stamp want t0
+  src="$(cd "$(dirname "$0")/../e2e/kubernetes" && pwd)"
+  bin="$CACHE/bin/kubernetes"
+  stamp="$CACHE/bin/.kubernetes-sources"
+  want=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -d' ' -f1)
+  if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "e2e-install: Kubernetes $("$bin" kubelet --version | cut -d' ' -f2) already built at $bin (0 s)"
+    return 0
+  fi
+  local version pkg
+  version=$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit} $1=="require" && $2=="k8s.io/kubernetes" {print $3; exit}' "$src/go.mod")
+  pkg=k8s.io/component-base/version
+  t0=$(date +%s)
+  echo "e2e-install: building Kubernetes $version from its Go modules (cold: about 8 min on 2 cores; the Go build cache makes it seconds)"
+  mkdir -p "$CACHE/bin"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" -o "$bin.partial" .) >>"$LOG" 2>&1 \
+    || { echo "e2e-install: failed: go build in $src" >&2; tail -30 "$LOG" >&2; exit 1; }
+  mv "$bin.partial" "$bin"
+  echo "$want" >"$stamp"
+  echo "e2e-install: Kubernetes $version built in $(($(date +%s) - t0)) s"
+}
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  echo "e2e-install: $SUITE root complete at $ROOT (0 s)"
+else
+  install_root
+fi
+install_node_packages
+build_kubernetes
+echo "e2e-install: done in $(($(date +%s) - start)) s"

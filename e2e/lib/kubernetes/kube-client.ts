@@ -1,0 +1,105 @@
+/*
+ * The bed's two ways to the API server, both as the cluster's admin (system:masters):
+ *   - kubectl, the client users run (the same build as the components), for applies, exec, logs;
+ *   - a small REST client for the bed's own polling (pods, PVCs, Jobs) without a process per call.
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as https from 'https';
+import { KUBERNETES_BINARY } from './components';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; generation?: number; deletionTimestamp?: string; ownerReferences?: any[] }; spec?: any; status?: any; [k: string]: any };
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class KubeClient {
+  private readonly agent: https.Agent;
+  private readonly url: URL;
+
+  constructor(readonly server: string, readonly kubeconfig: string, tls: { ca: string; cert: string; key: string }) {
+    this.url = new URL(server);
+    this.agent = new https.Agent({ ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key), keepAlive: true, maxSockets: 4 });
+  }
+
+  /** kubectl with the admin kubeconfig; never throws (the result says what happened). */
+  kubectl(args: string[], input?: string, timeoutMs = 120000): Promise<KubectlResult> {
+    return new Promise((resolve) => {
+      const child = spawn(KUBERNETES_BINARY, ['kubectl', `--kubeconfig=${this.kubeconfig}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  kubectlSync(args: string[]): KubectlResult {
+    const r = spawnSync(KUBERNETES_BINARY, ['kubectl', `--kubeconfig=${this.kubeconfig}`, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** kubectl that must succeed: its stdout. */
+  async run(args: string[], input?: string): Promise<string> {
+    const r = await this.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+    return r.stdout;
+  }
+
+  request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
+    return new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = https.request(
+        { host: this.url.hostname, port: this.url.port, path, method, agent: this.agent, timeout: 10000, headers: { Accept: 'application/json', ...(data ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data) } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: any = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              /* not JSON */
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timeout ${method} ${path}`)));
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  async get<T = KubeObject>(path: string): Promise<T | undefined> {
+    const r = await this.request<T>('GET', path);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async list(path: string): Promise<KubeObject[]> {
+    return (await this.get<{ items: KubeObject[] }>(path))?.items ?? [];
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The REST path of a namespaced or cluster-wide collection. */
+export function resourcePath(resource: string, namespace?: string, group = ''): string {
+  const base = group ? `/apis/${group}` : '/api/v1';
+  return namespace ? `${base}/namespaces/${namespace}/${resource}` : `${base}/${resource}`;
+}
