@@ -267,7 +267,31 @@ export class Supervisor {
 }
 
 const live = new Set<Supervisor>();
+/** synchronous cleanups run after every live supervisor's processes are killed (exit paths) */
+const exitCleanups = new Set<() => void>();
 let globalHandlers = false;
+
+/**
+ * Run `cleanup` (synchronously) on every exit path, after the processes are killed: network
+ * namespaces, mounts and cgroups of a bed. Returns the function that unregisters it.
+ */
+export function onExitAfterKill(cleanup: () => void): () => void {
+  exitCleanups.add(cleanup);
+  installGlobalHandlers();
+  return () => exitCleanups.delete(cleanup);
+}
+
+function killEverythingSync(): void {
+  for (const s of live) s.killAllSync();
+  for (const c of exitCleanups) {
+    try {
+      c();
+    } catch (e) {
+      log(`cleanup on exit failed: ${(e as Error).message}`);
+    }
+  }
+  exitCleanups.clear();
+}
 let signalOwner: ((sig: NodeJS.Signals) => void) | undefined;
 let ownerCalledAt = 0;
 /** A ^C reaches Node twice under `npx tsx` (from the terminal and relayed by tsx): one press, one signal. */
@@ -285,9 +309,7 @@ export function handleStopSignal(owner: ((sig: NodeJS.Signals) => void) | undefi
 function installGlobalHandlers(): void {
   if (globalHandlers) return;
   globalHandlers = true;
-  process.on('exit', () => {
-    for (const s of live) s.killAllSync();
-  });
+  process.on('exit', () => killEverythingSync());
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
       if (Date.now() - ownerCalledAt < SAME_PRESS_MS) return log(`${sig} again within ${SAME_PRESS_MS} ms: the same stop request`);
@@ -298,7 +320,7 @@ function installGlobalHandlers(): void {
         return owner(sig);
       }
       log(`${sig}: killing every process of this run at once`);
-      for (const s of live) s.killAllSync();
+      killEverythingSync();
       process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
     });
   }

@@ -15,7 +15,7 @@ import * as path from 'path';
 import { DebianRoot } from '../debian-root';
 import { log } from '../log';
 import { sleep, waitFor } from '../poll';
-import { Supervisor } from '../process-supervisor';
+import { onExitAfterKill, Supervisor } from '../process-supervisor';
 import { BedAddresses, networkDown, networkUp } from './bed-network';
 import { checkComponents, E2E_CACHE, KUBERNETES_VERSION } from './components';
 import { ControlPlane } from './control-plane';
@@ -50,6 +50,7 @@ export class KubernetesCluster {
   readonly controlPlane: ControlPlane;
   private client?: KubeClient;
   private provisioner?: LocalVolumeProvisioner;
+  private forgetExitCleanup?: () => void;
 
   constructor(readonly opts: ClusterOptions) {
     this.addresses = new BedAddresses(opts.block);
@@ -81,6 +82,7 @@ export class KubernetesCluster {
     KubernetesCluster.cleanUpAbandoned(this.opts.block);
     fs.mkdirSync(this.runDir, { recursive: true });
     fs.writeFileSync(path.join(this.runDir, 'owner'), String(process.pid));
+    this.forgetExitCleanup = onExitAfterKill(() => KubernetesCluster.removeState(this.opts.block, this.nodes.length));
     this.createPki();
     networkUp(this.addresses, this.nodes.length);
     this.controlPlane.startEtcd();
@@ -151,6 +153,7 @@ export class KubernetesCluster {
     this.client?.close();
     const killed = await this.supervisor.killAll();
     this.supervisor.close();
+    this.forgetExitCleanup?.();
     KubernetesCluster.removeState(this.opts.block, this.nodes.length);
     log(`Kubernetes bed ${this.opts.block} down in ${Date.now() - t0} ms (${killed} processes)`);
   }

@@ -78,6 +78,8 @@ export class ControlPlane {
       `--kubelet-client-certificate=${kubeletClient.cert}`,
       `--kubelet-client-key=${kubeletClient.key}`,
       `--kubelet-certificate-authority=${this.pki.caCert}`,
+      // nodes have no DNS names: logs, exec and port-forward reach a kubelet at its InternalIP
+      '--kubelet-preferred-address-types=InternalIP',
       `--service-account-issuer=https://kubernetes.default.svc.${this.clusterDomain}`,
       `--service-account-key-file=${this.pki.file('service-accounts.pub')}`,
       `--service-account-signing-key-file=${this.pki.file('service-accounts.key')}`,

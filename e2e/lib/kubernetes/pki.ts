@@ -41,7 +41,9 @@ export class BedPki {
   /** Create the CA, the serving certificate and every identity's client certificate. */
   create(opts: { apiAddresses: string[]; apiNames: string[]; identities: ClientIdentity[] }): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', this.file('ca.key'), '-out', this.caCert, '-days', '3', '-subj', '/CN=pg-ha e2e bed CA']);
+    // the extensions kubeadm's CA has; Python 3.13 (the Jobs' client) refuses a CA without keyUsage
+    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', this.file('ca.key'), '-out', this.caCert, '-days', '3', '-subj', '/CN=pg-ha e2e bed CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-addext', 'subjectKeyIdentifier=hash']);
     const san = [...opts.apiNames.map((n) => `DNS:${n}`), ...opts.apiAddresses.map((a) => `IP:${a}`)];
     this.sign({ name: 'kube-apiserver', cn: 'kube-apiserver', san });
     for (const id of opts.identities) this.sign(id);
@@ -55,8 +57,10 @@ export class BedPki {
     const subject = `${id.org ? `/O=${id.org}` : ''}/CN=${id.cn}`;
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
     const ext = [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'subjectKeyIdentifier=hash',
+      'authorityKeyIdentifier=keyid,issuer',
       'extendedKeyUsage=serverAuth,clientAuth',
       ...(id.san?.length ? [`subjectAltName=${id.san.join(',')}`] : []),
     ].join('\n');
