@@ -23,7 +23,7 @@ import { clusterDnsManifest } from './cluster-dns';
 import { importImages } from './images';
 import { KubeClient, KubeObject } from './kube-client';
 import { LocalVolumeProvisioner, storageClassManifest } from './local-volumes';
-import { BedNode, cgroupHierarchies, removeCgroupTree } from './node';
+import { BedNode, cgroupHierarchies, killCgroupProcesses, removeCgroupTree } from './node';
 import { BedPki } from './pki';
 
 export interface ClusterOptions {
@@ -78,7 +78,6 @@ export class KubernetesCluster {
     checkComponents();
     this.root.check();
     this.root.ensureSamePaths();
-    Supervisor.reapOrphans();
     KubernetesCluster.cleanUpAbandoned(this.opts.block);
     fs.mkdirSync(this.runDir, { recursive: true });
     fs.writeFileSync(path.join(this.runDir, 'owner'), String(process.pid));
@@ -158,24 +157,34 @@ export class KubernetesCluster {
     log(`Kubernetes bed ${this.opts.block} down in ${Date.now() - t0} ms (${killed} processes)`);
   }
 
-  /** A bed of this block whose owner process died: remove what it left (its processes were reaped). */
+  /** A bed of this block whose owner process died: kill what is left of it and remove its state (idempotent). */
   static cleanUpAbandoned(block: number): void {
     const owner = path.join(RUN_ROOT, String(block), 'owner');
-    if (!fs.existsSync(owner) && !fs.existsSync(path.join(STATE_ROOT, String(block)))) return;
     const pid = Number(fs.existsSync(owner) ? fs.readFileSync(owner, 'utf8') : 0);
-    if (pid && pid !== process.pid && fs.existsSync(`/proc/${pid}`)) throw new Error(`bed block ${block} is in use by process ${pid}: choose another E2E_ADDRESS_BLOCK`);
+    if (pid && pid !== process.pid && fs.existsSync(`/proc/${pid}`)) throw new Error(`bed block ${block} is in use by process ${pid}: choose another E2E_KUBERNETES_BLOCK`);
+    Supervisor.reapOrphans();
+    const left = fs.existsSync(path.join(STATE_ROOT, String(block))) || fs.existsSync(`/run/netns/${new BedAddresses(block).lanNetns}`) || bedCgroups(block).length > 0;
+    if (!left) return;
     log(`removing what an earlier bed of block ${block} left`);
     KubernetesCluster.removeState(block, 7);
   }
 
   private static removeState(block: number, nodes: number): void {
     const dirs = [path.join(RUN_ROOT, String(block)), path.join(STATE_ROOT, String(block))];
+    for (const d of bedCgroups(block, nodes).filter((c) => c.includes('/pids/'))) killCgroupProcesses(d);
     unmountUnder(dirs);
-    for (let i = 1; i <= nodes; i++) for (const h of cgroupHierarchies()) removeCgroupTree(path.join('/sys/fs/cgroup', h, `pgha-bed-${block}-node-${i}`));
+    for (const dir of bedCgroups(block, nodes)) removeCgroupTree(dir);
     networkDown(new BedAddresses(block));
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     fs.rmSync(path.join(new DebianRoot().path, 'tmp', `pgha-bed-${block}-etcd`), { recursive: true, force: true });
   }
+}
+
+/** the cgroup roots of a bed's nodes, in every hierarchy (the kubelet also makes them in the unified one) */
+function bedCgroups(block: number, nodes = 7): string[] {
+  const dirs: string[] = [];
+  for (let i = 1; i <= nodes; i++) for (const h of [...cgroupHierarchies(), 'unified']) dirs.push(path.join('/sys/fs/cgroup', h, `pgha-bed-${block}-node-${i}`));
+  return dirs.filter((d) => fs.existsSync(d));
 }
 
 /** Unmount (lazily, deepest first) every mount under these directories: pod volumes, rootfs overlays, netns files. */

@@ -222,7 +222,7 @@ state = "${path.join(this.dirs.run, 'containerd')}"
 
   /** The whole node at once, as a machine that loses power: kubelet, containerd, kube-proxy, shims, containers. */
   async kill(): Promise<number> {
-    const n = await this.supervisor.killPod(this.processGroup);
+    const n = (await this.supervisor.killPod(this.processGroup)) + killCgroupProcesses(path.join(CGROUP_FS, 'pids', this.cgroupRoot));
     log(`node ${this.name}: killed ${n} processes (kubelet, containerd, kube-proxy, shims, containers)`);
     this.daemons = [];
     return n;
@@ -237,6 +237,33 @@ state = "${path.join(this.dirs.run, 'containerd')}"
 /** cgroup v1 hierarchies the kubelet uses (not the unified one, which holds only hugetlb here) */
 export function cgroupHierarchies(): string[] {
   return fs.readdirSync(CGROUP_FS).filter((h) => h !== 'unified' && fs.existsSync(path.join(CGROUP_FS, h, 'cgroup.procs')));
+}
+
+/**
+ * SIGKILL every process in a cgroup tree until it is empty (a container whose shim is gone is
+ * reparented to init and found only here); synchronous, for exit paths. The number killed.
+ */
+export function killCgroupProcesses(dir: string, timeoutMs = 10000): number {
+  const deadline = Date.now() + timeoutMs;
+  let killed = 0;
+  const procs = (d: string): number[] => {
+    if (!fs.existsSync(d)) return [];
+    const own = fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    return [...own, ...fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => procs(path.join(d, e.name)))];
+  };
+  for (;;) {
+    const left = procs(dir);
+    if (!left.length || Date.now() > deadline) return killed;
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch {
+        /* gone */
+      }
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
 }
 
 export function removeCgroupTree(dir: string): void {
