@@ -9,6 +9,8 @@ export * from './settings/setting-paths';
 export * from './settings/defaults';
 export * from './settings/env-table';
 export * from './settings/env-file';
+export * from './settings/setting-problems';
+export * from './settings/settings-check';
 export * from './settings/compose-variables';
 export * from './settings/parsers';
 export * from './settings/optional-features';

@@ -19,6 +19,35 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Several independent errors of one check (each parameter of POSTGRES_PARAMETERS, ...), thrown
+ * together so that the synth reports them all; as a ConfigError it is the first of them.
+ */
+export class ConfigErrors extends ConfigError {
+  constructor(public readonly errors: readonly ConfigError[]) {
+    super(errors[0].setting, errors[0].value, errors[0].expected);
+    this.message = errors.map((error) => error.message).join('\n');
+    this.name = 'ConfigErrors';
+  }
+}
+
+/** Runs every check (each may throw a ConfigError) and throws the errors together, or returns the results. */
+export function checkEach<T, R>(items: readonly T[], check: (item: T) => R): R[] {
+  const errors: ConfigError[] = [];
+  const results: R[] = [];
+  for (const item of items) {
+    try {
+      results.push(check(item));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      errors.push(...(error instanceof ConfigErrors ? error.errors : [error]));
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new ConfigErrors(errors);
+  return results;
+}
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/). */
