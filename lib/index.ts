@@ -16,6 +16,7 @@ export * from './settings/parsers';
 export * from './settings/optional-features';
 export * from './settings/cluster-names';
 export * from './settings/credentials';
+export * from './settings/reserved-roles';
 export * from './k8s/claim-templates';
 export * from './k8s/labels';
 export * from './k8s/resources';
