@@ -31,20 +31,30 @@ export class ConfigErrors extends ConfigError {
   }
 }
 
+/** The errors `check` throws (those of a ConfigErrors one by one), none when it passes. */
+export function configErrorsOf(check: () => void): ConfigError[] {
+  try {
+    check();
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigErrors) return [...error.errors];
+    if (error instanceof ConfigError) return [error];
+    throw error;
+  }
+}
+
+/** Throws `errors` together: nothing when there is none, the error itself when there is one. */
+export function throwAll(errors: readonly ConfigError[]): void {
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new ConfigErrors(errors);
+}
+
 /** Runs every check (each may throw a ConfigError) and throws the errors together, or returns the results. */
 export function checkEach<T, R>(items: readonly T[], check: (item: T, index: number) => R): R[] {
   const errors: ConfigError[] = [];
   const results: R[] = [];
-  for (const [index, item] of items.entries()) {
-    try {
-      results.push(check(item, index));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      errors.push(...(error instanceof ConfigErrors ? error.errors : [error]));
-    }
-  }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length) throw new ConfigErrors(errors);
+  items.forEach((item, index) => errors.push(...configErrorsOf(() => { results.push(check(item, index)); })));
+  throwAll(errors);
   return results;
 }
 
