@@ -45,6 +45,8 @@ describe('the synth command (npm run synth)', () => {
     expect(result.stderr).toContain(`POSTGRES_DB at ${result.file}:1: "Orders" must be a lowercase PostgreSQL identifier`);
     expect(result.stderr).toContain('ROUTER_SERVICE_TYPE from the environment: "Public" must be one of "ClusterIP", "LoadBalancer", "NodePort"');
     expect(lines[lines.length - 1]).toMatch(/^pg-ha-cdk8s: 6 invalid settings: nothing was written; /);
+    // The environment's variable is named before the problems, as on a successful run
+    expect(result.stderr).toMatch(/^pg-ha-cdk8s: note: ROUTER_SERVICE_TYPE=Public from the environment \(\S+ does not set it\)$/m);
   });
 
   test('the settings path comes after the message, for TypeScript users', () => {

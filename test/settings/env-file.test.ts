@@ -138,6 +138,9 @@ describe('the env file, read as compose reads .env', () => {
 });
 
 describe('the file and the environment together', () => {
+  // Not a password: a value that must never be printed.
+  const passwordStandIn = `stand-in-${process.pid}`;
+
   const input = (text: string, env: Record<string, string> = {}) => {
     const file = join(mkdtempSync(join(tmpdir(), 'pg-ha-env-')), 'pg-ha.env');
     writeFileSync(file, text);
@@ -145,7 +148,7 @@ describe('the file and the environment together', () => {
   };
 
   test('a variable from the environment overrides the file, as in compose, with a note naming both values', () => {
-    const read = input('NAMESPACE=shop\n', { NAMESPACE: 'default', SCOPE: 'orders', PGPASSWORD: 'not-a-setting' });
+    const read = input('NAMESPACE=shop\n', { NAMESPACE: 'default', SCOPE: 'orders', POSTGRES_PASSWORD: passwordStandIn });
     expect(read.values).toEqual({ NAMESPACE: 'default', SCOPE: 'orders' });
     expect(read.sources).toEqual({ NAMESPACE: 'the environment', SCOPE: 'the environment' });
     // One line per variable the environment sets (a CI job's NAMESPACE=default changes every object);
@@ -154,6 +157,7 @@ describe('the file and the environment together', () => {
       'note: SCOPE=orders from the environment (pg-ha.env does not set it)',
       'note: NAMESPACE=default from the environment, which overrides pg-ha.env:1 (NAMESPACE=shop)',
     ]);
+    expect(read.notes.join('\n')).not.toContain(passwordStandIn);
   });
 
   test('a token in a URL is not shown in a note', () => {
