@@ -19,6 +19,45 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Several independent errors of one check (each parameter of POSTGRES_PARAMETERS, ...), thrown
+ * together so that the synth reports them all; as a ConfigError it is the first of them.
+ */
+export class ConfigErrors extends ConfigError {
+  constructor(public readonly errors: readonly ConfigError[]) {
+    super(errors[0].setting, errors[0].value, errors[0].expected);
+    this.message = errors.map((error) => error.message).join('\n');
+    this.name = 'ConfigErrors';
+  }
+}
+
+/** The errors `check` throws (those of a ConfigErrors one by one), none when it passes. */
+export function configErrorsOf(check: () => void): ConfigError[] {
+  try {
+    check();
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigErrors) return [...error.errors];
+    if (error instanceof ConfigError) return [error];
+    throw error;
+  }
+}
+
+/** Throws `errors` together: nothing when there is none, the error itself when there is one. */
+export function throwAll(errors: readonly ConfigError[]): void {
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new ConfigErrors(errors);
+}
+
+/** Runs every check (each may throw a ConfigError) and throws the errors together, or returns the results. */
+export function checkEach<T, R>(items: readonly T[], check: (item: T, index: number) => R): R[] {
+  const errors: ConfigError[] = [];
+  const results: R[] = [];
+  items.forEach((item, index) => errors.push(...configErrorsOf(() => { results.push(check(item, index)); })));
+  throwAll(errors);
+  return results;
+}
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/). */
@@ -169,12 +208,31 @@ export function checkToleration(setting: string, t: k8s.Toleration): void {
   }
 }
 
+/** The prefix PostgreSQL reserves for its own roles (`pg_monitor`, ...). */
+export const RESERVED_ROLE_PREFIX = 'pg_';
+
 /** A PostgreSQL role name the chart can quote safely everywhere (lowercase identifier). */
 export function checkRoleName(setting: string, value: string): string {
-  if (typeof value !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(value) || value.startsWith('pg_')) {
-    throw new ConfigError(setting, value, 'a lowercase PostgreSQL identifier (letters, digits, "_"; not starting with a digit or "pg_"; at most 63 characters)');
+  if (typeof value !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(value) || value.startsWith(RESERVED_ROLE_PREFIX)) {
+    throw new ConfigError(setting, value, `a lowercase PostgreSQL identifier (letters, digits, "_"; not starting with a digit or "${RESERVED_ROLE_PREFIX}"; at most 63 characters)`);
   }
   return value;
+}
+
+/**
+ * Roles the init Job creates, each a role of its own: not one of `reserved` (name -> what it is),
+ * nor one listed before it. All are checked; the errors are thrown together.
+ */
+export function checkOwnRoles(roles: ReadonlyArray<{ setting: string; role: string; usedBy: string }>, reserved: Readonly<Record<string, string>>): void {
+  checkEach(roles, ({ setting, role }, index) => {
+    const taken: Record<string, string> = { ...reserved };
+    for (const earlier of roles.slice(0, index)) taken[earlier.role] ??= `${earlier.usedBy} (${earlier.setting})`;
+    const owner = taken[role];
+    if (owner === undefined) return;
+    const list = Object.entries(taken).map(([name, what]) => `${name} (${what})`).join(', ');
+    throw new ConfigError(setting, role, `a role of its own, not ${owner}: the init Job sets the password of ${setting}'s role. `
+      + `Taken: ${list}, and names starting with "${RESERVED_ROLE_PREFIX}"`);
+  });
 }
 
 /** A directory inside the repository, relative to its root (normalized). */

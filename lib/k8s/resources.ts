@@ -32,6 +32,11 @@ export function resolveResources(
     const request = requests[name];
     const limit = limits[name];
     if (request && limit && quantityValue(String(request.value)) > quantityValue(String(limit.value))) {
+      // The error is on the value that was set: a limit set below a default request names the limit.
+      if (override?.requests?.[name] === undefined && override?.limits?.[name] !== undefined) {
+        throw new ConfigError(`${setting}.limits.${name}`, String(limit.value),
+          `at least the default ${setting}.requests.${name} (${request.value}), or set that request too: Kubernetes rejects a request above its limit`);
+      }
       throw new ConfigError(`${setting}.requests.${name}`, String(request.value), `at most ${setting}.limits.${name} (${limit.value}); Kubernetes rejects a request above its limit`);
     }
   }

@@ -7,10 +7,10 @@
  */
 import { ClusterContext, etcdClientEndpoints, postgresPodNames } from './cluster-names';
 import { CREDENTIAL_KEYS, Credential, REPLICATION_USER, SUPERUSER } from './credentials';
-import { ConfigError } from '../validation';
 import { DEFAULTS } from './defaults';
 import { SETTINGS } from './env-table';
 import { PgHaSettings } from './pg-ha-settings';
+import { SettingProblem } from './setting-problems';
 
 /** A compose variable whose value Kubernetes decides. */
 export interface DerivedVariable {
@@ -71,23 +71,30 @@ const PASSWORD_VARIABLES: ReadonlyMap<string, Credential> = new Map<string, Cred
 ]);
 
 /**
- * The error for a password variable at `where` (`pg-ha.env:7`): the value is never shown; the
- * message gives the command that creates the credentials Secret from the compose file's variables.
+ * The problem for the password variables of the file (`where`: `pg-ha.env:7`): the values are never
+ * shown; the message gives the command that creates the credentials Secret from the compose file's
+ * variables.
  */
-export function passwordVariableError(where: string, name: string, fileVars: Record<string, string>): ConfigError {
+export function passwordVariableProblem(passwords: ReadonlyArray<{ where: string; key: string }>, fileVars: Record<string, string>): SettingProblem {
   const namespace = fileVars.NAMESPACE || DEFAULTS.namespace;
   const secret = fileVars.EXISTING_SECRET || `${fileVars.SCOPE || DEFAULTS.scope}-credentials`;
-  const sourceOf = (credential: Credential) => [...PASSWORD_VARIABLES].find(([env, held]) => held === credential && env in fileVars)?.[0];
+  const given = new Set(passwords.map((p) => p.key));
+  const sourceOf = (credential: Credential) => [...PASSWORD_VARIABLES].find(([env, held]) => held === credential && given.has(env))?.[0];
   const literals = (Object.keys(CREDENTIAL_KEYS) as Credential[]).map((credential) => {
     const source = sourceOf(credential);
     return `--from-literal=${CREDENTIAL_KEYS[credential]}="${source ? `$${source}` : '$(openssl rand -hex 24)'}"`;
   });
-  const held = PASSWORD_VARIABLES.get(name);
-  const holds = held ? `the "${CREDENTIAL_KEYS[held]}" key of the credentials Secret` : 'no setting (the credentials Secret holds every password the cluster uses)';
-  return new ConfigError(where, `${name}=(value not shown)`, `a setting, not a password: pg-ha.env is committed to git. ${name} becomes ${holds}. `
-    + `Remove the line and create the Secret before the first apply (the secrets Job leaves an existing one alone): `
-    + `set -a; . ./.env.postgres; set +a; kubectl -n ${namespace} create secret generic ${secret} ${literals.join(' ')}`
-    + ' (docs/migrating-from-compose.md#passwords)');
+  const becomes = passwords.map(({ key }) => {
+    const held = PASSWORD_VARIABLES.get(key);
+    return `${key} becomes ${held ? `the "${CREDENTIAL_KEYS[held]}" key of the credentials Secret` : 'no setting (the credentials Secret holds every password the cluster uses)'}`;
+  });
+  return {
+    variables: passwords.map((p) => p.key),
+    message: `${passwords.map((p) => `${p.key} at ${p.where}`).join(', ')}: (value not shown) must be a setting, not a password: pg-ha.env is committed to git. `
+      + `${becomes.join('; ')}. Remove the line${passwords.length > 1 ? 's' : ''} and create the Secret before the first apply (the secrets Job leaves an existing one alone): `
+      + `set -a; . ./.env.postgres; set +a; kubectl -n ${namespace} create secret generic ${secret} ${literals.join(' ')}`
+      + ' (docs/migrating-from-compose.md#passwords)',
+  };
 }
 
 /** Every name a pg-ha.env may hold without being refused as unknown. */
@@ -106,12 +113,13 @@ export function closestVariable(name: string, candidates: readonly string[] = kn
   return best && best.distance <= Math.max(2, Math.floor(upper.length / 4)) ? best.candidate : undefined;
 }
 
-/** The error for an unknown name: the closest known setting, or where the list is. */
-export function unknownVariableError(where: string, name: string): ConfigError {
+/** The problem for an unknown name at `where`: the closest known setting, or where the list is. */
+export function unknownVariableProblem(name: string, where: string): SettingProblem {
   const closest = closestVariable(name);
-  return new ConfigError(where, name, closest
-    ? `a known setting: did you mean ${closest}? (every setting: docs/configuration.md)`
-    : 'a known setting; none is close to this name (every setting: docs/configuration.md)');
+  return {
+    variables: [],
+    message: `${name} at ${where}: not a setting; ${closest ? `did you mean ${closest}?` : 'none is close to this name'} (every setting: docs/configuration.md)`,
+  };
 }
 
 /** One line per derived variable given in the file: explained, or a warning when its value cannot be used. */

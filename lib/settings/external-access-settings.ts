@@ -7,6 +7,25 @@
 export const ROUTER_SERVICE_TYPES = ['ClusterIP', 'LoadBalancer', 'NodePort'] as const;
 export type RouterServiceType = (typeof ROUTER_SERVICE_TYPES)[number];
 
+/** Kubernetes' default node-port range (kube-apiserver --service-node-port-range). */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
+
+/**
+ * What to write instead of a compose host port (POSTGRES_WRITE_HOST_PORT, POSTGRES_READ_HOST_PORT)
+ * while the router is reachable inside the cluster only: the Service type that reaches it from
+ * outside, the addresses allowed in, and whether `port` can be a node port at all.
+ */
+export function hostPortAdvice(port: unknown): string {
+  const inRange = typeof port === 'number' && port >= NODE_PORT_RANGE.min && port <= NODE_PORT_RANGE.max;
+  const nodePort = inRange
+    ? 'ROUTER_SERVICE_TYPE=NodePort: every node listens on this port'
+    : `ROUTER_SERVICE_TYPE=NodePort with a port from ${NODE_PORT_RANGE.min} to ${NODE_PORT_RANGE.max} (Kubernetes' node-port range; ${JSON.stringify(port)} is outside it)`;
+  return 'unset while ROUTER_SERVICE_TYPE is ClusterIP (the router is reachable inside the cluster only). '
+    + 'It is the compose deployment\'s host port; to reach the database from outside the cluster, add either '
+    + 'ROUTER_SERVICE_TYPE=LoadBalancer, which listens on POSTGRES_WRITE_PORT and POSTGRES_READ_PORT (then delete the host port lines), '
+    + `or ${nodePort}; and ROUTER_SOURCE_RANGES=<your clients' address blocks, CIDR> or ROUTER_ALLOW_ANY_SOURCE=true (docs/external-access.md)`;
+}
+
 /** Where a Service's external traffic may go: any node (`Cluster`) or only a node with a router pod (`Local`). */
 export const EXTERNAL_TRAFFIC_POLICIES = ['Cluster', 'Local'] as const;
 export type ExternalTrafficPolicy = (typeof EXTERNAL_TRAFFIC_POLICIES)[number];

@@ -6,6 +6,7 @@
 import { ConfigError } from '../validation';
 import { DEFAULTS } from './defaults';
 import { SETTINGS, variablesFor } from './env-table';
+import { hostPortAdvice } from './external-access-settings';
 import { PgHaSettings } from './pg-ha-settings';
 import { getSetting, givenSettings, SettingPath } from './setting-paths';
 
@@ -19,6 +20,8 @@ export interface OptionalFeature {
   readonly offValue: false | undefined | 'none' | 'ClusterIP';
   /** Groups or settings that apply only while the feature is on (the switch itself excepted). */
   readonly applies: readonly SettingPath[];
+  /** For some settings, what to write instead, when the generic message would not tell (a compose host port). */
+  readonly advice?: (path: string, value: unknown) => string | undefined;
 }
 
 /** Every optional feature, outer before inner (backups before the clone, which needs them). */
@@ -35,7 +38,13 @@ export const OPTIONAL_FEATURES: readonly OptionalFeature[] = [
     offValue: 'none',
     applies: ['statsIngress', 'networkPolicies.ingressNamespaces', 'networkPolicies.ingressPodLabels'],
   },
-  { name: 'access from outside the cluster (LoadBalancer or NodePort)', switch: 'router.external.serviceType', offValue: 'ClusterIP', applies: ['router.external'] },
+  {
+    name: 'access from outside the cluster (LoadBalancer or NodePort)',
+    switch: 'router.external.serviceType',
+    offValue: 'ClusterIP',
+    applies: ['router.external'],
+    advice: (path, value) => (path.endsWith('NodePort') ? hostPortAdvice(value) : undefined),
+  },
   { name: 'etcd TLS', switch: 'etcd.tls.enabled', offValue: false, applies: ['etcd.tls'] },
   { name: 'the etcd cert-manager Certificate', switch: 'etcd.tls.issuerName', offValue: undefined, applies: ['etcd.tls.issuerKind'] },
   { name: 'the cert-manager Certificate', switch: 'postgres.tls.issuerName', offValue: undefined, applies: ['postgres.tls.issuerKind', 'postgres.tls.externalDnsNames'] },
@@ -59,6 +68,21 @@ export function checkOptionalFeatures(settings: PgHaSettings, features: readonly
     const offState = feature.offValue === undefined
       ? `${feature.switch} is unset (${variable})`
       : `${feature.switch} is ${JSON.stringify(feature.offValue)} (${variable}=${feature.offValue})`;
-    throw new ConfigError(path, givenValue, `unset while ${offState}: it only applies to ${feature.name}`);
+    throw new ConfigError(path, givenValue, feature.advice?.(path, givenValue) ?? `unset while ${offState}: it only applies to ${feature.name}`);
   }
+}
+
+/**
+ * The optional features `settings` turn on, in the user's words: `BACKUPS`, `STATS_INGRESS=ingress`
+ * (a switch with several "on" values shows its value). A feature inside another (the Grafana
+ * dashboard inside monitoring) is on only while that one is.
+ */
+export function featuresOn(settings: PgHaSettings, features: readonly OptionalFeature[] = OPTIONAL_FEATURES): string[] {
+  const valueOf = (feature: OptionalFeature) => getSetting(settings, feature.switch) ?? getSetting(DEFAULTS, feature.switch);
+  const isOn = (feature: OptionalFeature): boolean => valueOf(feature) !== undefined && valueOf(feature) !== feature.offValue
+    && features.filter((outer) => outer !== feature && outer.applies.some((path) => feature.switch.startsWith(`${path}.`))).every(isOn);
+  return features.filter(isOn).map((feature) => {
+    const variable = variablesFor(feature.switch)[0];
+    return typeof feature.offValue === 'string' ? `${variable}=${String(valueOf(feature))}` : variable;
+  });
 }

@@ -42,6 +42,6 @@ describe('dynamic configuration outside the pod template', () => {
     const before = template({});
     expect(template({ patroni: { parameters: { work_mem: '64MB' }, loopWait: 4 } })).toEqual(before);
     // A local parameter is read when the pod starts: it is in the template.
-    expect(template({ patroni: { parameters: { shared_buffers: '1GB' } } })).not.toEqual(before);
+    expect(template({ patroni: { parameters: { shared_buffers: '512MB' } } })).not.toEqual(before);
   });
 });

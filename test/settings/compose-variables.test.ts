@@ -4,14 +4,14 @@
  * be used); a password is refused with the command that puts it into a Secret; an unknown name gets
  * the closest known setting, not the whole list.
  */
-import { spawnSync } from 'child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'fs';
+import { copyFileSync, mkdtempSync, readFileSync, existsSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import {
   closestVariable, DERIVED_VARIABLES, derivedVariableNotes, isPasswordVariable, loadSettings, parseEnvFile, SETTINGS, settingsFromVariables,
 } from '../../lib';
 import { synth } from '../support/synth';
+import { newOutdir, runSynthWith } from '../support/synth-command';
 
 const root = join(__dirname, '..', '..');
 const COMPOSE_FILE = join(root, 'test', 'fixtures', 'compose', '.env.postgres');
@@ -25,17 +25,10 @@ const DOCUMENTED = [
   'ETCD_CLIENT_PORT', 'POSTGRES_PORT', 'POSTGRES_WRITE_HOST_PORT', 'POSTGRES_READ_HOST_PORT', 'POSTGRES_EXPORTER_PORT', 'DEFAULT_URL',
 ];
 
-/** Runs the synth command with `envFile` as pg-ha.env, in a copy of the project's entry point. */
+/** Runs the synth command with `envFileText` as its settings file; `outdir` does not exist before. */
 function synthWith(envFileText: string, env: Record<string, string> = {}) {
-  const project = mkdtempSync(join(tmpdir(), 'pg-ha-compose-'));
-  writeFileSync(join(project, 'pg-ha.env'), envFileText);
-  // main.ts reads pg-ha.env beside itself: a copy that imports the real lib/.
-  writeFileSync(join(project, 'main.ts'), readFileSync(join(root, 'main.ts'), 'utf8').replace(/'\.\/lib(\/cli)?'/g, (_, cli) => JSON.stringify(join(root, 'lib', cli ? 'cli' : ''))));
-  const outdir = join(project, 'dist');
-  const result = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(project, 'main.ts')], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, ...env, CDK8S_OUTDIR: outdir },
-  });
-  return { ...result, outdir };
+  const outdir = join(newOutdir(), 'dist');
+  return { ...runSynthWith(envFileText, env, outdir), outdir };
 }
 
 describe('the compose deployment\'s variables', () => {
@@ -61,7 +54,7 @@ describe('the compose deployment\'s variables', () => {
 
   test('the file synthesizes with the one line the migration guide adds (the host ports become node ports)', () => {
     const result = synthWith(readFileSync(COMPOSE_FILE, 'utf8'), { ROUTER_SERVICE_TYPE: 'NodePort', ROUTER_SOURCE_RANGES: '10.20.0.0/16' });
-    expect(result.stderr).not.toMatch(/invalid configuration/);
+    expect(result.stderr).not.toMatch(/invalid setting/);
     expect(result.status).toBe(0);
     const yaml = readFileSync(join(result.outdir, 'pg-ha.k8s.yaml'), 'utf8');
     expect(yaml).toMatch(/name: pg-ha-rw[\s\S]*?nodePort: 30432/);
@@ -77,9 +70,16 @@ describe('the compose deployment\'s variables', () => {
   test('as it is, the file is refused at the host ports, naming the variable and the Service type they need', () => {
     const result = synthWith(readFileSync(COMPOSE_FILE, 'utf8'));
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('router.external.writeNodePort must be unset while router.external.serviceType is "ClusterIP" (ROUTER_SERVICE_TYPE=ClusterIP)');
-    expect(result.stderr).toContain('[set by POSTGRES_WRITE_HOST_PORT in pg-ha.env or the environment]');
+    // Both host ports, each saying what to add instead in the compose user's words
+    expect(result.stderr).toMatch(/^POSTGRES_WRITE_HOST_PORT at \S+:\d+: 30432 must be unset while ROUTER_SERVICE_TYPE is ClusterIP .* add either ROUTER_SERVICE_TYPE=LoadBalancer, .* or ROUTER_SERVICE_TYPE=NodePort: every node listens on this port; and ROUTER_SOURCE_RANGES=.* \(docs\/external-access\.md\)/m);
+    expect(result.stderr).toMatch(/^POSTGRES_READ_HOST_PORT at \S+:\d+: 30433 must be unset while ROUTER_SERVICE_TYPE is ClusterIP/m);
     expect(existsSync(result.outdir)).toBe(false);
+  });
+
+  test('a host port outside the node-port range: the advice says NodePort cannot take it', () => {
+    const result = synthWith('POSTGRES_WRITE_HOST_PORT=25432\n');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('or ROUTER_SERVICE_TYPE=NodePort with a port from 30000 to 32767 (Kubernetes\' node-port range; 25432 is outside it)');
   });
 
   test('a derived value that matches is explained, not warned about', () => {
@@ -114,7 +114,7 @@ describe('a password variable', () => {
 
   test.each(['POSTGRES_PASSWORD', 'PGPASSWORD_SUPERUSER', 'PGPASSWORD_STANDBY', 'PGPASSWORD_ADMIN', 'DATA_SOURCE_PASS'])('%s is refused with the command that creates the Secret', (name) => {
     const text = `SCOPE=orders\nNAMESPACE=shop\n${line(name)}\n`;
-    expect(() => parseEnvFile(text, 'pg-ha.env')).toThrow(/^pg-ha\.env:3 must be a setting, not a password: pg-ha\.env is committed to git/);
+    expect(() => parseEnvFile(text, 'pg-ha.env')).toThrow(new RegExp(`^${name} at pg-ha\\.env:3: \\(value not shown\\) must be a setting, not a password: pg-ha\\.env is committed to git`));
     let message = '';
     try { parseEnvFile(text, 'pg-ha.env'); } catch (error) { message = (error as Error).message; }
     expect(message).not.toContain(valueStandIn);
@@ -136,7 +136,7 @@ describe('a password variable', () => {
   test('the synth command exits non-zero, does not print the value and writes nothing', () => {
     const result = synthWith(`${line('POSTGRES_PASSWORD')}\n`);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('invalid configuration: ');
+    expect(result.stderr).toMatch(/^POSTGRES_PASSWORD at \S+:1: \(value not shown\) must be a setting, not a password/m);
     expect(result.stderr).not.toContain(valueStandIn);
     expect(existsSync(result.outdir)).toBe(false);
   });
@@ -151,14 +151,14 @@ describe('an unknown name', () => {
     ['ETCD3_HOST', 'ETCD3_HOSTS'],
   ])('%s: did you mean %s?', (typo, meant) => {
     expect(closestVariable(typo)).toBe(meant);
-    expect(() => parseEnvFile(`${typo}=x\n`, 'pg-ha.env')).toThrow(`pg-ha.env:1 must be a known setting: did you mean ${meant}? (every setting: docs/configuration.md) (got "${typo}")`);
+    expect(() => parseEnvFile(`${typo}=x\n`, 'pg-ha.env')).toThrow(`${typo} at pg-ha.env:1: not a setting; did you mean ${meant}? (every setting: docs/configuration.md)`);
   });
 
   test('far from every setting: no guess, and never the whole list', () => {
     expect(closestVariable('TRAEFIK_CERTRESOLVER')).toBeUndefined();
     let message = '';
     try { parseEnvFile('TRAEFIK_CERTRESOLVER=le\n', 'pg-ha.env'); } catch (error) { message = (error as Error).message; }
-    expect(message).toBe('pg-ha.env:1 must be a known setting; none is close to this name (every setting: docs/configuration.md) (got "TRAEFIK_CERTRESOLVER")');
+    expect(message).toBe('TRAEFIK_CERTRESOLVER at pg-ha.env:1: not a setting; none is close to this name (every setting: docs/configuration.md)');
     expect(message.length).toBeLessThan(200);
   });
 });

@@ -1,7 +1,8 @@
 /** pg-ha.env and environment variables -> typed settings (lib/settings/env-file.ts), with errors that name the variable. */
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
-import { parseEnvFile, settingsFromVariables } from '../../lib';
+import { findProblems, parseEnvFile, parseEnvValue, readEnvFileText, readSettingsInput, settingsFromVariables } from '../../lib';
 import { ROOT as root, synth } from '../support/synth';
 
 describe('compose-style variables', () => {
@@ -28,12 +29,6 @@ describe('compose-style variables', () => {
     const settings = settingsFromVariables({ INIT_SQL_FILE: 'extra.sql' }, (path) => `-- from ${path}`);
     expect(synth(settings).get('ConfigMap', 'pg-ha-init').data['user.sql']).toBe('-- from extra.sql');
     expect(() => settingsFromVariables({ INIT_SQL_FILE: '/nonexistent.sql' })).toThrow(/^INIT_SQL_FILE must be a readable file/);
-  });
-
-  test('the env file: comments, quotes, export prefixes; an unknown key (a typo) is an error', () => {
-    expect(parseEnvFile('# comment\n\nSCOPE="orders"\nexport NAMESPACE=shop\n', 'pg-ha.env')).toEqual({ SCOPE: 'orders', NAMESPACE: 'shop' });
-    expect(() => parseEnvFile('SCOPE=a\nPOSTGRES_USR=x\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:2 must be a known setting: did you mean POSTGRES_USER\? .* \(got "POSTGRES_USR"\)/);
-    expect(() => parseEnvFile('just words\n', 'pg-ha.env')).toThrow(/^pg-ha\.env:1 must be a KEY=VALUE line/);
   });
 
   test('the committed pg-ha.env parses', () => {
@@ -87,5 +82,111 @@ describe('scheduling, budget, resource, policy and TLS variables', () => {
     expect(() => settingsFromVariables({ NETWORK_POLICIES: 'yes' })).toThrow(/NETWORK_POLICIES must be "true" or "false"/);
     expect(() => settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443,minio' })).toThrow(/NETWORK_POLICY_OBJECT_STORAGE_PORTS must be port numbers separated by commas/);
     expect(settingsFromVariables({ NETWORK_POLICY_OBJECT_STORAGE_PORTS: '443, 9000' }).networkPolicies).toEqual({ objectStoragePorts: [443, 9000] });
+  });
+});
+
+/** The file's lines are read the way docker compose reads `.env`: users copy lines from their `.env.postgres` and from the docs. */
+describe('the env file, read as compose reads .env', () => {
+  test.each([
+    ['plain', 'orders', 'orders'],
+    ['spaces around the value', '  orders  ', 'orders'],
+    ['a comment after an unquoted value (a # after a space)', 'orders # the shop\'s database', 'orders'],
+    ['a comment after a tab', 'orders\t# ours', 'orders'],
+    ['a # without a space before it is part of the value', 'orders#1', 'orders#1'],
+    ['only a comment: empty', ' # nothing yet', ''],
+    ['double quotes', '"orders"', 'orders'],
+    ['a # inside quotes is literal', '"orders # not a comment"', 'orders # not a comment'],
+    ['a comment after the closing quote', '"orders" # ours', 'orders'],
+    ['double quotes: \\" \\\\ \\t escapes', '"a\\"b\\\\c\\td"', 'a"b\\c\td'],
+    ['single quotes are literal', "'a\\tb $user'", 'a\\tb $user'],
+    ['single quotes: an escaped quote', "'it\\'s'", "it's"],
+    ['no interpolation: $user stays (a search_path holds one)', 'work_mem=16MB,search_path=\'"$user", public\'', 'work_mem=16MB,search_path=\'"$user", public\''],
+    ['an empty value', '', ''],
+  ])('%s', (_, text, value) => {
+    expect(parseEnvValue(text)).toEqual({ value });
+  });
+
+  test.each([
+    ['an unterminated quote', '"orders', 'a closing " on the same line (a value spans one line)'],
+    ['text after the closing quote', '"orders" shop', 'text after the closing " ("shop"); only a comment ("# ...") may follow'],
+  ])('%s is an error', (_, text, error) => {
+    expect(parseEnvValue(text)).toEqual({ error });
+  });
+
+  test('comment lines, blank lines and export prefixes; line numbers as in the file', () => {
+    expect(readEnvFileText('# comment\n\nSCOPE="orders"\nexport NAMESPACE=shop # ours\n', 'pg-ha.env')).toEqual({
+      entries: [{ key: 'SCOPE', value: 'orders', line: 3 }, { key: 'NAMESPACE', value: 'shop', line: 4 }],
+      problems: [],
+    });
+  });
+
+  test('every bad line is reported, each naming the file and line: not KEY=VALUE, an unknown key (a typo), a bad quote', () => {
+    expect(() => parseEnvFile('SCOPE=a\nPOSTGRES_USR=x\njust words\nPOSTGRES_DB="app\n', 'pg-ha.env')).toThrow([
+      'POSTGRES_USR at pg-ha.env:2: not a setting; did you mean POSTGRES_USER? (every setting: docs/configuration.md)',
+      'pg-ha.env:3: "just words" must be a KEY=VALUE line (a comment line starts with "#")',
+      'POSTGRES_DB at pg-ha.env:4: "\\"app" must have a closing " on the same line (a value spans one line)',
+    ].join('\n'));
+  });
+
+  test('a key given twice is an error naming both lines, and neither value is used (compose would silently take the last)', () => {
+    const { entries, problems } = readEnvFileText('SCOPE=shop\nNAMESPACE=db\nSCOPE=orders\n', 'pg-ha.env');
+    expect(problems.map((p) => p.message)).toEqual([
+      'SCOPE at pg-ha.env:1 and pg-ha.env:3: set 2 times, must be set once (delete all but one line; docker compose would silently use the last, which hides the mistake)',
+    ]);
+    expect(entries.map((e) => e.key)).toEqual(['NAMESPACE']);
+  });
+});
+
+describe('the file and the environment together', () => {
+  // Not a password: a value that must never be printed.
+  const passwordStandIn = `stand-in-${process.pid}`;
+
+  const input = (text: string, env: Record<string, string> = {}) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pg-ha-env-')), 'pg-ha.env');
+    writeFileSync(file, text);
+    return readSettingsInput(file, env, 'pg-ha.env');
+  };
+
+  test('a variable from the environment overrides the file, as in compose, with a note naming both values', () => {
+    const read = input('NAMESPACE=shop\n', { NAMESPACE: 'default', SCOPE: 'orders', POSTGRES_PASSWORD: passwordStandIn });
+    expect(read.values).toEqual({ NAMESPACE: 'default', SCOPE: 'orders' });
+    expect(read.sources).toEqual({ NAMESPACE: 'the environment', SCOPE: 'the environment' });
+    // One line per variable the environment sets (a CI job's NAMESPACE=default changes every object);
+    // variables that are not settings are not read, so a password in the environment is never shown.
+    expect(read.notes).toEqual([
+      'note: SCOPE=orders from the environment (pg-ha.env does not set it)',
+      'note: NAMESPACE=default from the environment, which overrides pg-ha.env:1 (NAMESPACE=shop)',
+    ]);
+    expect(read.notes.join('\n')).not.toContain(passwordStandIn);
+  });
+
+  test('a token in a URL is not shown in a note', () => {
+    expect(input('', { ARGOCD_REPO_URL: 'https://ci:glpat-secret@gitlab.example.com/db/pg.git' }).notes)
+      .toEqual(['note: ARGOCD_REPO_URL=https://ci:***@gitlab.example.com/db/pg.git from the environment (pg-ha.env does not set it)']);
+  });
+
+  test('an empty value means the default, and a note names it (in the file, or in the environment over the file)', () => {
+    const read = input('POSTGRES_DB=\nSCOPE=shop\nPOSTGRES_STORAGE_CLASS= # later\n', { SCOPE: '' });
+    expect(read.values).toEqual({});
+    expect(read.notes).toEqual([
+      'note: SCOPE is empty in the environment, which overrides pg-ha.env:2 (SCOPE=shop): the default applies: pg-ha',
+      'note: POSTGRES_DB is empty at pg-ha.env:1: the default applies: app (give a value, or delete the line)',
+      'note: POSTGRES_STORAGE_CLASS is empty at pg-ha.env:3: the default applies: (cluster default) (give a value, or delete the line)',
+    ]);
+  });
+});
+
+describe('the docs\' pg-ha.env examples, comments included', () => {
+  test('docs/backups.md: each block with BACKUPS=true synthesizes as written (a user copies it whole)', () => {
+    const text = readFileSync(join(root, 'docs', 'backups.md'), 'utf8');
+    const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].replace(/^ +/gm, '')).filter((block) => /^BACKUPS=true$/m.test(block));
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    for (const block of blocks) {
+      const { entries, problems } = readEnvFileText(block, 'docs/backups.md');
+      expect(problems).toEqual([]);
+      const values = Object.fromEntries(entries.map((entry) => [entry.key, entry.value]));
+      expect(values.BACKUP_NUM_TO_RETAIN ?? values.CLONE_TARGET_TIME).toMatch(/^(5|2026-11-26 05:00:00\+00:00)$/);
+      expect(findProblems({ values, sources: {}, fileValues: values, notes: [], problems: [] }, (settings) => synth(settings))).toEqual([]);
+    }
   });
 });

@@ -7,9 +7,10 @@ import { DEFAULTS } from '../../settings/defaults';
 import { POSTGRES_ALPINE_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { PgRouter } from '../router/pg-router';
-import { checkImage, checkInt, checkRoleName } from '../../validation';
+import { checkImage, checkInt, checkOwnRoles, checkRoleName, RESERVED_ROLE_PREFIX } from '../../validation';
 import { PostgresCluster } from '../postgres/postgres-cluster';
 import { SUPERUSER } from '../../settings/credentials';
+import { SPILO_ROLES } from '../../settings/reserved-roles';
 import { resolveResources } from '../../k8s/resources';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
@@ -61,6 +62,12 @@ export class InitJob extends Construct {
     super(scope, id);
     const { cluster, router, postgres, secrets } = props;
     const appUser = checkRoleName('postgresUser', props.appUser ?? DEFAULTS.postgresUser);
+    // The Job sets these roles' passwords: none may be Spilo's, Patroni's, or another of them.
+    checkOwnRoles([
+      { setting: 'postgres.monitorUser', role: postgres.monitorUser, usedBy: 'the exporters\' role' },
+      ...(props.poolerUser ? [{ setting: 'pooler.user', role: props.poolerUser, usedBy: 'the pooler\'s role' }] : []),
+      { setting: 'postgresUser', role: appUser, usedBy: 'the application\'s role' },
+    ], SPILO_ROLES);
     const appDb = checkRoleName('postgresDb', props.appDb ?? DEFAULTS.postgresDb);
     const image = checkImage('init.image', props.image ?? DEFAULTS.init.image);
     const deadlineSeconds = checkInt('init.deadlineSeconds', props.deadlineSeconds ?? DEFAULTS.init.deadlineSeconds, 60, 86400);
@@ -89,6 +96,9 @@ export class InitJob extends Construct {
         APP_USER: appUser,
         APP_DB: appDb,
         MONITOR_USER: postgres.monitorUser,
+        // init.sh refuses them too, should someone edit the roles above in the Job.
+        RESERVED_ROLES: Object.keys(SPILO_ROLES).join(' '),
+        RESERVED_ROLE_PREFIX,
         SQL_DIR,
         // 150 attempts, 2 s apart plus up to 3 s each: about 12 minutes, inside the deadline.
         WAIT_ATTEMPTS: 150,

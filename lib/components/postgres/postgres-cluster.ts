@@ -7,7 +7,7 @@ import { ETCD_TLS_KEYS, EtcdCluster, etcdTlsVolume } from '../etcd/etcd-cluster'
 import { ETCD_PATRONI_USER } from '../etcd/etcd-access';
 import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
 import { EXPORTER_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext, SPILO_GID, SPILO_UID } from '../../k8s/security-context';
-import { resolveResources } from '../../k8s/resources';
+import { quantityValue, resolveResources } from '../../k8s/resources';
 import { schedulingSpec } from '../../k8s/scheduling';
 import { patroniDynamicConfig, renderSpiloConfiguration } from './patroni-config';
 import { ParameterValue, routeParameters } from './postgres-parameters';
@@ -136,7 +136,11 @@ export class PostgresCluster extends Construct {
     this.podNames = postgresPodNames(cluster, replicas);
     this.podFqdns = statefulPodFqdns(cluster, name, headlessName, replicas);
     const patroni = props.patroni ?? {};
-    const parameters = routeParameters('patroni.parameters', patroni.parameters ?? {}, { backupsEnabled: props.archiving ?? false });
+    const memoryLimit = String(resources.limits!.memory!.value);
+    const parameters = routeParameters('patroni.parameters', patroni.parameters ?? {}, {
+      backupsEnabled: props.archiving ?? false,
+      memoryLimit: { setting: 'postgres.resources.limits.memory', text: memoryLimit, bytes: quantityValue(memoryLimit) },
+    });
     this.dynamicConfig = patroniDynamicConfig(patroni, parameters.dcs);
     this.localParameters = parameters.local;
     this.spiloConfiguration = renderSpiloConfiguration(

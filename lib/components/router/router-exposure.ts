@@ -5,13 +5,10 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 import {
-  EXTERNAL_TRAFFIC_POLICIES, ExternalAccessSettings, ExternalTrafficPolicy, ROUTER_SERVICE_TYPES, RouterServiceType,
+  EXTERNAL_TRAFFIC_POLICIES, ExternalAccessSettings, ExternalTrafficPolicy, NODE_PORT_RANGE, ROUTER_SERVICE_TYPES, RouterServiceType,
 } from '../../settings/external-access-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { checkAnnotationKey, checkCidr, checkDistinct, checkOneOf, ConfigError } from '../../validation';
-
-/** Kubernetes' default node-port range (kube-apiserver --service-node-port-range). */
-export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
 /** The blocks "any address" means for the NetworkPolicy (IPv4 and IPv6). */
 export const ANY_ADDRESS = ['0.0.0.0/0', '::/0'] as const;
