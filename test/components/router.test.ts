@@ -29,6 +29,16 @@ describe('router (HAProxy)', () => {
     expect(replicas.match(/^\s+server \S+-leader \S+ backup track primary\/\S+ /gm)).toHaveLength(3);
   });
 
+  test('a failing cluster DNS keeps the last answer; a name that is gone drops its server within seconds', () => {
+    // Found on the real-Kubernetes bed: the node holding CoreDNS was lost, DNS timed out for the
+    // 20-40 s Kubernetes takes to declare the node lost, and with `hold timeout 5s` HAProxy put the
+    // new leader's server in maintenance, so writes stopped although no member had moved.
+    const resolvers = section('resolvers cluster-dns');
+    const hold = (status: string) => Number(/hold \S+ (\d+)s/.exec(resolvers.split('\n').find((l) => l.trim().startsWith(`hold ${status} `)) ?? '')?.[1]);
+    for (const status of ['timeout', 'refused', 'other']) expect(hold(status)).toBeGreaterThanOrEqual(300);
+    expect(hold('nx')).toBeLessThanOrEqual(5);
+  });
+
   test('every server of the read backend may share its address with another (each member is listed twice)', () => {
     // Without allow-dup-ip, HAProxy's runtime DNS refuses the second server with a member's IP, so the
     // leader fallback (or the replica) would never get an address.

@@ -1,5 +1,6 @@
 /*
- * The cluster DNS: CoreDNS (built from its Go module by e2e/images) as a Deployment in kube-system
+ * The cluster DNS: CoreDNS (built from its Go module by e2e/images) as a Deployment in kube-system,
+ * two replicas on different nodes as kubeadm deploys it,
  * behind the kube-dns Service at the address every kubelet gives its pods, answering the cluster
  * domain from the API (Services, headless Services' pods, EndpointSlices). No upstream: names
  * outside the cluster are not resolved (nothing leaves the bed).
@@ -48,13 +49,18 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
 spec:
-  replicas: 1
+  replicas: 2
   selector: {matchLabels: {k8s-app: kube-dns}}
   template:
     metadata: {labels: {k8s-app: kube-dns}}
     spec:
       serviceAccountName: coredns
       priorityClassName: system-cluster-critical
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm: {labelSelector: {matchLabels: {k8s-app: kube-dns}}, topologyKey: kubernetes.io/hostname}
       tolerations: [{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]
       containers:
       - name: coredns

@@ -95,12 +95,12 @@ export class KubernetesCluster {
       n.prepare();
       n.startContainerd();
     }
-    for (const n of this.nodes) {
+    await Promise.all(this.nodes.map(async (n) => {
       await waitFor(`containerd of ${n.name}`, async () => fs.existsSync(n.containerdSocket), { timeoutMs: 30000 });
       await importImages(n.containerdSocket);
       n.startKubelet();
       n.startKubeProxy();
-    }
+    }));
     await this.waitNodesReady(120000);
     await this.api.run(['apply', '-f', '-'], storageClassManifest());
     await this.api.run(['apply', '-f', '-'], clusterDnsManifest(this.clusterDomain, this.addresses.dnsServiceIp));

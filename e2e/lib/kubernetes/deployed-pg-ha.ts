@@ -117,14 +117,24 @@ export class DeployedPgHa {
   }
 
   /** A value of the Spilo container's env, following secretKeyRef into the Secret. */
-  async postgresEnv(name: string): Promise<string> {
-    const c = this.postgres.spec.template.spec.containers[0];
-    const e = (c.env ?? []).find((x: { name: string }) => x.name === name);
-    if (!e) throw new Error(`the Spilo container has no ${name}`);
+  postgresEnv(name: string): Promise<string> {
+    return this.envValue(this.postgres.spec.template.spec.containers[0], name);
+  }
+
+  /** A value of a container's env, following secretKeyRef into the Secret. */
+  async envValue(container: { env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }> }, name: string): Promise<string> {
+    const e = (container.env ?? []).find((x) => x.name === name);
+    if (!e) throw new Error(`no ${name} in the container's env`);
     if (e.value !== undefined) return e.value;
     const ref = e.valueFrom?.secretKeyRef;
     if (!ref) throw new Error(`${name} is neither a value nor a secretKeyRef`);
     return (await this.secret(ref.name))[ref.key];
+  }
+
+  /** the application's role, password and database, as the init Job (a PostgreSQL client image) creates them */
+  async appCredentials(): Promise<{ user: string; password: string; database: string }> {
+    const init = this.one('Job', (j) => /postgres:/.test(imageOf(j)), 'init Job').spec.template.spec.containers[0];
+    return { user: await this.envValue(init, 'APP_USER'), password: await this.envValue(init, 'APP_PASSWORD'), database: await this.envValue(init, 'APP_DB') };
   }
 
   get patroniPort(): number {

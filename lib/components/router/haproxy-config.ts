@@ -58,10 +58,14 @@ resolvers cluster-dns
     resolve_retries 3
     timeout resolve 1s
     timeout retry 1s
+    # A name that no longer exists (the pod is gone or not ready) takes its server out within 5 s;
+    # but when the cluster DNS itself fails (its pod was on a lost node: timeouts until Kubernetes
+    # declares the node lost and moves or drops that endpoint) the last answer stands, so the
+    # write path does not go down with the DNS.
     hold nx 5s
-    hold refused 5s
-    hold timeout 5s
-    hold other 5s
+    hold refused 300s
+    hold timeout 300s
+    hold other 300s
     hold valid 10s
 
 defaults
