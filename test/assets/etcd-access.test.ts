@@ -6,6 +6,7 @@
  * Against the real etcd: e2e.
  */
 import { execFileSync, spawn, spawnSync } from 'child_process';
+import { randomBytes } from 'crypto';
 import { createServer } from 'https';
 import { AddressInfo } from 'net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
@@ -100,7 +101,8 @@ describe('turning etcd\'s authentication on (ETCD_AUTH=true)', () => {
           env: {
             PATH: process.env.PATH, ETCD_ENDPOINTS: gateway.url, ETCD_AUTH: 'true', ETCD_WAIT_SECONDS: '5',
             ETCD_CACERT: join(dir, 'ca.crt'), ETCD_CERT: join(dir, 'tls.crt'), ETCD_KEY: join(dir, 'tls.key'),
-            ETCD_ROOT_PASSWORD: 'root-test', ETCD_PATRONI_PASSWORD: 'patroni-test', ETCD_PATRONI_USER: 'patroni', ETCD_PATRONI_ROLE: 'patroni',
+            // passwords made here, as the secrets Job makes them: none is ever written in the repository
+            ETCD_ROOT_PASSWORD: randomBytes(12).toString('hex'), ETCD_PATRONI_PASSWORD: randomBytes(12).toString('hex'), ETCD_PATRONI_USER: 'patroni', ETCD_PATRONI_ROLE: 'patroni',
             ETCD_PATRONI_PREFIX: '/service/pg-ha/',
           },
         });
