@@ -78,6 +78,7 @@ export function restorePreviousOutput(outdir: string, previous: PreviousOutput):
 /** Synthesizes into a temporary directory and swaps it into place only when `build` and the synth succeeded. */
 export function synthAtomically(outdir: string, build: (app: App) => void): string[] {
   const target = resolve(outdir);
+  mkdirSync(dirname(target), { recursive: true });
   const staging = mkdtempSync(join(dirname(target), `.${basename(target)}.staging-`));
   try {
     const app = new App({ outdir: staging, yamlOutputType: YamlOutputType.FILE_PER_CHART });
