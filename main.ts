@@ -1,22 +1,22 @@
 /**
  * The command line: read settings (pg-ha.env + environment), build the chart, write dist/ and the
- * optional Argo CD Application. Run with `npm run synth` (or `cdk8s synth`, which uses cdk8s.yaml's
- * `app`); `npm run synth -- --settings other.env` reads another file instead of pg-ha.env.
+ * optional Argo CD Application. Run with `npm run synth` or `npx cdk8s synth` (cdk8s.yaml's `app`): both
+ * read the deployed state from the committed dist/ (lib/cli.ts), so both make and refuse the same synths.
+ * `npm run synth -- --settings other.env` reads another file instead of pg-ha.env.
  */
 import { join } from 'path';
-import { clusterContextOf, DeployedManifests, PgHaChart, renderArgoCdApplication } from './lib';
+import { clusterContextOf, PgHaChart, renderArgoCdApplication } from './lib';
 import { runSynth } from './lib/cli';
 
 const outdir = process.env.CDK8S_OUTDIR ?? join(__dirname, 'dist');
-// The previous output is what running clusters were applied from: their immutable fields stay.
-const deployed = DeployedManifests.read(outdir);
 
 process.exitCode = runSynth({
   args: process.argv.slice(2),
   defaultEnvFile: join(__dirname, 'pg-ha.env'),
   env: process.env,
   outdir,
-  build: (app, settings) => {
+  // `deployed` is the previous output, what running clusters were applied from: their immutable fields stay.
+  build: (app, settings, deployed) => {
     const cluster = clusterContextOf(settings);
     // Rendered (and validated) before dist/ is touched; written outside dist/ after it succeeded.
     const application = renderArgoCdApplication(settings.argocd, { scope: cluster.name, namespace: cluster.namespace, projectDir: __dirname, outdir });

@@ -1,20 +1,23 @@
 /*
- * Scenario "upgrade": a cluster made from the last release's dist/ (LAST_RELEASE, read with
- * `git show`), then the current dist/ applied over it through the apply engine while a client
- * writes through the write Service, as Argo CD syncing a new revision would. The apply must
- * succeed (nothing refused, every Job ok), no acknowledged write may be lost, and every pod must
- * end on its workload's new revision; the leader changes are counted and printed.
- * Then the day-2 rollouts of the current chart on the same bed: a new Postgres pod template
- * (rolled by the rollout Job: replicas first, one switchover) and a larger volume size (the
- * StatefulSets keep their claim templates, the Job grows the claims), and both day-2 Jobs started
- * at once by a plain `kubectl apply` (they take turns through the Lease <scope>-day2).
- * The last release runs etcd on plain http; the current chart runs it on TLS. That takes two
- * applies, as docs/security.md tells users: first a dist/ synthesized over the release's with
- * ETCD_TLS_MIGRATION=true (etcd serves http and https side by side, Spilo moves to https, the etcd
- * access Job moves the members' peer URLs), then one without it and with ETCD_AUTH=false (https
- * only; a moved cluster's Spilo pods have no etcd password). The Spilo pods of step 1 already show
- * the clients' certificate; from step 2 etcd asks for it (--client-cert-auth), so the moved cluster
- * refuses a client without one. The later tests start from that.
+ * Scenario "upgrade": a cluster made from a dist/ older than release 0.1.0 (BEFORE_0_1_0, plain etcd,
+ * read with `git show`), upgraded as a fork following the releases is, through the apply engine while
+ * a client writes through the write Service, as Argo CD syncing a new revision would: every apply
+ * must lose no acknowledged write; the leader changes are counted and printed.
+ * etcd moves from plain http to TLS in two applies (docs/security.md, CHANGELOG.md):
+ *  - the current synth over the plain dist/ without ETCD_TLS_MIGRATION is refused, naming the line;
+ *  - step 1 is release 0.1.0's dist/ as it landed (RELEASE_0_1_0: ETCD_TLS_MIGRATION=true): etcd
+ *    serves http and https side by side, Spilo moves to https and shows the clients' certificate,
+ *    the etcd access Job moves the members' peer URLs;
+ *  - the dist/ of 0.2.0 as committed (a new cluster's: auth on), applied over step 1 as by a fork
+ *    that merged it without the line the synth asks for: etcd moves to https only, but the etcd
+ *    access Job refuses to turn authentication on under Patroni pods without an etcd password, and
+ *    the sync stops there with the cluster working;
+ *  - step 2 as the synth asks for it over 0.1.0's dist/ (ETCD_AUTH=false): applied, etcd asks every
+ *    client for the clients' certificate, so the moved cluster refuses a client without one.
+ * Then the day-2 rollouts of the current chart on the same bed: a rollout of every workload, a new
+ * Postgres pod template (rolled by the rollout Job: replicas first, one switchover) and a larger
+ * volume size (the StatefulSets keep their claim templates, the Job grows the claims), and both
+ * day-2 Jobs started at once by a plain `kubectl apply` (they take turns through the Lease <scope>-day2).
  * Runs beside the other suites on its own address block (E2E_ADDRESS_BLOCK + 150).
  */
 import { execFileSync } from 'child_process';
@@ -32,8 +35,10 @@ import { removeVariant, synthVariant } from './lib/synth-variant';
 import { Testbed } from './lib/testbed';
 import { etcdAsksClientCert, etcdCaFile, etcdCurl, EtcdMember } from './lib/programs/etcd';
 
-/** The last release: the dist/ that closed the previous work session (restricted Spilo, the day-2 Jobs; plain etcd). */
-const LAST_RELEASE = '54163c0';
+/** A dist/ older than release 0.1.0: the one that closed the work session before it (restricted Spilo, the day-2 Jobs; plain etcd). */
+const BEFORE_0_1_0 = '54163c0';
+/** Release 0.1.0 (CHANGELOG.md): its committed dist/ was step 1 of the etcd TLS move. The last landed dist/ before 0.2.0. */
+const RELEASE_0_1_0 = 'd27447f';
 const repo = path.join(__dirname, '..');
 
 /** The release's dist/ files, as git has them, in a temporary directory. */
@@ -43,7 +48,7 @@ function releaseDist(commit: string): string {
   try {
     names = execFileSync('git', ['ls-tree', '--name-only', commit, 'dist/'], { cwd: repo, encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.yaml'));
   } catch (e) {
-    throw new Error(`the last release ${commit} is not in this clone's history (a shallow CI checkout needs fetch-depth 0): ${(e as Error).message}`);
+    throw new Error(`the release ${commit} is not in this clone's history (a shallow CI checkout needs fetch-depth 0): ${(e as Error).message}`);
   }
   for (const f of names) fs.writeFileSync(path.join(dir, path.basename(f)), execFileSync('git', ['show', `${commit}:${f}`], { cwd: repo, maxBuffer: 64 << 20 }));
   return dir;
@@ -51,9 +56,11 @@ function releaseDist(commit: string): string {
 
 let bed: Testbed | undefined;
 let oldDist: string | undefined;
+let release010Dist: string | undefined;
 
 beforeAll(async () => {
-  oldDist = releaseDist(LAST_RELEASE);
+  oldDist = releaseDist(BEFORE_0_1_0);
+  release010Dist = releaseDist(RELEASE_0_1_0);
   bed = new Testbed({ distDir: oldDist, addressBlock: addressBlock(150) });
   await bed.start();
   await bed.patroni.waitHealthy({ timeoutMs: 120000 });
@@ -61,7 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bed?.stop();
-  if (oldDist) fs.rmSync(oldDist, { recursive: true, force: true });
+  for (const d of [oldDist, release010Dist]) if (d) fs.rmSync(d, { recursive: true, force: true });
 }, 60000);
 
 function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
@@ -76,23 +83,24 @@ function expectAppliedAndRolled(b: Testbed, r: UnderWrites): void {
   }
 }
 
-/**
- * Step 2's variables over pg-ha.env, which holds step 1 in this release (ETCD_TLS_MIGRATION=true), and
- * what a cluster moved from plain etcd keeps (its Spilo pods have no etcd password: docs/security.md).
- */
-const MOVED = { ETCD_TLS_MIGRATION: 'false', ETCD_AUTH: 'false' };
-/** The dist/ of each step, kept for the tests after them. */
-let migrationDist: string | undefined;
+/** The line the synth asks a cluster moved from plain etcd to add to pg-ha.env (its Spilo pods have no etcd password: docs/security.md). */
+const MOVED = { ETCD_AUTH: 'false' };
+/** The dist/ of step 2, kept for the tests after it. */
 let movedDist: string | undefined;
 afterAll(() => {
-  for (const d of [migrationDist, movedDist]) if (d) removeVariant(d);
+  if (movedDist) removeVariant(movedDist);
 });
 
 const peerPorts = (members: EtcdMember[]) => members.map((m) => m.peerURLs.map((u) => `${new URL(u).protocol}${new URL(u).port}`));
+/** The Postgres StatefulSet (the OnDelete one) of a dist/ directory. */
+const postgresTemplate = (dir: string) => loadDist(dir).objects.find((o) => o.kind === 'StatefulSet' && o.spec.updateStrategy?.type === 'OnDelete')!.spec.template;
 
-test(`upgrade, step 1: ETCD_TLS_MIGRATION=true synthesized over the last release's dist/ (${LAST_RELEASE}, plain etcd) and applied under writes: applied, 0 acknowledged writes lost, every pod on its new revision, etcd's peers on https, auth off`, async () => {
-  migrationDist = synthVariant(oldDist!, { ETCD_TLS_MIGRATION: 'true' });
-  const r = await applyUnderWrites(bed!, migrationDist, `${LAST_RELEASE} -> ETCD_TLS_MIGRATION=true`);
+test(`a cluster made from a dist/ older than 0.1.0 (${BEFORE_0_1_0}, plain etcd): the current synth over it is refused, naming the line to add and the page`, () => {
+  expect(() => synthVariant(oldDist!, {})).toThrow(/Add the line ETCD_TLS_MIGRATION=true to pg-ha\.env.*docs\/security\.md#moving-a-cluster-made-with-plain-etcd/);
+});
+
+test(`upgrade, step 1: release 0.1.0's dist/ (${RELEASE_0_1_0}, ETCD_TLS_MIGRATION=true) applied over the plain-etcd cluster under writes: applied, 0 acknowledged writes lost, every pod on its new revision, etcd's peers on https, auth off`, async () => {
+  const r = await applyUnderWrites(bed!, release010Dist!, `${BEFORE_0_1_0} -> 0.1.0 (${RELEASE_0_1_0})`);
   expectAppliedAndRolled(bed!, r);
   const members = await bed!.etcdMembers();
   expect(peerPorts(members)).toEqual(members.map(() => ['https:2382', 'https:2380']));
@@ -102,16 +110,34 @@ test(`upgrade, step 1: ETCD_TLS_MIGRATION=true synthesized over the last release
   expect(bed!.etcdPods.map((p) => etcdAsksClientCert(p))).toEqual(bed!.etcdPods.map(() => false));
 }, 900000);
 
-test('upgrade, step 2: ETCD_TLS_MIGRATION unset (and ETCD_AUTH=false, which the synth asks for) applied under writes: etcd on https only, peers on 2380, the Postgres pods untouched, 0 acknowledged writes lost', async () => {
-  movedDist = synthVariant(migrationDist!, MOVED);
-  const r = await applyUnderWrites(bed!, movedDist, 'ETCD_TLS_MIGRATION=true -> https only');
+test('the committed dist/ of 0.2.0 (a new cluster\'s: auth on) applied over step 1 without the line the synth asks for: etcd moves to https only, the etcd access Job refuses to turn auth on (its log names ETCD_AUTH=false), the sync stops, 0 acknowledged writes lost, no leader change', async () => {
+  const r = await applyUnderWrites(bed!, path.join(repo, 'dist'), '0.1.0 -> 0.2.0 as committed');
+  expect(r.result.rejected).toEqual([]);
+  const failed = r.result.jobs.filter((j) => !j.succeeded);
+  expect(failed.map((j) => j.name)).toEqual([expect.stringMatching(/-etcd-access-[0-9a-f]{10}$/)]);
+  expect(failed[0].message).toMatch(/authentication left off: Patroni already keeps \d+ keys under '\/service\/pg-ha\/' without an etcd password/);
+  expect(failed[0].message).toContain('Add the line ETCD_AUTH=false to pg-ha.env');
+  // The sync stopped at etcd's wave: the Postgres pods were not touched and kept writing through etcd.
+  expect(r.result.configured.filter((x) => x.startsWith('StatefulSet/'))).toEqual(['StatefulSet/pg-ha-etcd']);
+  expect(r.leaderChanges).toBe(0);
+  expect(r.acked).toBeGreaterThanOrEqual(40);
+  expect(r.lost).toBe(0);
+  expect(peerPorts(await bed!.etcdMembers())).toEqual(bed!.etcdPods.map(() => ['https:2380']));
+}, 900000);
+
+test('upgrade, step 2: the synth over 0.1.0\'s dist/ asks for ETCD_AUTH=false; with it, applied under writes: etcd on https only and asking for the clients\' certificate, the etcd access Job leaves auth off, 0 acknowledged writes lost', async () => {
+  expect(() => synthVariant(release010Dist!, {})).toThrow(/Add the line ETCD_AUTH=false to pg-ha\.env \(step 2 of the move: docs\/security\.md#moving-a-cluster-made-with-plain-etcd\)/);
+  movedDist = synthVariant(release010Dist!, MOVED);
+  const r = await applyUnderWrites(bed!, movedDist, '0.1.0 -> 0.2.0 with ETCD_AUTH=false');
   expectAppliedAndRolled(bed!, r);
   const members = await bed!.etcdMembers();
   expect(peerPorts(members)).toEqual(members.map(() => ['https:2380']));
   expect(members.every((m) => m.clientURLs.length > 0 && m.clientURLs.every((u) => u.startsWith('https://')))).toBe(true);
-  // Only etcd changed: the Spilo pods keep their template (no rollout, no leader change).
-  expect(r.result.configured.filter((x) => x.startsWith('StatefulSet/'))).toEqual(['StatefulSet/pg-ha-etcd']);
-  expect(r.leaderChanges).toBe(0);
+  expect(r.result.jobs.find((j) => /-etcd-access-/.test(j.name))?.message).toMatch(/authentication left off \(ETCD_AUTH=false\)/);
+  // The Spilo pods are replaced only if the current chart changed their template since 0.1.0 (then one switchover).
+  const spiloChanged = JSON.stringify(postgresTemplate(release010Dist!)) !== JSON.stringify(postgresTemplate(movedDist));
+  log(`step 2: the Postgres pod template ${spiloChanged ? 'changed' : 'is the same'} since 0.1.0`);
+  expect(r.leaderChanges).toBeLessThanOrEqual(spiloChanged ? 1 : 0);
   // The point of the clients' certificate: the moved cluster (no etcd users) refuses, at the TLS
   // handshake, a client with the CA but without the certificate; Patroni's pods (certificate since step 1) go on.
   const member = bed!.etcdPods[0];

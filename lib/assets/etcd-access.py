@@ -14,7 +14,9 @@ What it makes true, whatever it finds (re-running it changes nothing):
     (ETCD_TLS_MIGRATION=true) [https://<member>:<migration peer port>, https://<member>:<peer port>]
     once every member listens on the migration port (then the second step's members, https on the
     peer port, are reached through the second URL while their peers try the first in vain);
-  - authentication enabled.
+  - authentication enabled, unless Patroni already keeps keys under its prefix while it is off: those
+    pods have no etcd password (Patroni with one cannot write before auth is on), so auth would cut
+    them off; the Job stops instead, naming the line of pg-ha.env that fits (ETCD_AUTH=false).
 With ETCD_AUTH=false (a cluster moved from plain etcd: its Spilo pods have no etcd password) only the
 peer URLs are handled, and no password is needed.
 Passwords are set with user/changepw only when a login with the Secret's password fails, so a re-run
@@ -202,6 +204,18 @@ def ensure_peer_urls(etcd, migration, peer_port, migration_port, deadline):
     return changes
 
 
+def refuse_auth_under_running_patroni(etcd, prefix, changes):
+    """Stops the Job when Patroni's keys exist while auth is off (pods without an etcd password run)."""
+    found = int(etcd.call('kv/range', {'key': b64(prefix), 'range_end': prefix_end(prefix), 'count_only': True}).get('count', 0))
+    if not found:
+        return
+    done = f' (done before stopping: {"; ".join(changes)})' if changes else ''
+    sys.exit(f'authentication left off: Patroni already keeps {found} keys under {prefix!r} without an etcd password '
+             '(a cluster moved from plain etcd, such as one made from release 0.1.0\'s dist/), and turning authentication '
+             'on would cut its pods off from etcd. Add the line ETCD_AUTH=false to pg-ha.env, synth, commit and apply '
+             f'(docs/security.md#moving-a-cluster-made-with-plain-etcd){done}.')
+
+
 def main():
     env = os.environ
     cafile, certfile, keyfile = env.get('ETCD_CACERT', ''), env.get('ETCD_CERT', ''), env.get('ETCD_KEY', '')
@@ -245,6 +259,7 @@ def main():
         ensure_user(etcd, user, env['ETCD_PATRONI_PASSWORD'], role, changes)
     changes += ensure_peer_urls(etcd, migration, int(env.get('ETCD_PEER_PORT', '2380')), int(env.get('ETCD_MIGRATION_PEER_PORT', '2382')), deadline)
     if auth and not auth_on:
+        refuse_auth_under_running_patroni(etcd, prefix, changes)
         etcd.call('auth/enable', {})
         changes.append('authentication enabled')
     summary = f'etcd access: {"; ".join(changes) if changes else "nothing to change"}; '

@@ -5,10 +5,8 @@
  * an annotation and the rollout Job, and the Job grows each existing claim (postgres-rollout.ts).
  *
  * The running StatefulSets are known from the previous synth output (the committed dist/, which
- * is what the cluster was applied from): the command line reads it before writing the new one.
+ * is what the cluster was applied from): the command line reads it (lib/cli.ts) before writing the new one.
  */
-import { existsSync, readdirSync, readFileSync } from 'fs';
-import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../validation';
 import { quantityValue } from './resources';
@@ -21,11 +19,10 @@ export type Manifest = Record<string, any>;
 
 /** The objects of an earlier synth output (empty when there is none). */
 export class DeployedManifests {
-  /** Every object of every `*.yaml` file in `dir`; none when `dir` does not exist. */
-  public static read(dir: string): DeployedManifests {
-    if (!existsSync(dir)) return new DeployedManifests([]);
-    const objects = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()
-      .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON()))
+  /** Every object of the YAML `files` (name -> text), in file name order; none for no file. */
+  public static parse(files: Record<string, string>): DeployedManifests {
+    const objects = Object.keys(files).sort()
+      .flatMap((f) => parseAllDocuments(files[f]).map((d) => d.toJSON()))
       .filter((o): o is Manifest => Boolean(o?.kind));
     return new DeployedManifests(objects);
   }

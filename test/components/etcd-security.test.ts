@@ -4,6 +4,7 @@
  * That it works is proven on the real programs (e2e/scenarios/etcd-security.ts, e2e/upgrade.e2e.ts).
  */
 import { DeployedManifests } from '../../lib/k8s/claim-templates';
+import { ETCD_TLS_MOVE_PAGE } from '../../lib/components/etcd/etcd-cluster';
 import { PgHaChart, PgHaSettings } from '../../lib';
 import { Testing } from 'cdk8s';
 import { container, envOf, Manifest } from '../support/manifests';
@@ -197,13 +198,22 @@ describe('moving a cluster made with plain etcd to TLS (ETCD_TLS_MIGRATION)', ()
     return () => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings, { deployed }));
   };
 
-  test('over a dist/ with plain etcd, TLS in one step is refused, naming the first step', () => {
-    expect(overDeployed({ etcd: { tls: { enabled: false } } }, {})).toThrow(/^etcd.tls.migration must be true first \(ETCD_TLS_MIGRATION=true\): the deployed dist\/ runs etcd on plain http/);
+  test('over a dist/ with plain etcd, the default (TLS and auth at once) is refused, naming the line to add and the page of the steps', () => {
+    // GIVEN a cluster made from a dist/ older than release 0.1.0 (plain http etcd, no migration flag)
+    // WHEN the default settings are synthesized over it THEN the error names the exact line and the page
+    const refused = overDeployed({ etcd: { tls: { enabled: false } } }, {});
+    expect(refused).toThrow(/^etcd.tls.migration must be true first: the deployed dist\/ runs etcd on plain http/);
+    expect(refused).toThrow('Add the line ETCD_TLS_MIGRATION=true to pg-ha.env');
+    expect(refused).toThrow(`(${ETCD_TLS_MOVE_PAGE})`);
     expect(overDeployed({ etcd: { tls: { enabled: false } } }, { etcd: { tls: { migration: true } } })).not.toThrow();
     expect(overDeployed({ etcd: { tls: { migration: true } } }, { etcd: { auth: false } })).not.toThrow();
-    // Auth on under Spilo pods that have no etcd password: refused, naming ETCD_AUTH.
-    expect(overDeployed({ etcd: { tls: { migration: true } } }, {})).toThrow(/^etcd.auth must be false \(ETCD_AUTH=false\): the deployed dist\/ runs Patroni without an etcd password/);
+    // Auth on under Spilo pods that have no etcd password (a cluster at step 1, e.g. from release 0.1.0's dist/): refused, naming the line.
+    const step2 = overDeployed({ etcd: { tls: { migration: true } } }, {});
+    expect(step2).toThrow(/^etcd.auth must be false: the deployed dist\/ runs Patroni without an etcd password/);
+    expect(step2).toThrow(`Add the line ETCD_AUTH=false to pg-ha.env (step 2 of the move: ${ETCD_TLS_MOVE_PAGE})`);
+    // A new cluster (nothing deployed) and one made with TLS and auth never meet the move.
     expect(overDeployed({}, {})).not.toThrow();
+    expect(() => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', {}, { deployed: new DeployedManifests([]) }))).not.toThrow();
     expect(overDeployed({}, { etcd: { tls: { enabled: false } } })).toThrow(/^etcd.tls.enabled must be true: the deployed dist\/ runs etcd with TLS/);
     // Back from TLS only to the migration step: its members would listen http where their peers dial https.
     expect(overDeployed({ etcd: { auth: false } }, { etcd: { auth: false, tls: { migration: true } } })).toThrow(/^etcd.tls.migration must be false: the deployed dist\/ runs etcd on TLS only already/);

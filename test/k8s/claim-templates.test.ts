@@ -4,18 +4,16 @@
  * declared size moves to an annotation and the rollout Job; a smaller size or another StorageClass
  * is refused at synth, naming the variable.
  */
-import { spawnSync } from 'child_process';
-import { cpSync, mkdtempSync, readFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
+import { Testing, Yaml } from 'cdk8s';
 import { DeployedManifests, deployedClaimTemplates, PgHaChart, PgHaSettings, STORAGE_SIZE_ANNOTATION } from '../../lib';
-import { overDistSettings } from '../support/synth';
+import { synth } from '../support/synth';
+import { newProject, runMain } from '../support/synth-command';
 
-const root = join(__dirname, '..', '..');
-const dist = DeployedManifests.read(join(root, 'dist'));
-// the settings dist/ was made from, changed as a user changes pg-ha.env
-const synthOver = (settings: PgHaSettings, deployed = dist) => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', overDistSettings(settings), { deployed }));
+// a cluster deployed from the default configuration, then pg-ha.env changed as a user changes it
+const dist = new DeployedManifests(synth().objects);
+const synthOver = (settings: PgHaSettings, deployed = dist) => Testing.synth(new PgHaChart(Testing.app(), 'pg-ha', settings, { deployed }));
 const statefulSet = (objects: any[], name: string) => objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === name);
 const IMMUTABLE = ['serviceName', 'selector', 'podManagementPolicy', 'volumeClaimTemplates'];
 
@@ -54,23 +52,19 @@ describe('synth over a deployed dist/', () => {
   });
 });
 
-describe('the synth command over the committed dist/', () => {
-  const run = (env: Record<string, string>, outdir: string) => spawnSync(process.execPath, ['--require', 'tsx/cjs', 'main.ts'], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, ...env, CDK8S_OUTDIR: outdir },
-  });
-  const copyOfDist = () => {
-    const outdir = join(mkdtempSync(join(tmpdir(), 'pg-ha-grow-')), 'dist');
-    cpSync(join(root, 'dist'), outdir, { recursive: true });
-    return outdir;
-  };
+describe('the synth command over a previous dist/ (here the files of a project outside git; git\'s HEAD: test/cli.test.ts)', () => {
+  const defaultDist = Yaml.stringify(...synth().objects);
+  const projectWithDist = () => newProject({ dist: { 'pg-ha.k8s.yaml': defaultDist } });
   /** The YAML text of each StatefulSet's volumeClaimTemplates, as written (the last field of its spec). */
   const templatesText = (file: string) => readFileSync(file, 'utf8').split(/^---$/m).filter((doc) => /^kind: StatefulSet$/m.test(doc))
     .map((doc) => doc.slice(doc.indexOf('  volumeClaimTemplates:')));
 
   test('POSTGRES_STORAGE_SIZE=20Gi: the claim templates are byte-stable, the Job declares 20Gi', () => {
-    const outdir = copyOfDist();
+    const project = projectWithDist();
+    const outdir = join(project, 'dist');
     const before = templatesText(join(outdir, 'pg-ha.k8s.yaml'));
-    const result = run({ POSTGRES_STORAGE_SIZE: '20Gi' }, outdir);
+    const result = runMain(project, { POSTGRES_STORAGE_SIZE: '20Gi' });
+    expect(result.stdout).toContain('; deployed state: the files in dist/ (not committed in git); ');
     expect(result.status).toBe(0);
     const file = readFileSync(join(outdir, 'pg-ha.k8s.yaml'), 'utf8');
     expect(before).toHaveLength(2);
@@ -80,9 +74,10 @@ describe('the synth command over the committed dist/', () => {
   });
 
   test('POSTGRES_STORAGE_SIZE=5Gi: refused naming the variable, the output untouched', () => {
-    const outdir = copyOfDist();
+    const project = projectWithDist();
+    const outdir = join(project, 'dist');
     const before = readFileSync(join(outdir, 'pg-ha.k8s.yaml'), 'utf8');
-    const result = run({ POSTGRES_STORAGE_SIZE: '5Gi' }, outdir);
+    const result = runMain(project, { POSTGRES_STORAGE_SIZE: '5Gi' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('POSTGRES_STORAGE_SIZE from the environment: "5Gi" must be at least 10Gi');
     expect(readFileSync(join(outdir, 'pg-ha.k8s.yaml'), 'utf8')).toBe(before);

@@ -1,24 +1,29 @@
 /**
- * A cluster made from the committed dist/ on the in-memory pod runtime: the object store, the
+ * A cluster made from the default configuration's manifests (what an unchanged checkout's dist/
+ * holds: test/cross-cutting/dist.test.ts) on the in-memory pod runtime: the object store, the
  * workload controllers and the apply engine, optionally with the API stand-in serving it over
- * HTTPS on 127.0.0.1 (a free port). Used by the API and apply tests.
+ * HTTPS on 127.0.0.1 (a free port). Used by the API and apply tests. The manifests are synthesized
+ * here, not read from dist/, so the names these tests use (pg-ha, pg-ha-postgres, ...) hold in a
+ * fork whose pg-ha.env names its cluster otherwise.
  */
 import { request } from 'https';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { loadDist } from '../../e2e/lib/manifests';
 import { KubeApiServer } from '../../e2e/lib/kube/api-server';
 import { DistApplier } from '../../e2e/lib/kube/dist-apply';
 import { ApiObject, ObjectStore } from '../../e2e/lib/kube/object-store';
 import { WorkloadControllers } from '../../e2e/lib/kube/workload-controllers';
 import { InMemoryPods } from './in-memory-pods';
+import { synth } from '../support/synth';
 
-export const DIST_DIR = join(__dirname, '..', '..', 'dist');
 export const NS = 'pg-ha';
 
+let defaults: ApiObject[] | undefined;
+/** The default configuration's objects, as `kubectl apply` reads them (a new copy each time: tests edit them). */
 export function distObjects(): ApiObject[] {
-  return loadDist(DIST_DIR).objects as ApiObject[];
+  defaults ??= synth().objects as ApiObject[];
+  return structuredClone(defaults);
 }
 
 export interface Cluster {

@@ -1,9 +1,9 @@
 /**
  * The REAL rollout script (the Python the rollout Job runs) with the host's python3, against the
- * API stand-in serving a cluster made from the committed dist/: the Job's own ServiceAccount token,
- * RBAC from dist/'s Role, PVC resizing as the API server allows it. A second dist/ is synthesized
- * from changed settings over the committed one (as `npm run synth` does) and applied; the apply
- * engine runs the new Job through this script.
+ * API stand-in serving a cluster made from the default configuration (test/kube/cluster-fixture.ts):
+ * the Job's own ServiceAccount token, RBAC from its Role, PVC resizing as the API server allows it.
+ * A second dist/ is synthesized from changed settings over it (as `npm run synth` does over the
+ * committed dist/) and applied; the apply engine runs the new Job through this script.
  *
  * What is not proven here: anything Patroni answers (the pods are in-memory records, no Patroni
  * listens): the replacement order and the switchover run on the e2e test bed.
@@ -14,15 +14,14 @@ import { Testing } from 'cdk8s';
 import { DeployedManifests, PgHaChart, PgHaSettings } from '../../lib';
 import { ApiObject } from '../../e2e/lib/kube/object-store';
 import { NS, ServedCluster, servedCluster, distObjects } from './cluster-fixture';
-import { overDistSettings } from '../support/synth';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const SCRIPT = join(__dirname, '..', '..', 'lib', 'assets', 'rollout.py');
 const ROLLOUT_ACCOUNT = 'pg-ha-rollout';
 
-/** dist/ as `npm run synth` would write it for `settings`, over the committed dist/. */
+/** dist/ as `npm run synth` would write it for `settings`, over the default configuration's. */
 function nextDist(settings: PgHaSettings): ApiObject[] {
-  const chart = new PgHaChart(Testing.app(), 'pg-ha', overDistSettings(settings), { deployed: new DeployedManifests(distObjects()) });
+  const chart = new PgHaChart(Testing.app(), 'pg-ha', settings, { deployed: new DeployedManifests(distObjects()) });
   return Testing.synth(chart) as ApiObject[];
 }
 

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { findProblems, parseEnvFile, parseEnvValue, readEnvFileText, readSettingsInput, settingsFromVariables } from '../../lib';
+import { parseEnvFile, parseEnvValue, readEnvFileText, readSettingsInput, settingsFromVariables } from '../../lib';
 import { ROOT as root, synth } from '../support/synth';
 
 describe('compose-style variables', () => {
@@ -173,20 +173,5 @@ describe('the file and the environment together', () => {
       'note: POSTGRES_DB is empty at pg-ha.env:1: the default applies: app (give a value, or delete the line)',
       'note: POSTGRES_STORAGE_CLASS is empty at pg-ha.env:3: the default applies: (cluster default) (give a value, or delete the line)',
     ]);
-  });
-});
-
-describe('the docs\' pg-ha.env examples, comments included', () => {
-  test('docs/backups.md: each block with BACKUPS=true synthesizes as written (a user copies it whole)', () => {
-    const text = readFileSync(join(root, 'docs', 'backups.md'), 'utf8');
-    const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].replace(/^ +/gm, '')).filter((block) => /^BACKUPS=true$/m.test(block));
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
-    for (const block of blocks) {
-      const { entries, problems } = readEnvFileText(block, 'docs/backups.md');
-      expect(problems).toEqual([]);
-      const values = Object.fromEntries(entries.map((entry) => [entry.key, entry.value]));
-      expect(values.BACKUP_NUM_TO_RETAIN ?? values.CLONE_TARGET_TIME).toMatch(/^(5|2026-11-26 05:00:00\+00:00)$/);
-      expect(findProblems({ values, sources: {}, fileValues: values, notes: [], problems: [] }, (settings) => synth(settings))).toEqual([]);
-    }
   });
 });

@@ -106,12 +106,12 @@ export function brokenLinks(files: readonly string[], root: string): BrokenLink[
   return broken;
 }
 
-/** README.md and every Markdown file under docs/, as absolute paths. */
+/** README.md, CHANGELOG.md and every Markdown file under docs/, as absolute paths. */
 export function documentationFiles(root: string): string[] {
   const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return walk(path);
     return entry.name.endsWith('.md') ? [path] : [];
   });
-  return [join(root, 'README.md'), ...walk(join(root, 'docs'))];
+  return [join(root, 'README.md'), ...(existsSync(join(root, 'CHANGELOG.md')) ? [join(root, 'CHANGELOG.md')] : []), ...walk(join(root, 'docs'))];
 }

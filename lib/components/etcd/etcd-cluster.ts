@@ -211,11 +211,15 @@ export class EtcdCluster extends Construct {
   }
 }
 
+/** Where users read the two steps of the move from plain etcd (named by the errors below). */
+export const ETCD_TLS_MOVE_PAGE = 'docs/security.md#moving-a-cluster-made-with-plain-etcd';
+
 /**
  * A running etcd moves to TLS in two steps (docs/security.md): a cluster whose etcd the previous
  * synth output (dist/) runs on plain http takes `etcd.tls.migration` first; going from TLS back to
  * plain http, or from TLS only back to the migration step, would cut the members off from each other.
- * All are refused before anything is written.
+ * All are refused before anything is written, naming the line of pg-ha.env that takes the right step.
+ * A new cluster (no deployed etcd of that name) never meets them.
  */
 function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, auth: boolean, deployedPatroniHasPassword: boolean): void {
   const env: Array<{ name: string; value?: string }> = deployed?.spec?.template?.spec?.containers?.[0]?.env ?? [];
@@ -224,9 +228,9 @@ function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, 
   const deployedTls = peers.includes('https://');
   if (!deployedTls && tls && !tls.migration) {
     throw new ConfigError('etcd.tls.migration', false,
-      'true first (ETCD_TLS_MIGRATION=true): the deployed dist/ runs etcd on plain http, and its members cannot switch to TLS in one step. '
-      + 'Synth and apply with ETCD_TLS_MIGRATION=true, wait for the etcd access and rollout Jobs, then unset it (docs/security.md); '
-      + 'or keep plain etcd with ETCD_TLS=false');
+      'true first: the deployed dist/ runs etcd on plain http (a cluster made from a dist/ older than release 0.1.0), and its members cannot switch to TLS in one step. '
+      + `Add the line ETCD_TLS_MIGRATION=true to pg-ha.env, synth, commit and apply, wait for the etcd access and rollout Jobs, then take step 2 (${ETCD_TLS_MOVE_PAGE}); `
+      + 'or keep plain etcd with the line ETCD_TLS=false');
   }
   if (deployedTls && !peers.includes('http://') && tls?.migration) {
     throw new ConfigError('etcd.tls.migration', true, 'false: the deployed dist/ runs etcd on TLS only already, and its members\' peer URLs are https on the peer port; '
@@ -238,8 +242,9 @@ function checkTlsStep(deployed: Manifest | undefined, tls: EtcdTls | undefined, 
   // Patroni 4.0 cannot start with a password while etcd's auth is off (patroni/patroni#3525) nor work
   // without one once it is on: auth cannot be turned on under running Spilo pods that have none.
   if (auth && !deployedPatroniHasPassword) {
-    throw new ConfigError('etcd.auth', true, 'false (ETCD_AUTH=false): the deployed dist/ runs Patroni without an etcd password (a cluster moved from plain etcd), '
-      + 'and etcd\'s authentication cannot be turned on under running Spilo pods without a pause of the whole cluster (docs/security.md)');
+    throw new ConfigError('etcd.auth', true, 'false: the deployed dist/ runs Patroni without an etcd password (a cluster moved from plain etcd, such as one made from release 0.1.0\'s dist/), '
+      + 'and etcd\'s authentication cannot be turned on under running Spilo pods without a stop of the whole cluster. '
+      + `Add the line ETCD_AUTH=false to pg-ha.env (step 2 of the move: ${ETCD_TLS_MOVE_PAGE})`);
   }
 }
 

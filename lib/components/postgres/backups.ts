@@ -1,7 +1,7 @@
 /**
  * Optional continuous archiving and base backups with WAL-G to S3-compatible storage, configured
- * through Spilo's own environment variables (zalando/spilo 4.0-p3, scripts/configure_spilo.py and
- * ENVIRONMENT.rst), and an optional clone/point-in-time restore from such an archive at bootstrap.
+ * through Spilo's own environment variables (zalando/spilo 4.0-p3, postgres-appliance/scripts/configure_spilo.py
+ * and ENVIRONMENT.rst), and an optional clone/point-in-time restore from such an archive at bootstrap.
  *
  * Off by default. Spilo then sets `archive_command = /bin/true`: WAL is not kept anywhere and there
  * is no point-in-time recovery. The StatefulSet says so in its BACKUP_ANNOTATION either way.
