@@ -40,6 +40,9 @@ import tempfile
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import app_secret  # noqa: E402 (a sibling file of the same ConfigMap)
+
 SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
 MERGE_PATCH = 'application/merge-patch+json'
 ATTEMPTS = 5
@@ -72,6 +75,27 @@ def missing_keys(secret, keys):
     return [k for k in keys if k not in (secret.get('data') or {})]
 
 
+def credential_problem(value):
+    """Why a credential's value (base64, as the API returns it) cannot be used, or None.
+
+    Any printable character is fine (each program gets it quoted for where it goes); a line break or
+    another control character is not: it would end a YAML block, a .pgpass or a PgBouncer auth file
+    line. The value itself is never printed.
+    """
+    try:
+        text = base64.b64decode(value, validate=True).decode('utf-8')
+    except (ValueError, UnicodeDecodeError):
+        return 'is not UTF-8 text'
+    if not text:
+        return 'is empty'
+    if text.endswith('\n'):
+        return 'ends with a line break (`kubectl create secret --from-file` keeps the file\'s last one: use --from-literal, or a file without it)'
+    bad = sorted({f'0x{ord(c):02x}' for c in text if ord(c) < 0x20 or ord(c) == 0x7f})
+    if bad:
+        return f'holds control characters ({", ".join(bad)}); every printable character is allowed'
+    return None
+
+
 def check_existing(namespace, name, keys, path):
     status, existing = api('GET', f'{path}/{name}')
     if status == 404:
@@ -83,6 +107,10 @@ def check_existing(namespace, name, keys, path):
         sys.exit(f'EXISTING_SECRET: Secret {namespace}/{name} lacks the key{"s" if len(missing) > 1 else ""} '
                  f'{", ".join(missing)}; add {"them" if len(missing) > 1 else "it"} '
                  '(see docs/security.md, "Credentials"). Nothing was changed.')
+    problems = [(k, credential_problem(existing['data'][k])) for k in keys]
+    problems = [f'the value of {k} {why}' for k, why in problems if why]
+    if problems:
+        sys.exit(f'EXISTING_SECRET: Secret {namespace}/{name}: {"; ".join(problems)}. Nothing was changed.')
     print(f'Secret {namespace}/{name} (EXISTING_SECRET) holds every key: {", ".join(keys)}.')
 
 
@@ -333,6 +361,18 @@ def main():
         ensure_etcd_tls(namespace, path)
         if os.environ.get('ETCD_CLIENT_TLS_SECRET'):
             ensure_etcd_client_tls(namespace, path, os.environ['ETCD_TLS_SOURCE'])
+    if os.environ.get('APP_SECRET_NAME'):
+        ensure_app_secret(namespace, name, path)
+
+
+def ensure_app_secret(namespace, credentials, path):
+    """The application's connection Secret, created from the credentials Secret's password if absent."""
+    status, secret = api('GET', f'{path}/{credentials}')
+    if status != 200:
+        sys.exit(f'GET secret {namespace}/{credentials} answered HTTP {status}')
+    key = os.environ['APP_PASSWORD_KEY']
+    password = base64.b64decode(secret['data'][key]).decode('utf-8')
+    print(app_secret.create_if_absent(api, namespace, app_secret.from_env(), password))
 
 
 if __name__ == '__main__':
