@@ -45,8 +45,8 @@ def pgpass_escape(text):
 
 
 def postgres_uri(user, password, host, port, dbname, sslmode):
-    return (f'postgresql://{percent_encode(user)}:{percent_encode(password)}@{host}:{port}/{percent_encode(dbname)}'
-            f'?sslmode={percent_encode(sslmode)}')
+    userinfo = ':'.join(percent_encode(part) for part in (user, password))
+    return f'postgresql://{userinfo}@{host}:{port}/{percent_encode(dbname)}?sslmode={percent_encode(sslmode)}'
 
 
 def jdbc_uri(user, password, host, port, dbname, sslmode):
