@@ -86,8 +86,8 @@ def credential_problem(value):
         text = base64.b64decode(value, validate=True).decode('utf-8')
     except (ValueError, UnicodeDecodeError):
         return 'is not UTF-8 text'
-    if not text:
-        return 'is empty'
+    if not text.strip(' '):
+        return 'is empty or only spaces'
     if text.endswith('\n'):
         return 'ends with a line break (`kubectl create secret --from-file` keeps the file\'s last one: use --from-literal, or a file without it)'
     bad = sorted({f'0x{ord(c):02x}' for c in text if ord(c) < 0x20 or ord(c) == 0x7f})
