@@ -37,5 +37,12 @@ export const CREDENTIAL_KEYS = {
 /** A role whose password lives in the credentials Secret. */
 export type Credential = keyof typeof CREDENTIAL_KEYS;
 
+/**
+ * The longest password (UTF-8 bytes) a program accepts: etcd stores its users' passwords with bcrypt,
+ * which refuses more than 72 bytes (`bcrypt: password length exceeds 72 bytes`). The secrets Job checks
+ * an EXISTING_SECRET against it; generated passwords are 60 bytes.
+ */
+export const CREDENTIAL_MAX_BYTES: Partial<Record<Credential, number>> = { etcdRoot: 72, etcdPatroni: 72 };
+
 /** Credentials only an optional feature reads: the Secret needs them only while the feature is on. */
 export const FEATURE_CREDENTIALS: readonly Credential[] = ['pooler', 'etcdRoot', 'etcdPatroni'];
