@@ -29,8 +29,12 @@ import { exporterAddress } from '../lib/programs/exporter';
 import type { Testbed } from '../lib/testbed';
 import type { SuiteContext } from './suite';
 
-/** Characters that break naive quoting somewhere: YAML, SQL, URIs, .pgpass, PgBouncer's auth file, JSON, shells, `$(VAR)`. */
-const HARD = ' "\'\\:@%#$&{}[]()<>|!?*+=;,~^`/ $(HOME) $$ %41 ';
+/**
+ * Characters that break naive quoting somewhere: YAML, SQL, URIs, .pgpass, PgBouncer's auth file,
+ * JSON, shells, `$(VAR)`. Not `$$`: Patroni cannot take it in the superuser's and replication
+ * passwords (the secrets Job refuses it there, CREDENTIAL_LIMITS).
+ */
+const HARD = ' "\'\\:@%#$&{}[]()<>|!?*+=;,~^`/ $(HOME) $ $x %41 ';
 
 /**
  * A made-up credential: a space first and last, randomness (each key its own), and every hard

@@ -25,12 +25,13 @@ the same way: `generated` signs it, once, with the CA of ETCD_CA_SECRET; `existi
 
 An existing Secret's values must be UTF-8 text without line breaks or other control characters (any
 printable character is fine: every program gets it quoted for where it goes), not blank, and within
-SECRET_MAX_BYTES; a value that is not stops the Job naming the key, never the value.
+SECRET_LIMITS (what a program cannot take: a length, a text); a value that is not stops the Job
+naming the key and why, never the value.
 
 The application's connection Secret (APP_SECRET_NAME set; app_secret.py renders it): created from
 the credentials Secret's APP_PASSWORD_KEY when absent; an existing one is the init Job's to update.
 
-Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_MAX_BYTES (JSON: key -> bytes), SECRET_SOURCE, SECRET_LABELS and
+Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_LIMITS (JSON: key -> {maxBytes, forbidden, why}), SECRET_SOURCE, SECRET_LABELS and
 SECRET_ANNOTATIONS (JSON objects, generated only), POD_NAMESPACE; ETCD_TLS_SOURCE, ETCD_TLS_SECRET,
 ETCD_CA_SECRET, ETCD_TLS_NAMES (comma list; an address becomes an IP name), ETCD_TLS_COMMON_NAME,
 ETCD_CA_DAYS, ETCD_TLS_DAYS; ETCD_CLIENT_TLS_SECRET, ETCD_CLIENT_TLS_ORGANIZATION; APP_SECRET_NAME,
@@ -83,7 +84,7 @@ def missing_keys(secret, keys):
     return [k for k in keys if k not in (secret.get('data') or {})]
 
 
-def credential_problem(value, max_bytes=None):
+def credential_problem(value, limit=None):
     """Why a credential's value (base64, as the API returns it) cannot be used, or None.
 
     Any printable character is fine (each program gets it quoted for where it goes); a line break or
@@ -101,8 +102,12 @@ def credential_problem(value, max_bytes=None):
     bad = sorted({f'0x{ord(c):02x}' for c in text if ord(c) < 0x20 or ord(c) == 0x7f})
     if bad:
         return f'holds control characters ({", ".join(bad)}); every printable character is allowed'
-    if max_bytes is not None and len(text.encode('utf-8')) > max_bytes:
-        return f'is {len(text.encode("utf-8"))} bytes long; at most {max_bytes} (etcd keeps its users\' passwords with bcrypt)'
+    limit = limit or {}
+    size = len(text.encode('utf-8'))
+    if limit.get('maxBytes') is not None and size > limit['maxBytes']:
+        return f'is {size} bytes long; at most {limit["maxBytes"]}: {limit["why"]}'
+    if limit.get('forbidden') and limit['forbidden'] in text:
+        return f'holds {limit["forbidden"]}: {limit["why"]}'
     return None
 
 
@@ -117,8 +122,8 @@ def check_existing(namespace, name, keys, path):
         sys.exit(f'EXISTING_SECRET: Secret {namespace}/{name} lacks the key{"s" if len(missing) > 1 else ""} '
                  f'{", ".join(missing)}; add {"them" if len(missing) > 1 else "it"} '
                  '(see docs/security.md, "Credentials"). Nothing was changed.')
-    max_bytes = json.loads(os.environ.get('SECRET_MAX_BYTES', '{}'))
-    problems = [(k, credential_problem(existing['data'][k], max_bytes.get(k))) for k in keys]
+    limits = json.loads(os.environ.get('SECRET_LIMITS', '{}'))
+    problems = [(k, credential_problem(existing['data'][k], limits.get(k))) for k in keys]
     problems = [f'the value of {k} {why}' for k, why in problems if why]
     if problems:
         sys.exit(f'EXISTING_SECRET: Secret {namespace}/{name}: {"; ".join(problems)}. Nothing was changed.')

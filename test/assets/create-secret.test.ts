@@ -10,7 +10,8 @@ import { join } from 'path';
 import { CREDENTIAL_KEYS } from '../../lib';
 import { PRINTABLE_ASCII } from '../support/credential-text';
 import { dir, fakeApi, FakeApi } from '../support/fake-secrets-api';
-import { ROOT } from '../support/synth';
+import { container, envOf } from '../support/manifests';
+import { ROOT, synth } from '../support/synth';
 
 const script = join(ROOT, 'lib', 'assets', 'create-secret.py');
 const keys = Object.values(CREDENTIAL_KEYS);
@@ -289,14 +290,17 @@ describe("the application's connection Secret (<scope>-app)", () => {
     good.server.close();
     expect(ok.code).toBe(0);
     expect(decoded(good.secrets.get('pg-ha-app'), 'password')).toBe(`app-password ${PRINTABLE_ASCII}`);
-    const bad = await fakeApi(withValues({ 'monitor-password': 'from-a-file\n', 'patroni-api-password': 'tab\there', 'app-password': '   ', 'etcd-root-password': 'x'.repeat(73) }));
-    const refused = await run(bad, dir, 'existing', { ...APP_ENV, SECRET_MAX_BYTES: '{"etcd-root-password":72}' });
+    const bad = await fakeApi(withValues({
+      'monitor-password': 'from-a-file\n', 'patroni-api-password': 'tab\there', 'app-password': '   ', 'etcd-root-password': 'x'.repeat(73), 'superuser-password': 'a$$b',
+    }));
+    const refused = await run(bad, dir, 'existing', { ...APP_ENV, SECRET_LIMITS: envOf(container(synth().job('pg-ha-secrets-'), 'create-secret')).SECRET_LIMITS.value });
     bad.server.close();
     expect(refused.code).not.toBe(0);
     expect(refused.out).toContain('the value of monitor-password ends with a line break (`kubectl create secret --from-file` keeps');
     expect(refused.out).toContain('the value of patroni-api-password holds control characters (0x09)');
     expect(refused.out).toContain('the value of app-password is empty or only spaces');
-    expect(refused.out).toContain('the value of etcd-root-password is 73 bytes long; at most 72 (etcd keeps its users\' passwords with bcrypt)');
+    expect(refused.out).toContain('the value of etcd-root-password is 73 bytes long; at most 72: etcd keeps its users\' passwords with bcrypt');
+    expect(refused.out).toContain('the value of superuser-password holds $$: Patroni sets this role\'s password at bootstrap inside a `DO $$ ... $$` block');
     expect(refused.out).not.toContain('from-a-file');
     expect(bad.secrets.has('pg-ha-app')).toBe(false);
   });

@@ -7,7 +7,7 @@ import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { checkDnsLabel } from '../../validation';
 import { ClusterContext } from '../../settings/cluster-names';
-import { Credential, CREDENTIAL_KEYS, CREDENTIAL_MAX_BYTES, FEATURE_CREDENTIALS } from '../../settings/credentials';
+import { Credential, CREDENTIAL_KEYS, CREDENTIAL_LIMITS, FEATURE_CREDENTIALS } from '../../settings/credentials';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 import { EtcdTls } from '../etcd/etcd-tls';
@@ -164,9 +164,9 @@ export class ClusterSecrets extends Construct {
                 ...plainEnv({
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: requiredCredentials(props.featureCredentials).map((c) => CREDENTIAL_KEYS[c]).join(','),
-                  // The longest value each key may hold (etcd's bcrypt), checked in an existing Secret.
-                  SECRET_MAX_BYTES: JSON.stringify(Object.fromEntries(requiredCredentials(props.featureCredentials)
-                    .filter((c) => CREDENTIAL_MAX_BYTES[c] !== undefined).map((c) => [CREDENTIAL_KEYS[c], CREDENTIAL_MAX_BYTES[c]]))),
+                  // What each key's programs cannot take (etcd's bcrypt, Patroni's DO block), checked in an existing Secret.
+                  SECRET_LIMITS: JSON.stringify(Object.fromEntries(requiredCredentials(props.featureCredentials)
+                    .filter((c) => CREDENTIAL_LIMITS[c] !== undefined).map((c) => [CREDENTIAL_KEYS[c], CREDENTIAL_LIMITS[c]]))),
                   SECRET_SOURCE: this.generated ? 'generated' : 'existing',
                   ...(creates ? {
                     SECRET_LABELS: JSON.stringify(secretLabels),
