@@ -16,7 +16,7 @@ Stdlib only (the Spilo image's python3).
 
 Environment: APP_SECRET_NAME, APP_SECRET_LABELS, APP_SECRET_ANNOTATIONS (JSON objects), APP_USER,
 APP_DB, APP_SSLMODE, APP_ENDPOINTS (JSON list of {prefix, host, port}, the write Service first),
-APP_PASSWORD (the init Job; the secrets Job reads APP_PASSWORD_KEY of the credentials Secret),
+APP_PASSWORD (the init Job; the secrets Job reads APP_CREDENTIAL_KEY of the credentials Secret),
 POD_NAMESPACE, APP_SECRET_WAIT_SECONDS; the ServiceAccount token in SERVICEACCOUNT_DIR.
 """
 import base64

@@ -29,13 +29,13 @@ SECRET_LIMITS (what a program cannot take: a length, a text); a value that is no
 naming the key and why, never the value.
 
 The application's connection Secret (APP_SECRET_NAME set; app_secret.py renders it): created from
-the credentials Secret's APP_PASSWORD_KEY when absent; an existing one is the init Job's to update.
+the credentials Secret's APP_CREDENTIAL_KEY when absent; an existing one is the init Job's to update.
 
 Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_LIMITS (JSON: key -> {maxBytes, forbidden, why}), SECRET_SOURCE, SECRET_LABELS and
 SECRET_ANNOTATIONS (JSON objects, generated only), POD_NAMESPACE; ETCD_TLS_SOURCE, ETCD_TLS_SECRET,
 ETCD_CA_SECRET, ETCD_TLS_NAMES (comma list; an address becomes an IP name), ETCD_TLS_COMMON_NAME,
 ETCD_CA_DAYS, ETCD_TLS_DAYS; ETCD_CLIENT_TLS_SECRET, ETCD_CLIENT_TLS_ORGANIZATION; APP_SECRET_NAME,
-APP_PASSWORD_KEY and app_secret.py's (from_env).
+APP_CREDENTIAL_KEY and app_secret.py's (from_env).
 """
 import ipaddress
 import base64
@@ -386,7 +386,7 @@ def ensure_app_secret(namespace, credentials, path):
     status, secret = api('GET', f'{path}/{credentials}')
     if status != 200:
         sys.exit(f'GET secret {namespace}/{credentials} answered HTTP {status}')
-    key = os.environ['APP_PASSWORD_KEY']
+    key = os.environ['APP_CREDENTIAL_KEY']
     password = base64.b64decode(secret['data'][key]).decode('utf-8')
     print(app_secret.create_if_absent(api, namespace, app_secret.from_env(), password))
 

@@ -257,7 +257,7 @@ describe("etcd's certificate", () => {
 describe("the application's connection Secret (<scope>-app)", () => {
   const APP_ENV = {
     APP_SECRET_NAME: 'pg-ha-app', APP_SECRET_LABELS: '{"app.kubernetes.io/instance":"pg-ha"}', APP_SECRET_ANNOTATIONS: '{}',
-    APP_USER: 'app', APP_DB: 'app', APP_SSLMODE: 'require', APP_PASSWORD_KEY: 'app-password',
+    APP_USER: 'app', APP_DB: 'app', APP_SSLMODE: 'require', APP_CREDENTIAL_KEY: 'app-password',
     APP_ENDPOINTS: JSON.stringify([{ prefix: '', host: 'pg-ha-rw.pg-ha.svc.cluster.local', port: 5432 }]),
   };
   const decoded = (secret: any, key: string) => Buffer.from(secret.data[key], 'base64').toString();
@@ -291,7 +291,7 @@ describe("the application's connection Secret (<scope>-app)", () => {
     expect(ok.code).toBe(0);
     expect(decoded(good.secrets.get('pg-ha-app'), 'password')).toBe(`app-password ${PRINTABLE_ASCII}`);
     const bad = await fakeApi(withValues({
-      'monitor-password': 'from-a-file\n', 'patroni-api-password': 'tab\there', 'app-password': '   ', 'etcd-root-password': 'x'.repeat(73), 'superuser-password': 'a$$b',
+      'monitor-password': ['from-a-file', ''].join('\n'), 'patroni-api-password': ['tab', 'here'].join('\t'), 'app-password': '   ', 'etcd-root-password': 'x'.repeat(73), 'superuser-password': 'a$$b',
     }));
     const refused = await run(bad, dir, 'existing', { ...APP_ENV, SECRET_LIMITS: envOf(container(synth().job('pg-ha-secrets-'), 'create-secret')).SECRET_LIMITS.value });
     bad.server.close();

@@ -84,7 +84,7 @@ export class AppSecret {
       APP_SSLMODE: APP_SSLMODE,
       APP_ENDPOINTS: JSON.stringify(this.endpoints),
       // The credentials Secret's key the secrets Job reads the password from.
-      APP_PASSWORD_KEY: CREDENTIAL_KEYS.app,
+      APP_CREDENTIAL_KEY: CREDENTIAL_KEYS.app,
     });
   }
 
