@@ -9,6 +9,7 @@
 import { spawnSync } from 'child_process';
 import { parse } from 'yaml';
 import { yamlEnvBlockScalar } from '../../lib/components/postgres/patroni-config';
+import { kubeletLiteral } from '../../lib/k8s/workload';
 import { containersOf, envOf, Manifest } from '../support/manifests';
 import { HARD_CREDENTIALS, kubeletExpand, PRINTABLE_ASCII } from '../support/credential-text';
 import { synth } from '../support/synth';
@@ -99,6 +100,29 @@ describe('no other credential is pasted into another syntax', () => {
       const exporter = envOf(containersOf(s.get('Deployment', name).spec.template.spec).find((c: Manifest) => c.name === 'exporter'));
       expect(exporter.PGPASSWORD.valueFrom.secretKeyRef.key).toBe('pooler-password');
       expect(exporter.PGBOUNCER_EXPORTER_CONNECTION_STRING.value).toMatch(/^postgres:\/\/pooler@/);
+    }
+  });
+});
+
+describe('literal env values', () => {
+  test('kubeletLiteral: the container gets the text as it is, $(VAR) and $$ included', () => {
+    for (const text of [...HARD_CREDENTIALS, '$$', '$(HOME)', '$$(HOME)', 'a$']) expect(kubeletExpand(kubeletLiteral(text), { HOME: '/root' })).toBe(text);
+  });
+
+  test("the secrets Job's limits reach it intact ($$ is what Patroni cannot take)", () => {
+    const env = envOf(containersOf(synth().job('pg-ha-secrets-').spec.template.spec)[0]);
+    expect(JSON.parse(kubeletExpand(env.SECRET_LIMITS.value, {}))['superuser-password'].forbidden).toBe('$$');
+  });
+
+  test('no other plain env value holds $$ or a $( the kubelet would expand unintended', () => {
+    const s = synth({ pooler: { enabled: true } });
+    for (const workload of [...s.all('StatefulSet'), ...s.all('Deployment'), ...s.all('Job')]) {
+      for (const c of containersOf(workload.spec.template.spec)) {
+        for (const e of (c.env ?? []) as Manifest[]) {
+          if (typeof e.value !== 'string' || e.name === 'SECRET_LIMITS') continue;
+          expect(`${c.name}/${e.name}: ${/\$\$/.test(e.value)}`).toBe(`${c.name}/${e.name}: false`);
+        }
+      }
     }
   });
 });

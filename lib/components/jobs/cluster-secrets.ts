@@ -8,7 +8,7 @@ import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { checkDnsLabel } from '../../validation';
 import { ClusterContext } from '../../settings/cluster-names';
 import { Credential, CREDENTIAL_KEYS, CREDENTIAL_LIMITS, FEATURE_CREDENTIALS } from '../../settings/credentials';
-import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
+import { contentHash, fieldEnv, kubeletLiteral, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 import { EtcdTls } from '../etcd/etcd-tls';
 import { APP_SECRET_SCRIPT, AppSecret } from './app-secret';
@@ -165,8 +165,8 @@ export class ClusterSecrets extends Construct {
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: requiredCredentials(props.featureCredentials).map((c) => CREDENTIAL_KEYS[c]).join(','),
                   // What each key's programs cannot take (etcd's bcrypt, Patroni's DO block), checked in an existing Secret.
-                  SECRET_LIMITS: JSON.stringify(Object.fromEntries(requiredCredentials(props.featureCredentials)
-                    .filter((c) => CREDENTIAL_LIMITS[c] !== undefined).map((c) => [CREDENTIAL_KEYS[c], CREDENTIAL_LIMITS[c]]))),
+                  SECRET_LIMITS: kubeletLiteral(JSON.stringify(Object.fromEntries(requiredCredentials(props.featureCredentials)
+                    .filter((c) => CREDENTIAL_LIMITS[c] !== undefined).map((c) => [CREDENTIAL_KEYS[c], CREDENTIAL_LIMITS[c]])))),
                   SECRET_SOURCE: this.generated ? 'generated' : 'existing',
                   ...(creates ? {
                     SECRET_LABELS: JSON.stringify(secretLabels),
