@@ -14,6 +14,7 @@
  * - a changed app-password: the init Job run again sets it and brings `<scope>-app` up to date.
  * The passwords are made up at test time; none is printed.
  */
+import { spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -90,9 +91,13 @@ function appSecret(bed: Testbed): { name: string; type: string; data: Record<str
   return { name, type: secret.type, data: Object.fromEntries(Object.entries<string>(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) };
 }
 
-/** A Service of the bed by its FQDN (`<name>.<namespace>.svc.<domain>`): its cluster IP and port. */
+/**
+ * A Service of the bed by the host `<scope>-app` names: its FQDN (`<name>.<namespace>.svc.<domain>`)
+ * in a cluster, its cluster IP here (the bed translates Service names in env values to addresses,
+ * APP_ENDPOINTS included). Returns its cluster IP and port.
+ */
 function serviceAt(bed: Testbed, host: string, port: string): { host: string; port: number } {
-  const svc = bed.cluster.services.find((s) => host.startsWith(`${s.name}.`));
+  const svc = bed.cluster.services.find((s) => host.startsWith(`${s.name}.`) || (s.clusterIP !== undefined && s.clusterIP === host));
   if (!svc?.clusterIP) throw new Error(`no ClusterIP Service for ${host}`);
   return { host: svc.clusterIP, port: Number(port) };
 }
@@ -101,12 +106,20 @@ function serviceAt(bed: Testbed, host: string, port: string): { host: string; po
  * The root's psql (libpq 17) with `conninfo`, reaching the Service's cluster IP (PGHOSTADDR: the
  * bed has no cluster DNS for libc) under the name the string gives; the password only from the
  * string or the pgpass file. Returns `current_user|ssl`, or the error text (never a password).
+ * Asynchronous: the bed's Service forwarders run in this process.
  */
-function libpqLogin(bed: Testbed, conninfo: string, hostaddr: string, passfile?: string): string {
+function libpqLogin(bed: Testbed, conninfo: string, hostaddr: string, passfile?: string): Promise<string> {
   const psql = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin/psql`;
   const env = [`PGHOSTADDR=${hostaddr}`, `PGPASSFILE=${passfile ?? '/dev/null'}`, 'PGCONNECT_TIMEOUT=5'];
-  const r = bed.root.run('/usr/bin/env', [...env, psql, '--no-psqlrc', '-w', '-Atc', 'SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())', conninfo]);
-  return r.code === 0 ? r.output.trim() : `psql exit ${r.code}: ${r.output.split('\n').filter((l) => !l.includes('password')).join(' ').slice(0, 300)}`;
+  const argv = [bed.root.path, '/usr/bin/env', '-i', 'PATH=/usr/bin:/bin', 'LC_ALL=C.UTF-8', ...env,
+    psql, '--no-psqlrc', '-w', '-Atc', 'SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())', conninfo];
+  return new Promise((resolve) => {
+    const child = spawn('/usr/sbin/chroot', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('close', (code) => resolve(code === 0 ? out.trim() : `psql exit ${code}: ${out.split('\n').filter((l) => !l.includes('password')).join(' ').slice(0, 300)}`));
+  });
 }
 
 function patroniReload(bed: Testbed, pod: LocalPod, user: string, password: string): Promise<number> {
@@ -131,7 +144,10 @@ export function credentialCharacters(ctx: SuiteContext): void {
       expect(app.type).toBe('kubernetes.io/basic-auth');
       expect(app.data.password).toBe(creds['app-password']);
       expect([app.data.username, app.data.dbname]).toEqual([ctx.app.user, ctx.app.database]);
-      expect(app.data.host).toMatch(new RegExp(`^${ctx.router.writeService.name}\\.`));
+      // the manifests name the write Service's FQDN; the bed translated it to the Service's address
+      const endpoints = JSON.parse(jobEnv(secretsJob(bed), 'create-secret', 'APP_ENDPOINTS')) as Array<{ prefix: string; host: string }>;
+      expect(endpoints[0]).toMatchObject({ prefix: '', host: expect.stringMatching(new RegExp(`^${ctx.router.writeService.name}\\.[a-z0-9-]+\\.svc\\.`)) });
+      expect(app.data.host).toBe(ctx.router.writeService.host);
       expect(ctx.app.password).toBe(creds['app-password']);
     });
 
@@ -144,15 +160,15 @@ export function credentialCharacters(ctx: SuiteContext): void {
       const app = appSecret(bed).data;
       for (const prefix of ['', 'ro-']) {
         const svc = serviceAt(bed, app[`${prefix}host`], app[`${prefix}port`]);
-        expect(libpqLogin(bed, app[`${prefix}uri`], svc.host)).toBe(`${ctx.app.user}|t`);
+        expect(await libpqLogin(bed, app[`${prefix}uri`], svc.host)).toBe(`${ctx.app.user}|t`);
       }
       // pgpass: a file as an application mounts it (mode 0600), no password in the connection string
       const passfile = path.join(bed.runDir, 'app-pgpass');
       fs.writeFileSync(passfile, app.pgpass, { mode: 0o600 });
       const write = serviceAt(bed, app.host, app.port);
-      expect(libpqLogin(bed, `host=${app.host} port=${app.port} dbname=${app.dbname} user=${app.username} sslmode=require`, write.host, passfile)).toBe(`${ctx.app.user}|t`);
+      expect(await libpqLogin(bed, `host=${app.host} port=${app.port} dbname=${app.dbname} user=${app.username} sslmode=require`, write.host, passfile)).toBe(`${ctx.app.user}|t`);
       // and without it, libpq has no password: refused (the login above really used the file)
-      expect(libpqLogin(bed, `host=${app.host} port=${app.port} dbname=${app.dbname} user=${app.username} sslmode=require`, write.host)).toMatch(/psql exit 2/);
+      expect(await libpqLogin(bed, `host=${app.host} port=${app.port} dbname=${app.dbname} user=${app.username} sslmode=require`, write.host)).toMatch(/psql exit 2/);
     });
 
     test('superuser: logs in to every member over TLS; replication: every replica streams as the replication user', async () => {
@@ -214,7 +230,7 @@ export function credentialCharacters(ctx: SuiteContext): void {
       const pooler = serviceAt(bed, app['pooler-host'], app['pooler-port']);
       const r = await query<{ u: string }>(serviceConn(pooler, ctx.app), 'SELECT current_user AS u');
       expect(r[0].u).toBe(ctx.app.user);
-      expect(libpqLogin(bed, app['pooler-uri'], pooler.host)).toMatch(new RegExp(`^${ctx.app.user}\\|`));
+      expect(await libpqLogin(bed, app['pooler-uri'], pooler.host)).toMatch(new RegExp(`^${ctx.app.user}\\|`));
       for (const p of bed.podsRunning('pgbouncer-exporter')) {
         const { host, port } = exporterAddress(p.containerOf('pgbouncer-exporter'));
         await waitFor(`${p.name} pgbouncer_up 1`, async () => {
@@ -239,7 +255,7 @@ export function credentialCharacters(ctx: SuiteContext): void {
       expect(app.password).toBe(next);
       ctx.app = { ...ctx.app, password: next };
       const write = serviceAt(bed, app.host, app.port);
-      expect(libpqLogin(bed, app.uri, write.host)).toBe(`${ctx.app.user}|t`);
+      expect(await libpqLogin(bed, app.uri, write.host)).toBe(`${ctx.app.user}|t`);
       expect(await tryQuery(serviceConn(ctx.router.writeService, { ...ctx.app, password: old }), 'SELECT 1', [], 3000)).toBeUndefined();
     });
   });

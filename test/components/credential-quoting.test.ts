@@ -3,8 +3,8 @@
  * where the manifests paste a Secret's text into another language. SPILO_CONFIGURATION is YAML that
  * the kubelet fills in (`$(VAR)`) and Spilo parses with PyYAML: each password must come out as the
  * Secret holds it, for both parsers (the e2e bed's `yaml` and PyYAML), and nothing else may change.
- * The other programs get a credential as a variable of its own (libpq's PGPASSWORD, the exporter's
- * DATA_SOURCE_PASS, init.sql's \getenv), never inside a string of another syntax.
+ * The other programs get a credential as a variable of its own (libpq's and lib/pq's PGPASSWORD,
+ * init.sql's \getenv), never inside a string of another syntax.
  */
 import { spawnSync } from 'child_process';
 import { parse } from 'yaml';
@@ -93,9 +93,12 @@ describe('no other credential is pasted into another syntax', () => {
     }
   });
 
-  test('the exporters take the password as a variable of its own (postgres-exporter URL-escapes DATA_SOURCE_PASS; lib/pq reads PGPASSWORD)', () => {
-    const member = containersOf(s.get('StatefulSet', 'pg-ha').spec.template.spec).find((c: Manifest) => c.name === 'exporter');
-    expect(envOf(member).DATA_SOURCE_PASS.valueFrom.secretKeyRef.key).toBe('monitor-password');
+  test('the exporters take the password as PGPASSWORD, which their driver (lib/pq) reads, never in a connection string', () => {
+    const member = envOf(containersOf(s.get('StatefulSet', 'pg-ha').spec.template.spec).find((c: Manifest) => c.name === 'exporter'));
+    expect(member.PGPASSWORD.valueFrom.secretKeyRef.key).toBe('monitor-password');
+    // DATA_SOURCE_PASS would go into a string the exporter splits on spaces (parseFingerprint)
+    expect([member.DATA_SOURCE_PASS, member.DATA_SOURCE_NAME]).toEqual([undefined, undefined]);
+    expect(member.DATA_SOURCE_URI.value).not.toContain('@');
     for (const name of ['pg-ha-pooler', 'pg-ha-pooler-ro']) {
       const exporter = envOf(containersOf(s.get('Deployment', name).spec.template.spec).find((c: Manifest) => c.name === 'exporter'));
       expect(exporter.PGPASSWORD.valueFrom.secretKeyRef.key).toBe('pooler-password');

@@ -256,7 +256,10 @@ export class PostgresCluster extends Construct {
                   // Loopback: Spilo's pg_hba allows md5 without TLS from 127.0.0.1 only.
                   { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${this.port}/postgres?sslmode=disable` },
                   { name: 'DATA_SOURCE_USER', value: this.monitorUser },
-                  secrets.env('DATA_SOURCE_PASS', 'monitor'),
+                  // Not DATA_SOURCE_PASS: the exporter splits the connection string it builds from it
+                  // on spaces (parseFingerprint), so a password with a space fails, and is logged.
+                  // Its driver (lib/pq) reads PGPASSWORD when the string has none.
+                  secrets.env('PGPASSWORD', 'monitor'),
                 ],
                 readinessProbe: httpProbe('/', 'metrics', { periodSeconds: 10, timeoutSeconds: 5 }),
                 livenessProbe: httpProbe('/', 'metrics', { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 }),
