@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { CREDENTIAL_KEYS } from '../../lib';
-import { PRINTABLE_ASCII } from '../support/credential-text';
+import { kubeletExpand, PRINTABLE_ASCII } from '../support/credential-text';
 import { dir, fakeApi, FakeApi } from '../support/fake-secrets-api';
 import { container, envOf } from '../support/manifests';
 import { ROOT, synth } from '../support/synth';
@@ -293,7 +293,7 @@ describe("the application's connection Secret (<scope>-app)", () => {
     const bad = await fakeApi(withValues({
       'monitor-password': ['from-a-file', ''].join('\n'), 'patroni-api-password': ['tab', 'here'].join('\t'), 'app-password': '   ', 'etcd-root-password': 'x'.repeat(73), 'superuser-password': 'a$$b',
     }));
-    const refused = await run(bad, dir, 'existing', { ...APP_ENV, SECRET_LIMITS: envOf(container(synth().job('pg-ha-secrets-'), 'create-secret')).SECRET_LIMITS.value });
+    const refused = await run(bad, dir, 'existing', { ...APP_ENV, SECRET_LIMITS: kubeletExpand(envOf(container(synth().job('pg-ha-secrets-'), 'create-secret')).SECRET_LIMITS.value, {}) });
     bad.server.close();
     expect(refused.code).not.toBe(0);
     expect(refused.out).toContain('the value of monitor-password ends with a line break (`kubectl create secret --from-file` keeps');
