@@ -181,9 +181,14 @@ export class PgHaChart extends Chart {
       appUser: settings.postgresUser,
       appDb: settings.postgresDb,
       poolerUser: this.poolers[0]?.user,
+      poolerServices: this.poolers.map((pooler) => ({ name: pooler.service.name, port: pooler.port })),
+      pythonImage: postgresSettings.image ?? DEFAULTS.postgres.image,
+      appSecretAnnotations: KEEP_UNTRACKED_ANNOTATIONS,
       ...settings.init,
       scheduling: mergeScheduling(scheduling, settings.init?.scheduling),
     });
+    // The secrets Job creates the application's connection Secret too: it names the Services above.
+    this.secrets.addGenerator(this.init.appSecret);
     this.converge = new ConvergeJob(this, 'Converge', {
       cluster,
       lease: this.day2Lease,

@@ -16,11 +16,11 @@ export const DNS_PORT = 53;
 
 /**
  * The address block of one bed in a run: `E2E_ADDRESS_BLOCK` (default 0) is the run's base, and each bed
- * of the run adds its own offset (0 committed dist/, 100 other configuration, 150 upgrade, 200 the
+ * of the run adds its own offset (0 committed dist/, 50 the existing Secret with any characters, 100 other configuration, 150 upgrade, 200 the
  * `--hold` test), so runs started side by side from different checkouts (bases 0, 11, 21, ...) never
  * share an address. A base up to 55 fits every offset; a bed started alone (up.ts) may use up to 255.
  */
-export function addressBlock(offset: 0 | 100 | 150 | 200 = 0): number {
+export function addressBlock(offset: 0 | 50 | 100 | 150 | 200 = 0): number {
   const raw = process.env.E2E_ADDRESS_BLOCK ?? '0';
   const base = Number(raw);
   if (!/^\d+$/.test(raw) || base + offset > 255) throw new Error(`E2E_ADDRESS_BLOCK must be a whole number 0..${255 - offset} (got ${JSON.stringify(raw)}; bases 0..55 keep the suites of two runs apart)`);

@@ -7,6 +7,7 @@ import { log } from './log';
 import { Ack, PgConn, query, tryQuery } from './pg';
 import { LocalPod, programOfImage } from './pod';
 import { sleep, waitFor } from './poll';
+import type { K8sObject } from './manifests';
 import type { Testbed } from './testbed';
 
 export const WRITE_TABLE = 'e2e_writes';
@@ -19,9 +20,15 @@ export interface AppCreds {
   source: string;
 }
 
-/** The init Job of the manifests (the Job whose image is a PostgreSQL client). */
+/** A Job's containers, init containers first. */
+function jobContainers(job: K8sObject): Array<{ name: string; image: string; env?: Array<{ name: string }> }> {
+  const spec = job.spec.template.spec;
+  return [...(spec.initContainers ?? []), ...spec.containers] as Array<{ name: string; image: string; env?: Array<{ name: string }> }>;
+}
+
+/** The init Job of the manifests (the Job with a PostgreSQL client image). */
 export function initJobName(bed: Testbed): string {
-  const job = bed.manifests.all('Job').find((j) => programOfImage(j.spec.template.spec.containers[0].image) === 'psql');
+  const job = bed.manifests.all('Job').find((j) => jobContainers(j).some((c) => programOfImage(c.image) === 'psql'));
   if (!job) throw new Error('no init Job (a Job with a PostgreSQL client image) in the manifests');
   return job.metadata.name;
 }
@@ -34,14 +41,14 @@ export function initJobName(bed: Testbed): string {
  */
 export function appCreds(bed: Testbed, jobName = initJobName(bed)): AppCreds {
   const job = bed.manifests.get('Job', jobName);
-  const c = job.spec.template.spec.containers[0];
+  const c = jobContainers(job).find((x) => programOfImage(x.image) === 'psql')!;
   const names = (c.env ?? []).map((e: { name: string }) => e.name) as string[];
   const pick = (re: RegExp): string | undefined => names.find((n) => re.test(n) && !/^PG(USER|PASSWORD|DATABASE|HOST|PORT|SSLMODE)$/.test(n));
   const userVar = pick(/(APP|OWNER|POSTGRES|DB)_?(USER|USERNAME|ROLE)$/i) ?? pick(/USER(NAME)?$/i);
   const passVar = pick(/(APP|OWNER|POSTGRES|DB)_?(PASS|PASSWORD)$/i) ?? (userVar ? pick(new RegExp(`^${userVar.replace(/_?(USER|USERNAME|ROLE)$/i, '')}_?PASS(WORD)?$`, 'i')) : undefined);
   const dbVar = pick(/(APP|POSTGRES)?_?(DB|DATABASE|DBNAME|DB_NAME)$/i);
   if (!userVar || !passVar || !dbVar) throw new Error(`init Job ${jobName}: cannot find the app user/password/database variables among ${names.join(', ')}`);
-  const env = bed.jobs.env(jobName);
+  const env = bed.jobs.env(jobName, c.name);
   return { user: env[userVar], password: env[passVar], database: env[dbVar], source: `${jobName}: ${userVar} / ${passVar} / ${dbVar}` };
 }
 

@@ -6,6 +6,7 @@
  * the running cluster, never assumes the defaults.
  */
 import type { AppCreds } from '../lib/app-client';
+import type { ApiObject } from '../lib/kube/object-store';
 import { log } from '../lib/log';
 import { routerPlan, RouterPlan } from '../lib/router';
 import { Testbed } from '../lib/testbed';
@@ -45,6 +46,10 @@ export interface SuiteOptions {
    * security scenario runs
    */
   etcdSecured?: boolean;
+  /** objects put into the API stand-in before dist/ is applied, as a user creates them first (an EXISTING_SECRET) */
+  seed?: (bed: Testbed) => ApiObject[];
+  /** the scenarios to run, in order (default: every scenario these options call for) */
+  scenarios?: Array<(ctx: SuiteContext) => void>;
 }
 
 export function scenarioSuite(title: string, options: SuiteOptions): void {
@@ -53,6 +58,7 @@ export function scenarioSuite(title: string, options: SuiteOptions): void {
 
   beforeAll(async () => {
     ctx.bed = new Testbed({ distDir: options.distDir(), addressBlock: options.addressBlock });
+    for (const o of options.seed?.(ctx.bed) ?? []) ctx.bed.store.put(o);
     await ctx.bed.start();
     ctx.router = routerPlan(ctx.bed);
     const r = ctx.router;
@@ -65,6 +71,10 @@ export function scenarioSuite(title: string, options: SuiteOptions): void {
   }, 60000);
 
   describe(title, () => {
+    if (options.scenarios) {
+      for (const scenario of options.scenarios) scenario(ctx);
+      return;
+    }
     bringUp(ctx);
     kubernetesApi(ctx);
     if (options.etcdSecured) etcdSecurity(ctx);

@@ -23,10 +23,19 @@ The clients' certificate (ETCD_CLIENT_TLS_SECRET: tls.crt, tls.key, ca.crt; clie
 O=ETCD_CLIENT_TLS_ORGANIZATION without a common name, which etcd's JSON gateway would refuse) goes
 the same way: `generated` signs it, once, with the CA of ETCD_CA_SECRET; `existing` checks its keys.
 
-Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_SOURCE, SECRET_LABELS and
+An existing Secret's values must be UTF-8 text without line breaks or other control characters (any
+printable character is fine: every program gets it quoted for where it goes), not blank, and within
+SECRET_LIMITS (what a program cannot take: a length, a text); a value that is not stops the Job
+naming the key and why, never the value.
+
+The application's connection Secret (APP_SECRET_NAME set; app_secret.py renders it): created from
+the credentials Secret's APP_CREDENTIAL_KEY when absent; an existing one is the init Job's to update.
+
+Environment: SECRET_NAME, SECRET_KEYS (comma list), SECRET_LIMITS (JSON: key -> {maxBytes, forbidden, why}), SECRET_SOURCE, SECRET_LABELS and
 SECRET_ANNOTATIONS (JSON objects, generated only), POD_NAMESPACE; ETCD_TLS_SOURCE, ETCD_TLS_SECRET,
 ETCD_CA_SECRET, ETCD_TLS_NAMES (comma list; an address becomes an IP name), ETCD_TLS_COMMON_NAME,
-ETCD_CA_DAYS, ETCD_TLS_DAYS; ETCD_CLIENT_TLS_SECRET, ETCD_CLIENT_TLS_ORGANIZATION.
+ETCD_CA_DAYS, ETCD_TLS_DAYS; ETCD_CLIENT_TLS_SECRET, ETCD_CLIENT_TLS_ORGANIZATION; APP_SECRET_NAME,
+APP_CREDENTIAL_KEY and app_secret.py's (from_env).
 """
 import ipaddress
 import base64
@@ -39,6 +48,9 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import app_secret  # noqa: E402 (a sibling file of the same ConfigMap)
 
 SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
 MERGE_PATCH = 'application/merge-patch+json'
@@ -72,6 +84,33 @@ def missing_keys(secret, keys):
     return [k for k in keys if k not in (secret.get('data') or {})]
 
 
+def credential_problem(value, limit=None):
+    """Why a credential's value (base64, as the API returns it) cannot be used, or None.
+
+    Any printable character is fine (each program gets it quoted for where it goes); a line break or
+    another control character is not: it would end a YAML block, a .pgpass or a PgBouncer auth file
+    line. The value itself is never printed.
+    """
+    try:
+        text = base64.b64decode(value, validate=True).decode('utf-8')
+    except (ValueError, UnicodeDecodeError):
+        return 'is not UTF-8 text'
+    if not text.strip(' '):
+        return 'is empty or only spaces'
+    if text.endswith('\n'):
+        return 'ends with a line break (`kubectl create secret --from-file` keeps the file\'s last one: use --from-literal, or a file without it)'
+    bad = sorted({f'0x{ord(c):02x}' for c in text if ord(c) < 0x20 or ord(c) == 0x7f})
+    if bad:
+        return f'holds control characters ({", ".join(bad)}); every printable character is allowed'
+    limit = limit or {}
+    size = len(text.encode('utf-8'))
+    if limit.get('maxBytes') is not None and size > limit['maxBytes']:
+        return f'is {size} bytes long; at most {limit["maxBytes"]}: {limit["why"]}'
+    if limit.get('forbidden') and limit['forbidden'] in text:
+        return f'holds {limit["forbidden"]}: {limit["why"]}'
+    return None
+
+
 def check_existing(namespace, name, keys, path):
     status, existing = api('GET', f'{path}/{name}')
     if status == 404:
@@ -83,6 +122,11 @@ def check_existing(namespace, name, keys, path):
         sys.exit(f'EXISTING_SECRET: Secret {namespace}/{name} lacks the key{"s" if len(missing) > 1 else ""} '
                  f'{", ".join(missing)}; add {"them" if len(missing) > 1 else "it"} '
                  '(see docs/security.md, "Credentials"). Nothing was changed.')
+    limits = json.loads(os.environ.get('SECRET_LIMITS', '{}'))
+    problems = [(k, credential_problem(existing['data'][k], limits.get(k))) for k in keys]
+    problems = [f'the value of {k} {why}' for k, why in problems if why]
+    if problems:
+        sys.exit(f'EXISTING_SECRET: Secret {namespace}/{name}: {"; ".join(problems)}. Nothing was changed.')
     print(f'Secret {namespace}/{name} (EXISTING_SECRET) holds every key: {", ".join(keys)}.')
 
 
@@ -333,6 +377,18 @@ def main():
         ensure_etcd_tls(namespace, path)
         if os.environ.get('ETCD_CLIENT_TLS_SECRET'):
             ensure_etcd_client_tls(namespace, path, os.environ['ETCD_TLS_SOURCE'])
+    if os.environ.get('APP_SECRET_NAME'):
+        ensure_app_secret(namespace, name, path)
+
+
+def ensure_app_secret(namespace, credentials, path):
+    """The application's connection Secret, created from the credentials Secret's password if absent."""
+    status, secret = api('GET', f'{path}/{credentials}')
+    if status != 200:
+        sys.exit(f'GET secret {namespace}/{credentials} answered HTTP {status}')
+    key = os.environ['APP_CREDENTIAL_KEY']
+    password = base64.b64decode(secret['data'][key]).decode('utf-8')
+    print(app_secret.create_if_absent(api, namespace, app_secret.from_env(), password))
 
 
 if __name__ == '__main__':

@@ -172,8 +172,10 @@ export class NetworkPolicies extends Construct {
       ]);
     }
 
+    // Creates roles and the database through the write Service; writes the application's connection Secret (API).
     policy('init', init.selector, [], [
       { to: [pods(router.selector)], ports: portsOf(router.writePort) },
+      apiServerRule,
       dnsRule,
     ]);
 
@@ -199,7 +201,7 @@ export class NetworkPolicies extends Construct {
     }
 
     if (props.secretsGenerator) {
-      // Creates the credentials Secret through the API.
+      // Creates the credentials Secret and the application's connection Secret through the API.
       policy('secrets', props.secretsGenerator.selector, [], [apiServerRule, dnsRule]);
     }
   }

@@ -17,6 +17,14 @@ export function plainEnv(values: Record<string, string | number>): k8s.EnvVar[] 
   return Object.entries(values).map(([name, value]) => ({ name, value: String(value) }));
 }
 
+/**
+ * A literal text as an env value: the kubelet reads `$(VAR)` as a reference and `$$` as `$` in every
+ * value, so each `$` is written `$$` (the container gets the text as it is).
+ */
+export function kubeletLiteral(text: string): string {
+  return text.replace(/\$/g, '$$$$');
+}
+
 /** Service ports that target the container ports of the same names, in the given order. */
 export function namedServicePorts(ports: Record<string, number>): k8s.ServicePort[] {
   return Object.entries(ports).map(([name, port]) => ({ name, port, targetPort: k8s.IntOrString.fromString(name) }));

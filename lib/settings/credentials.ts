@@ -37,5 +37,32 @@ export const CREDENTIAL_KEYS = {
 /** A role whose password lives in the credentials Secret. */
 export type Credential = keyof typeof CREDENTIAL_KEYS;
 
+/** What a program cannot take in a password, and why (the secrets Job checks an EXISTING_SECRET against it). */
+export interface CredentialLimit {
+  /** The longest value, in UTF-8 bytes. */
+  readonly maxBytes?: number;
+  /** A text the value must not contain. */
+  readonly forbidden?: string;
+  /** Why, in the secrets Job's message. */
+  readonly why: string;
+}
+
+const BCRYPT: CredentialLimit = { maxBytes: 72, why: 'etcd keeps its users\' passwords with bcrypt, which takes at most 72 bytes' };
+const PATRONI_DO_BLOCK: CredentialLimit = {
+  forbidden: '$$',
+  why: 'Patroni sets this role\'s password at bootstrap inside a `DO $$ ... $$` block (create_or_update_role), which a $$ in it ends',
+};
+
+/**
+ * The limits of each credential, beyond "printable characters" (which every program takes, each
+ * quoted for where it goes). Generated passwords (60 bytes of URL-safe base64) meet them all.
+ */
+export const CREDENTIAL_LIMITS: Partial<Record<Credential, CredentialLimit>> = {
+  superuser: PATRONI_DO_BLOCK,
+  replication: PATRONI_DO_BLOCK,
+  etcdRoot: BCRYPT,
+  etcdPatroni: BCRYPT,
+};
+
 /** Credentials only an optional feature reads: the Secret needs them only while the feature is on. */
 export const FEATURE_CREDENTIALS: readonly Credential[] = ['pooler', 'etcdRoot', 'etcdPatroni'];

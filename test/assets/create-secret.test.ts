@@ -4,57 +4,17 @@
  * (create only when absent, never overwrite, verify TLS, print no password), not the cluster's RBAC.
  */
 import { execFileSync, spawn } from 'child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
-import { createServer, Server } from 'https';
-import { AddressInfo } from 'net';
+import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { CREDENTIAL_KEYS } from '../../lib';
-import { ROOT } from '../support/synth';
+import { kubeletExpand, PRINTABLE_ASCII } from '../support/credential-text';
+import { dir, fakeApi, FakeApi } from '../support/fake-secrets-api';
+import { container, envOf } from '../support/manifests';
+import { ROOT, synth } from '../support/synth';
 
 const script = join(ROOT, 'lib', 'assets', 'create-secret.py');
 const keys = Object.values(CREDENTIAL_KEYS);
-
-interface FakeApi { server: Server; port: number; secrets: Map<string, any>; requests: string[] }
-
-const dir = mkdtempSync(join(tmpdir(), 'pg-ha-sa-'));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-  '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'ca.crt')], { stdio: 'ignore' });
-writeFileSync(join(dir, 'token'), 'test-token\n');
-
-async function fakeApi(existing?: any): Promise<FakeApi> {
-  const secrets = new Map<string, any>(existing ? [[existing.metadata.name, existing]] : []);
-  const requests: string[] = [];
-  const server = createServer({ key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'ca.crt')) }, (req, res) => {
-    let body = '';
-    req.on('data', (chunk) => { body += chunk; });
-    req.on('end', () => {
-      requests.push(`${req.method} ${req.url} auth=${req.headers.authorization}`);
-      const m = /^\/api\/v1\/namespaces\/pg-ha\/secrets(?:\/([^/]+))?$/.exec(req.url ?? '');
-      const reply = (status: number, obj: unknown) => { res.writeHead(status, { 'Content-Type': 'application/json' }); res.end(JSON.stringify(obj)); };
-      if (!m) return reply(404, {});
-      if (req.method === 'GET' && m[1]) return secrets.has(m[1]) ? reply(200, secrets.get(m[1])) : reply(404, { reason: 'NotFound' });
-      if (req.method === 'POST' && !m[1]) {
-        const secret = JSON.parse(body);
-        if (secrets.has(secret.metadata.name)) return reply(409, { reason: 'AlreadyExists' });
-        secrets.set(secret.metadata.name, { ...secret, metadata: { ...secret.metadata, resourceVersion: '1' } });
-        return reply(201, secret);
-      }
-      // A merge patch as the API server applies it to a Secret: data keys merge, a resourceVersion must match.
-      if (req.method === 'PATCH' && m[1] && secrets.has(m[1]) && req.headers['content-type'] === 'application/merge-patch+json') {
-        const patch = JSON.parse(body);
-        const current = secrets.get(m[1]);
-        if (patch.metadata?.resourceVersion !== undefined && patch.metadata.resourceVersion !== current.metadata.resourceVersion) return reply(409, { reason: 'Conflict' });
-        const next = { ...current, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) + 1) }, data: { ...current.data, ...patch.data } };
-        secrets.set(m[1], next);
-        return reply(200, next);
-      }
-      return reply(405, {});
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, secrets, requests };
-}
 
 function run(api: FakeApi, caDir = dir, source = 'generated', extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -291,5 +251,57 @@ describe("etcd's certificate", () => {
     expect(absent.code).not.toBe(0);
     expect(absent.out).toContain('ETCD_CLIENT_TLS_SECRET: Secret pg-ha/nope does not exist; create it with the keys tls.crt, tls.key, ca.crt');
     expect(api.requests.filter((r) => !r.startsWith('GET'))).toEqual([]);
+  });
+});
+
+describe("the application's connection Secret (<scope>-app)", () => {
+  const APP_ENV = {
+    APP_SECRET_NAME: 'pg-ha-app', APP_SECRET_LABELS: '{"app.kubernetes.io/instance":"pg-ha"}', APP_SECRET_ANNOTATIONS: '{}',
+    APP_USER: 'app', APP_DB: 'app', APP_SSLMODE: 'require', APP_CREDENTIAL_KEY: 'app-password',
+    APP_ENDPOINTS: JSON.stringify([{ prefix: '', host: 'pg-ha-rw.pg-ha.svc.cluster.local', port: 5432 }]),
+  };
+  const decoded = (secret: any, key: string) => Buffer.from(secret.data[key], 'base64').toString();
+
+  test('created from the credentials Secret when absent (basic-auth, the password not printed); an existing one is left to the init Job', async () => {
+    const api = await fakeApi();
+    const first = await run(api, dir, 'generated', APP_ENV);
+    expect(first.code).toBe(0);
+    const app = api.secrets.get('pg-ha-app');
+    const password = decoded(api.secrets.get('pg-ha-credentials'), 'app-password');
+    expect(app.type).toBe('kubernetes.io/basic-auth');
+    expect([decoded(app, 'username'), decoded(app, 'password'), decoded(app, 'host')]).toEqual(['app', password, 'pg-ha-rw.pg-ha.svc.cluster.local']);
+    expect(first.out).toContain('Created Secret pg-ha/pg-ha-app');
+    expect(first.out).not.toContain(password);
+    // A second run (the init Job keeps it current): no write.
+    const second = await run(api, dir, 'generated', APP_ENV);
+    api.server.close();
+    expect(second.code).toBe(0);
+    expect(second.out).toContain('Secret pg-ha/pg-ha-app (the application\'s connection) exists; the init Job keeps it current.');
+    expect(api.requests.filter((r) => r.startsWith('POST')).length).toBe(2);
+  });
+
+  test('EXISTING_SECRET: any printable characters pass; a line break, a control character or a blank value stops the Job naming the key, never the value', async () => {
+    const withValues = (values: Record<string, string>) => ({
+      metadata: { name: 'pg-ha-credentials', resourceVersion: '7' },
+      data: Object.fromEntries(keys.map((k) => [k, Buffer.from(values[k] ?? `${k} ${PRINTABLE_ASCII}`).toString('base64')])),
+    });
+    const good = await fakeApi(withValues({}));
+    const ok = await run(good, dir, 'existing', APP_ENV);
+    good.server.close();
+    expect(ok.code).toBe(0);
+    expect(decoded(good.secrets.get('pg-ha-app'), 'password')).toBe(`app-password ${PRINTABLE_ASCII}`);
+    const bad = await fakeApi(withValues({
+      'monitor-password': ['from-a-file', ''].join('\n'), 'patroni-api-password': ['tab', 'here'].join('\t'), 'app-password': '   ', 'etcd-root-password': 'x'.repeat(73), 'superuser-password': 'a$$b',
+    }));
+    const refused = await run(bad, dir, 'existing', { ...APP_ENV, SECRET_LIMITS: kubeletExpand(envOf(container(synth().job('pg-ha-secrets-'), 'create-secret')).SECRET_LIMITS.value, {}) });
+    bad.server.close();
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain('the value of monitor-password ends with a line break (`kubectl create secret --from-file` keeps');
+    expect(refused.out).toContain('the value of patroni-api-password holds control characters (0x09)');
+    expect(refused.out).toContain('the value of app-password is empty or only spaces');
+    expect(refused.out).toContain('the value of etcd-root-password is 73 bytes long; at most 72: etcd keeps its users\' passwords with bcrypt');
+    expect(refused.out).toContain('the value of superuser-password holds $$: Patroni sets this role\'s password at bootstrap inside a `DO $$ ... $$` block');
+    expect(refused.out).not.toContain('from-a-file');
+    expect(bad.secrets.has('pg-ha-app')).toBe(false);
   });
 });

@@ -54,7 +54,8 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     ['prometheus', 'postgres', [8008, 9187]],
     ['prometheus', 'router', [8404]],
     ['postgres', 'kube-apiserver', [443, 6443]], // Spilo's role callback
-    ['secrets', 'kube-apiserver', [443, 6443]], // creates the credentials Secret
+    ['secrets', 'kube-apiserver', [443, 6443]], // creates the credentials Secret and the application's connection Secret
+    ['init', 'kube-apiserver', [443, 6443]], // keeps the application's connection Secret current
     ['rollout', 'kube-apiserver', [443, 6443]], // reads pods and revisions, evicts pods, grows claims
     ['rollout', 'postgres', [8008]], // Patroni's view of the cluster, the switchover
     ['converge', 'kube-apiserver', [443, 6443]], // holds the day-2 Lease
@@ -62,6 +63,7 @@ function neededPaths(clusterPods: string[], extra: Need[] = [], without: string[
     // a pod elsewhere serving 443 is reachable from these (documented in the README).
     ['postgres', 'web', [443]],
     ['secrets', 'web', [443]],
+    ['init', 'web', [443]],
     ['rollout', 'web', [443]],
     ['converge', 'web', [443]],
     ...clusterPods.flatMap((pod): Need[] => [[pod, 'coredns', [53], 'UDP'], [pod, 'coredns', [53], 'TCP']]),

@@ -80,9 +80,13 @@ describe('generated credentials (default)', () => {
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-credentials'], verbs: ['get', 'patch'] },
       // etcd's generated certificate and CA: created once, then only read (never overwritten).
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-client-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
+      // Whether the application's connection Secret exists (it creates it when absent).
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-app'], verbs: ['get'] },
     ]);
     const secretRoles = s.all('Role').filter((r) => r.rules.some((rule: Manifest) => rule.resources.includes('secrets')));
-    expect(secretRoles.map((r) => r.metadata.name)).toEqual(['pg-ha-secrets']);
+    expect(secretRoles.map((r) => r.metadata.name).sort()).toEqual(['pg-ha-init', 'pg-ha-secrets']);
+    // The init Job may only read and patch the application's connection Secret.
+    expect(s.get('Role', 'pg-ha-init').rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-app'], verbs: ['get', 'patch'] }]);
   });
 
   test('it talks to the API server with the mounted CA (TLS verified), as a non-root user', () => {
@@ -105,10 +109,13 @@ describe('existing Secret', () => {
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-etcd-tls', 'pg-ha-etcd-client-tls', 'pg-ha-etcd-ca'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-app'], verbs: ['get'] },
     ]);
-    // Without etcd TLS the Job may only read that Secret.
+    // Without etcd TLS the Job may only read that Secret, and create the application's connection Secret.
     expect(synth({ existingSecret: 'team-pg-passwords', etcd: { tls: { enabled: false } } }).get('Role', 'pg-ha-secrets').rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-pg-passwords'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pg-ha-app'], verbs: ['get'] },
     ]);
   });
 });

@@ -101,9 +101,11 @@ describe('POOLER=true', () => {
   test('the exporter sidecar reads the admin console as the lookup role (stats_users), over TLS', () => {
     expect(line(config, 'stats_users')).toBe('stats_users = pooler');
     const env = envOf(container(deployment, 'exporter'));
-    expect(env.PGBOUNCER_EXPORTER_CONNECTION_STRING.value).toBe('postgres://pooler:$(POOLER_PASSWORD)@127.0.0.1:6432/pgbouncer?sslmode=require');
-    // Kubernetes expands $(POOLER_PASSWORD) only from a variable defined before it.
-    expect(Object.keys(env).indexOf('POOLER_PASSWORD')).toBeLessThan(Object.keys(env).indexOf('PGBOUNCER_EXPORTER_CONNECTION_STRING'));
+    // No password in the URI (it would need percent-encoding, which $(VAR) cannot do): the driver
+    // (lib/pq) reads PGPASSWORD, the Secret's text as it is.
+    expect(env.PGBOUNCER_EXPORTER_CONNECTION_STRING.value).toBe('postgres://pooler@127.0.0.1:6432/pgbouncer?sslmode=require');
+    expect(env.PGPASSWORD.valueFrom).toEqual({ secretKeyRef: { name: 'pg-ha-credentials', key: 'pooler-password' } });
+    expect(JSON.stringify(env)).not.toContain('$(');
   });
 
   test('a stopping pod finishes its transactions instead of waiting for every client (SIGTERM becomes SIGINT)', () => {

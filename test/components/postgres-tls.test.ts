@@ -3,7 +3,7 @@ import { Manifests } from '../support/manifests';
 import { synth } from '../support/synth';
 
 const envOf = (manifests: Manifests, component: string, container: string) =>
-  manifests.workload(component).podSpec.containers.find((c: any) => c.name === container).env as any[];
+  [...(manifests.workload(component).podSpec.initContainers ?? []), ...manifests.workload(component).podSpec.containers].find((c: any) => c.name === container).env as any[];
 const envNamed = (env: any[], name: string) => env.find((e) => e.name === name);
 
 describe('PostgreSQL serving certificate', () => {
@@ -22,7 +22,7 @@ describe('PostgreSQL serving certificate', () => {
     expect(envNamed(spilo, 'SSL_CA').valueFrom.secretKeyRef).toEqual({ name: 'pg-tls', key: 'ca.crt', optional: true });
 
     const init = manifests.workload('init').podSpec;
-    const initEnv = init.containers[0].env;
+    const initEnv = envOf(manifests, 'init', 'init');
     expect(envNamed(initEnv, 'PGSSLMODE').value).toBe('verify-full');
     expect(envNamed(initEnv, 'PGSSLROOTCERT').value).toBe('/etc/pg-ha-ca/ca.crt');
     // The Job mounts the CA only, never the server's private key.

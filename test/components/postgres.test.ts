@@ -85,7 +85,8 @@ describe('postgres-exporter sidecar', () => {
   test('connects over 127.0.0.1 (the only non-TLS address Spilo\'s pg_hba accepts) as the monitoring role', () => {
     expect(env.DATA_SOURCE_URI.value).toBe('127.0.0.1:5432/postgres?sslmode=disable');
     expect(env.DATA_SOURCE_USER.value).toBe('postgres_exporter');
-    expect(env.DATA_SOURCE_PASS.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'monitor-password' });
+    expect(env.PGPASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'pg-ha-credentials', key: 'monitor-password' });
+    expect(env.DATA_SOURCE_PASS).toBeUndefined();
     expect(env.DATA_SOURCE_NAME).toBeUndefined(); // it would take precedence over the URI/USER/PASS triple
   });
 });

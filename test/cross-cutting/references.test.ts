@@ -5,7 +5,7 @@
  */
 import { parse } from 'yaml';
 import { CREDENTIAL_KEYS, PgHaSettings } from '../../lib';
-import { container, envOf, Manifest } from '../support/manifests';
+import { container, containersOf, envOf, Manifest } from '../support/manifests';
 import { serviceSelects } from '../../e2e/lib/kube/label-selector';
 import { synth } from '../support/synth';
 
@@ -84,12 +84,13 @@ describe.each<[string, PgHaSettings, string]>([
     // The keys the generator Job creates; an existing Secret must hold the documented CREDENTIAL_KEYS.
     const generator = s.all('Job').find((j) => j.metadata.name.startsWith('pg-ha-secrets-'));
     const keys: string[] = generator ? envOf(container(generator, 'create-secret')).SECRET_KEYS.value.split(',') : Object.values(CREDENTIAL_KEYS);
-    const refs = s.workloads().flatMap((w) => w.podSpec.containers.flatMap((c: Manifest) => c.env ?? []))
+    const refs = s.workloads().flatMap((w) => containersOf(w.podSpec).flatMap((c: Manifest) => c.env ?? []))
       .filter((e: Manifest) => e.valueFrom?.secretKeyRef).map((e: Manifest) => e.valueFrom.secretKeyRef);
     // superuser + replication + REST API + exporter in each Postgres pod; superuser, app and monitor in the
-    // init Job; REST API and superuser in the converge Job; REST API in the rollout Job; etcd's Patroni
-    // user in each Postgres pod, root and Patroni users in the etcd access Job.
-    expect(refs.length).toBe(13);
+    // init Job's SQL and app in its connection Secret's container; REST API and superuser in the converge
+    // Job; REST API in the rollout Job; etcd's Patroni user in each Postgres pod, root and Patroni users in
+    // the etcd access Job.
+    expect(refs.length).toBe(14);
     for (const ref of refs) {
       expect(ref.name).toBe(secretName);
       expect(keys).toContain(ref.key);

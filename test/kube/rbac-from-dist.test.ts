@@ -55,12 +55,22 @@ describe("Spilo's ServiceAccount (pg-ha-postgres)", () => {
   });
 });
 
-test('the etcd, router and init ServiceAccounts have no permission at all', () => {
-  for (const sa of ['pg-ha-etcd', 'pg-ha-router', 'pg-ha-init']) {
+test('the etcd and router ServiceAccounts have no permission at all', () => {
+  for (const sa of ['pg-ha-etcd', 'pg-ha-router']) {
     const user = serviceAccountUser(NS, sa);
     expect(rbac.rulesFor(user, NS)).toEqual([]);
     expect(rbac.allowed(user, req('get', 'secrets', 'pg-ha-credentials'))).toBe(false);
   }
+});
+
+test("the init Job's ServiceAccount may read and patch the application's connection Secret, and nothing else", () => {
+  const init = serviceAccountUser(NS, 'pg-ha-init');
+  expect(rbac.allowed(init, req('get', 'secrets', 'pg-ha-app'))).toBe(true);
+  expect(rbac.allowed(init, req('patch', 'secrets', 'pg-ha-app'))).toBe(true);
+  expect(rbac.allowed(init, req('get', 'secrets', 'pg-ha-credentials'))).toBe(false);
+  expect(rbac.allowed(init, req('create', 'secrets'))).toBe(false);
+  expect(rbac.allowed(init, req('delete', 'secrets', 'pg-ha-app'))).toBe(false);
+  expect(rbac.allowed(init, req('list', 'secrets'))).toBe(false);
 });
 
 describe('rule matching as in the RBAC authorizer', () => {

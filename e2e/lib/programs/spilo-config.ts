@@ -21,6 +21,11 @@ type Dict = Record<string, any>;
 
 export const PATRONI_DCS = ['kubernetes', 'zookeeper', 'exhibitor', 'consul', 'etcd3', 'etcd'];
 
+/** What pystache's `{{VAR}}` makes of a value: Python's html.escape(value, quote=True). */
+export function pystacheEscape(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
+}
+
 /** Spilo's deep_update(a=user, b=generated): dicts merge, a wins, a's lists replace. */
 export function deepUpdate(a: any, b: any): any {
   if (isDict(a) && isDict(b)) {
@@ -184,9 +189,11 @@ export function spiloConfig(containerEnv: Record<string, string>, opts: { memory
           ? ['host    all             all                all                md5']
           : ['hostnossl all           all                all                reject', 'hostssl all             all                all                md5']),
       ],
+      // TEMPLATE's `password: '{{PGPASSWORD_SUPERUSER}}'`: pystache's default escaping is Python's
+      // html.escape(quote=True), so a password with & < > " ' reaches Patroni changed (zalando/spilo#1008)
       authentication: {
-        superuser: { username: p.PGUSER_SUPERUSER, password: p.PGPASSWORD_SUPERUSER },
-        replication: { username: p.PGUSER_STANDBY, password: p.PGPASSWORD_STANDBY },
+        superuser: { username: p.PGUSER_SUPERUSER, password: pystacheEscape(p.PGPASSWORD_SUPERUSER) },
+        replication: { username: p.PGUSER_STANDBY, password: pystacheEscape(p.PGPASSWORD_STANDBY) },
       },
       callbacks: callback
         ? { on_start: callback, on_stop: callback, on_role_change: `/scripts/on_role_change.sh ${p.HUMAN_ROLE} ${callback}` }

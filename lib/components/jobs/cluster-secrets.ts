@@ -7,10 +7,11 @@ import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { checkDnsLabel } from '../../validation';
 import { ClusterContext } from '../../settings/cluster-names';
-import { Credential, CREDENTIAL_KEYS, FEATURE_CREDENTIALS } from '../../settings/credentials';
-import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
+import { Credential, CREDENTIAL_KEYS, CREDENTIAL_LIMITS, FEATURE_CREDENTIALS } from '../../settings/credentials';
+import { contentHash, fieldEnv, kubeletLiteral, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 import { EtcdTls } from '../etcd/etcd-tls';
+import { APP_SECRET_SCRIPT, AppSecret } from './app-secret';
 
 /** etcd's certificate as the secrets Job handles it (generates it, or checks a Secret given). */
 export interface EtcdTlsSecret {
@@ -75,8 +76,12 @@ export class ClusterSecrets extends Construct {
   public readonly generated: boolean;
   /** Labels selecting the secrets Job's pod. */
   public readonly generatorSelector: Record<string, string>;
-  /** The Job that generates or completes the Secret (checks it, with `existingSecret`); it runs after the rest of this construct exists. */
-  public readonly generatorJob: k8s.KubeJob;
+  /**
+   * The Job that generates or completes the Secret (checks it, with `existingSecret`) and creates the
+   * application's connection Secret; added by `addGenerator` once the Services it names exist.
+   */
+  public generatorJob?: k8s.KubeJob;
+  private readonly props: ClusterSecretsProps;
 
   constructor(scope: Construct, id: string, props: ClusterSecretsProps) {
     super(scope, id);
@@ -86,7 +91,7 @@ export class ClusterSecrets extends Construct {
       ? `${cluster.name}-credentials`
       : checkDnsLabel('existingSecret', props.existingSecret!, 253);
     this.generatorSelector = selectorLabels({ instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets' });
-    this.generatorJob = this.addGenerator(cluster, props);
+    this.props = props;
   }
 
   /** The env var that reads `credential`'s password from the Secret. */
@@ -94,7 +99,17 @@ export class ClusterSecrets extends Construct {
     return { name, valueFrom: { secretKeyRef: { name: this.secretName, key: CREDENTIAL_KEYS[credential] } } };
   }
 
-  private addGenerator(cluster: ClusterContext, props: ClusterSecretsProps): k8s.KubeJob {
+  /**
+   * The secrets Job, which also creates `appSecret` (the application's connection) from the
+   * credentials Secret when it is absent. Called once the Services it names exist.
+   */
+  public addGenerator(appSecret: AppSecret): k8s.KubeJob {
+    if (this.generatorJob) throw new Error('ClusterSecrets.addGenerator: called twice');
+    this.generatorJob = this.createGenerator(this.props.cluster, this.props, appSecret);
+    return this.generatorJob;
+  }
+
+  private createGenerator(cluster: ClusterContext, props: ClusterSecretsProps, appSecret: AppSecret): k8s.KubeJob {
     const image = props.generatorImage;
     const name = `${cluster.name}-secrets`;
     const id: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-secrets', component: 'secrets', version: imageVersion(image) };
@@ -106,16 +121,20 @@ export class ClusterSecrets extends Construct {
     const etcdTlsSecrets = etcdTls && etcdTls.source !== 'issued' ? [etcdTls.secretName, etcdTls.clientSecretName, ...(etcdTls.caSecretName ? [etcdTls.caSecretName] : [])] : [];
     const creates = this.generated || etcdTls?.source === 'generated';
     componentServiceAccountWithRole(this, name, labels, cluster.namespace, [
-      // `create` cannot be limited by name (the name is not known before the object exists).
-      ...(creates ? [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }] : []),
+      // `create` cannot be limited by name (the name is not known before the object exists). The Job
+      // always creates one: the application's connection Secret.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       this.generated
         // `patch` adds the keys a newer chart version needs; the script never changes a key already there.
         ? { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get', 'patch'] }
         : { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get'] },
       ...(etcdTlsSecrets.length ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: etcdTlsSecrets, verbs: ['get'] }] : []),
+      // Whether the application's connection Secret exists (the init Job keeps it current).
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [appSecret.name], verbs: ['get'] },
     ]);
-    const script = readAsset('create-secret.py');
-    new k8s.KubeConfigMap(this, 'Script', { metadata, data: { 'create-secret.py': script } });
+    const scripts = { 'create-secret.py': readAsset('create-secret.py'), [APP_SECRET_SCRIPT]: readAsset(APP_SECRET_SCRIPT) };
+    const script = JSON.stringify(scripts);
+    new k8s.KubeConfigMap(this, 'Script', { metadata, data: scripts });
 
     const secretLabels = standardLabels({ instance: cluster.name, name: 'pg-ha-credentials', component: 'credentials' });
     const spec: k8s.JobSpec = {
@@ -145,6 +164,9 @@ export class ClusterSecrets extends Construct {
                 ...plainEnv({
                   SECRET_NAME: this.secretName,
                   SECRET_KEYS: requiredCredentials(props.featureCredentials).map((c) => CREDENTIAL_KEYS[c]).join(','),
+                  // What each key's programs cannot take (etcd's bcrypt, Patroni's DO block), checked in an existing Secret.
+                  SECRET_LIMITS: kubeletLiteral(JSON.stringify(Object.fromEntries(requiredCredentials(props.featureCredentials)
+                    .filter((c) => CREDENTIAL_LIMITS[c] !== undefined).map((c) => [CREDENTIAL_KEYS[c], CREDENTIAL_LIMITS[c]])))),
                   SECRET_SOURCE: this.generated ? 'generated' : 'existing',
                   ...(creates ? {
                     SECRET_LABELS: JSON.stringify(secretLabels),
@@ -164,6 +186,7 @@ export class ClusterSecrets extends Construct {
                     } : {}),
                   } : {}),
                 }),
+                ...appSecret.env(),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
               ],
               volumeMounts: [

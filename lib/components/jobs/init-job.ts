@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { ClusterSecrets } from './cluster-secrets';
-import { componentServiceAccount } from '../../k8s/service-accounts';
+import { componentServiceAccountWithRole, SERVICE_ACCOUNT_TOKEN_MOUNT, serviceAccountTokenVolume } from '../../k8s/service-accounts';
 import { InitJobSettings } from '../../settings/component-settings';
 import { DEFAULTS } from '../../settings/defaults';
 import { POSTGRES_ALPINE_UID, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../../k8s/security-context';
@@ -14,8 +14,9 @@ import { SPILO_ROLES } from '../../settings/reserved-roles';
 import { resolveResources } from '../../k8s/resources';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
-import { contentHash, plainEnv } from '../../k8s/workload';
+import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
+import { APP_SECRET_SCRIPT, AppSecret } from './app-secret';
 
 export interface InitJobProps extends InitJobSettings {
   /** Where the cluster lives. */
@@ -39,15 +40,33 @@ export interface InitJobProps extends InitJobSettings {
    * @default - no pooler
    */
   readonly poolerUser?: string;
+  /**
+   * The poolers' Services, named in the application's connection Secret after the router's.
+   * @default - no pooler
+   */
+  readonly poolerServices?: readonly { readonly name: string; readonly port: number }[];
+  /** Image whose python3 writes the application's connection Secret (the Spilo image, as the secrets Job's). */
+  readonly pythonImage: string;
+  /**
+   * Annotations of the application's connection Secret (not in git: a GitOps tool must leave it alone).
+   * @default - none
+   */
+  readonly appSecretAnnotations?: Record<string, string>;
 }
 
 const CA_DIR = '/etc/pg-ha-ca';
 
 const SQL_DIR = '/etc/pg-ha-init';
 
+/** How long the init Job waits for the secrets Job to create the application's connection Secret (both start at once under `kubectl apply`). */
+export const APP_SECRET_WAIT_SECONDS = 120;
+
 /**
  * A Job that waits for the leader behind the write Service, then creates the application role
- * and database and the monitoring role (idempotent SQL, readable in lib/assets/).
+ * and database and the monitoring role (idempotent SQL, readable in lib/assets/), in an init
+ * container; then its container brings the application's connection Secret (`<scope>-app`) up to
+ * date with the password the SQL has just set. Only that container gets the ServiceAccount's token,
+ * whose Role may read and patch that one Secret.
  *
  * Its name carries a hash of what it runs, so a changed script or SQL creates a new Job instead of
  * failing on the immutable pod template of the old one; finished Jobs are deleted after an hour.
@@ -57,6 +76,8 @@ export class InitJob extends Construct {
   public readonly configMap: k8s.KubeConfigMap;
   /** Labels selecting the Job's pod. */
   public readonly selector: Record<string, string>;
+  /** The application's connection Secret this Job keeps current (the secrets Job creates it). */
+  public readonly appSecret: AppSecret;
 
   constructor(scope: Construct, id: string, props: InitJobProps) {
     super(scope, id);
@@ -77,10 +98,26 @@ export class InitJob extends Construct {
     const identity: ComponentIdentity = { instance: cluster.name, name: 'pg-ha-init', component: 'init', version: imageVersion(image) };
     const labels = standardLabels(identity);
     this.selector = selectorLabels(identity);
-    const data = { 'init.sh': readAsset('init.sh'), 'init.sql': readAsset('init.sql'), 'user.sql': props.extraSql ?? '' };
+    this.appSecret = new AppSecret({
+      cluster,
+      user: appUser,
+      database: appDb,
+      services: [
+        { name: router.writeService.name, port: router.writePort },
+        { name: router.readService.name, port: router.readPort },
+        ...(props.poolerServices ?? []),
+      ],
+      annotations: props.appSecretAnnotations,
+    });
+    const data = {
+      'init.sh': readAsset('init.sh'), 'init.sql': readAsset('init.sql'), 'user.sql': props.extraSql ?? '',
+      [APP_SECRET_SCRIPT]: readAsset(APP_SECRET_SCRIPT),
+    };
     const configName = `${cluster.name}-init`;
     this.configMap = new k8s.KubeConfigMap(this, 'Sql', { metadata: { name: configName, labels }, data });
-    const serviceAccountName = componentServiceAccount(this, configName, labels);
+    const serviceAccountName = componentServiceAccountWithRole(this, configName, labels, cluster.namespace, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [this.appSecret.name], verbs: ['get', 'patch'] },
+    ]);
     const scheduling = jobSchedulingSpec('init.scheduling', props.scheduling);
 
     const env: k8s.EnvVar[] = [
@@ -119,7 +156,8 @@ export class InitJob extends Construct {
         ...scheduling,
         // postgres:17-alpine's postgres user.
         securityContext: restrictedPodSecurityContext(POSTGRES_ALPINE_UID, POSTGRES_ALPINE_UID),
-        containers: [{
+        // The roles and the database first (the pod's containers start only after it succeeded)...
+        initContainers: [{
           name: 'init',
           image,
           command: ['/bin/sh', `${SQL_DIR}/init.sh`],
@@ -131,8 +169,27 @@ export class InitJob extends Construct {
             ...(tlsSecret ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
           ],
         }],
+        // ...then the application's connection Secret, with the password the role now has.
+        containers: [{
+          name: 'app-secret',
+          image: props.pythonImage,
+          command: ['python3', `${SQL_DIR}/${APP_SECRET_SCRIPT}`],
+          env: [
+            ...this.appSecret.env(),
+            ...plainEnv({ APP_SECRET_WAIT_SECONDS }),
+            secrets.env('APP_PASSWORD', 'app'),
+            fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+          ],
+          resources,
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [
+            { name: 'sql', mountPath: SQL_DIR, readOnly: true },
+            { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
+          ],
+        }],
         volumes: [
           { name: 'sql', configMap: { name: configName } },
+          serviceAccountTokenVolume('kube-api-access'),
           // Only the CA: the Job never needs the server's private key.
           ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
         ],

@@ -147,10 +147,13 @@ export class PgPooler extends Construct {
               name: 'exporter',
               image: exporterImage,
               env: [
-                passwordEnv,
+                // The exporter's driver (lib/pq) reads PGPASSWORD when the connection string has no
+                // password: the Secret's text as it is, whatever characters it holds (pasted into the
+                // URI it would need percent-encoding, which `$(VAR)` cannot do).
+                secrets.env('PGPASSWORD', 'pooler'),
                 // The admin console's SHOW commands, as the lookup role (stats_users); TLS because
-                // PgBouncer requires it of every client. Kubernetes expands $(POOLER_PASSWORD).
-                { name: 'PGBOUNCER_EXPORTER_CONNECTION_STRING', value: `postgres://${this.user}:$(POOLER_PASSWORD)@127.0.0.1:${PGBOUNCER_PORT}/pgbouncer?sslmode=require` },
+                // PgBouncer requires it of every client.
+                { name: 'PGBOUNCER_EXPORTER_CONNECTION_STRING', value: `postgres://${this.user}@127.0.0.1:${PGBOUNCER_PORT}/pgbouncer?sslmode=require` },
               ],
               ports: [{ name: 'metrics', containerPort: POOLER_METRICS_PORT }],
               // The landing page: the exporter's own health (a scrape of /metrics queries PgBouncer).

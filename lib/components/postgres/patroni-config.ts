@@ -69,15 +69,35 @@ export interface SpiloConfigurationRefs {
   readonly dynamicConfigVar: string;
   /** The REST API user of unsafe endpoints, and the env var holding its password (a Secret key). */
   readonly restApi: { readonly username: string; readonly passwordVar: string };
+  /**
+   * The env vars holding the superuser's and the replication user's passwords (Secret keys), written
+   * over the ones Spilo's template renders from PGPASSWORD_SUPERUSER and PGPASSWORD_STANDBY: Spilo
+   * 4.0-p3 renders those with pystache's HTML escaping (`&` becomes `&amp;`, zalando/spilo#1008), so
+   * Patroni would set and use another password than the Secret's.
+   */
+  readonly passwordVars: { readonly superuser: string; readonly replication: string };
 }
 
 /** One `key: value` line of YAML, indented. */
 const yamlLine = (indent: string, key: string, value: ParameterValue) => `${indent}${stringify({ [key]: value }).trimEnd()}`;
 
 /**
+ * `key:` followed by the kubelet's expansion of `$(envVar)` as a YAML literal block scalar: the
+ * value is the variable's text exactly as it is, whatever printable characters it holds (quotes,
+ * `\`, `#`, `:`, leading or trailing spaces...), where a quoted scalar would be broken by a `"` or
+ * `\` in it. The explicit indentation indicator (`|2-`) keeps leading spaces in the value, `-` drops
+ * the line break. Only a line break in the value could end the block: the secrets Job refuses a
+ * credential that holds one (lib/assets/create-secret.py).
+ */
+export function yamlEnvBlockScalar(indent: string, key: string, envVar: string): string {
+  return `${indent}${key}: |2-\n${indent}  $(${envVar})`;
+}
+
+/**
  * SPILO_CONFIGURATION: the dynamic configuration at bootstrap (JSON is YAML), the REST API's
- * credentials for unsafe endpoints (GET and OPTIONS, used by probes and HAProxy, stay open), and
- * the local parameters. No value here is a secret: `$(VAR)` is expanded by the kubelet.
+ * credentials for unsafe endpoints (GET and OPTIONS, used by probes and HAProxy, stay open), the
+ * superuser's and replication user's passwords as the Secret holds them, and the local parameters.
+ * No value here is a secret: `$(VAR)` is expanded by the kubelet, into block scalars.
  */
 export function renderSpiloConfiguration(refs: SpiloConfigurationRefs, localParameters: Record<string, ParameterValue>): string {
   const local = Object.entries(localParameters).map(([key, value]) => yamlLine('    ', key, value)).join('\n');
@@ -86,6 +106,12 @@ export function renderSpiloConfiguration(refs: SpiloConfigurationRefs, localPara
 restapi:
   authentication:
     username: ${refs.restApi.username}
-    password: "$(${refs.restApi.passwordVar})"
-${local ? `postgresql:\n  parameters:\n${local}\n` : ''}`;
+${yamlEnvBlockScalar('    ', 'password', refs.restApi.passwordVar)}
+postgresql:
+  authentication:
+    superuser:
+${yamlEnvBlockScalar('      ', 'password', refs.passwordVars.superuser)}
+    replication:
+${yamlEnvBlockScalar('      ', 'password', refs.passwordVars.replication)}
+${local ? `  parameters:\n${local}\n` : ''}`;
 }

@@ -25,6 +25,9 @@ export const POSTGRES_PORTS = { patroni: 8008 } as const;
 /** Env vars of the postgres container that SPILO_CONFIGURATION refers to. */
 const DYNAMIC_CONFIG_VAR = 'BOOTSTRAP_DYNAMIC_CONFIG';
 const REST_API_PASSWORD_VAR = 'REST_API_PASSWORD';
+/** Spilo's names for the superuser's and the replication user's passwords (SPILO_CONFIGURATION refers to them too). */
+const SUPERUSER_PASSWORD_VAR = 'PGPASSWORD_SUPERUSER';
+const REPLICATION_PASSWORD_VAR = 'PGPASSWORD_STANDBY';
 /** The key of the Patroni ConfigMap that holds the dynamic configuration (one line of JSON). */
 export const DYNAMIC_CONFIG_KEY = 'dynamic-config.json';
 
@@ -144,7 +147,11 @@ export class PostgresCluster extends Construct {
     this.dynamicConfig = patroniDynamicConfig(patroni, parameters.dcs);
     this.localParameters = parameters.local;
     this.spiloConfiguration = renderSpiloConfiguration(
-      { dynamicConfigVar: DYNAMIC_CONFIG_VAR, restApi: { username: REST_API_USER, passwordVar: REST_API_PASSWORD_VAR } },
+      {
+        dynamicConfigVar: DYNAMIC_CONFIG_VAR,
+        restApi: { username: REST_API_USER, passwordVar: REST_API_PASSWORD_VAR },
+        passwordVars: { superuser: SUPERUSER_PASSWORD_VAR, replication: REPLICATION_PASSWORD_VAR },
+      },
       parameters.local,
     );
     this.restApiUrls = this.podFqdns.map((fqdn) => `http://${fqdn}:${POSTGRES_PORTS.patroni}`);
@@ -215,9 +222,9 @@ export class PostgresCluster extends Construct {
                   fieldEnv('POD_IP', 'status.podIP'),
                   fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
                   { name: 'PGUSER_SUPERUSER', value: SUPERUSER },
-                  secrets.env('PGPASSWORD_SUPERUSER', 'superuser'),
+                  secrets.env(SUPERUSER_PASSWORD_VAR, 'superuser'),
                   { name: 'PGUSER_STANDBY', value: REPLICATION_USER },
-                  secrets.env('PGPASSWORD_STANDBY', 'replication'),
+                  secrets.env(REPLICATION_PASSWORD_VAR, 'replication'),
                   // etcd over https (its CA) and Patroni's etcd user, when etcd has them.
                   ...etcdClientEnv(dcs, secrets),
                   // PostgreSQL's serving certificate, when one is configured (postgres.tls).
@@ -253,7 +260,10 @@ export class PostgresCluster extends Construct {
                   // Loopback: Spilo's pg_hba allows md5 without TLS from 127.0.0.1 only.
                   { name: 'DATA_SOURCE_URI', value: `127.0.0.1:${this.port}/postgres?sslmode=disable` },
                   { name: 'DATA_SOURCE_USER', value: this.monitorUser },
-                  secrets.env('DATA_SOURCE_PASS', 'monitor'),
+                  // Not DATA_SOURCE_PASS: the exporter splits the connection string it builds from it
+                  // on spaces (parseFingerprint), so a password with a space fails, and is logged.
+                  // Its driver (lib/pq) reads PGPASSWORD when the string has none.
+                  secrets.env('PGPASSWORD', 'monitor'),
                 ],
                 readinessProbe: httpProbe('/', 'metrics', { periodSeconds: 10, timeoutSeconds: 5 }),
                 livenessProbe: httpProbe('/', 'metrics', { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 }),
