@@ -213,19 +213,24 @@ chmod 644 "$D/sa/"* "$D/api/"*
 start_bg api $S 0:0 --mount "type=bind,src=$D/api,dst=/api,options=rbind:rw" -- python3 /api/mock-apiserver.py /api/server.crt /api/server.key "$TOKEN" /api/requests.log
 wait_for 20 tcp_open 443 || fail "mock API server did not start: $(cat "$D/api.log")"
 
+# throwaway credentials of this run
+SUPERUSER_PW=su-$RANDOM$RANDOM
+STANDBY_PW=st-$RANDOM$RANDOM
+REST_PW=api-$RANDOM$RANDOM
 SPILO_CONFIGURATION='bootstrap:
   dcs: {"ttl": 30, "loop_wait": 10, "retry_timeout": 10, "postgresql": {"parameters": {"max_connections": 100}}}
 restapi:
   authentication:
     username: patroni
-    password: "check-rest-password"'
-start_bg spilo $S 101:103 "${RUN_AS_IMAGE[@]}" \
+    password: "'$REST_PW'"'
+start_bg spilo $S 101:103 "${RUN_AS_IMAGE[@]}" --memory-limit 1073741824 \
+  --mount "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro:nosuid:noexec:nodev" \
   --mount "type=tmpfs,src=tmpfs,dst=/home/postgres/pgdata,options=rw:uid=101:gid=103:mode=0775" \
   --mount "type=bind,src=$D/sa,dst=/var/run/secrets/kubernetes.io/serviceaccount,options=rbind:ro" \
   --env SCOPE=pg-check --env PGVERSION=17 --env ETCD3_HOSTS=127.0.0.1:2379 --env POD_IP=127.0.0.1 \
   --env POD_NAMESPACE=checkns --env HOSTNAME=pg-check-0 --env KUBERNETES_SERVICE_HOST=10.96.0.1 \
-  --env KUBERNETES_SERVICE_PORT=443 --env PGUSER_SUPERUSER=postgres --env PGPASSWORD_SUPERUSER=check-superuser \
-  --env PGUSER_STANDBY=standby --env PGPASSWORD_STANDBY=check-standby --env "SPILO_CONFIGURATION=$SPILO_CONFIGURATION" \
+  --env KUBERNETES_SERVICE_PORT=443 --env PGUSER_SUPERUSER=postgres --env "PGPASSWORD_SUPERUSER=$SUPERUSER_PW" \
+  --env PGUSER_STANDBY=standby --env "PGPASSWORD_STANDBY=$STANDBY_PW" --env "SPILO_CONFIGURATION=$SPILO_CONFIGURATION" \
   -- /bin/sh /launch.sh init
 if wait_for 120 in_net curl -sf http://127.0.0.1:8008/primary; then
   pass "$S: /launch.sh (as 101:103) bootstrapped a primary on etcd 3.6.7: $(in_net curl -s http://127.0.0.1:8008/patroni | python3 -c 'import json,sys; d=json.load(sys.stdin); print("role", d["role"], "state", d["state"], "patroni", d["patroni"]["version"], "server", d["server_version"])')"
@@ -250,11 +255,35 @@ else
   fail "$S: no spilo-role=primary PATCH: $(cat "$D/api/requests.log" 2>/dev/null | first 400) $(grep -i callback "$D/spilo.log" | tail -2 | first 800)"
 fi
 
+# the entrypoint's configuration = the TypeScript model's (e2e/lib/programs/spilo-config.ts, of which
+# it is a port), for dist/'s Spilo container and for one with more of Spilo's variables set
+REPO=$(cd "$HERE/../.." && pwd)
+if [ -x "$REPO/node_modules/.bin/tsx" ]; then
+  touch "$D/uts-parity"
+  unshare --uts="$D/uts-parity" hostname pg-ha-0
+  for case in default more; do
+    extra=()
+    [ $case = more ] && extra=(ALLOW_NOSSL=true PGUSER_ADMIN=admin2 PGPASSWORD_ADMIN=x 'ETCD3_HOSTS="h1:2379","h2:2379"' \
+      RESTAPI_CONNECT_ADDRESS=pg.example:8008 INITDB_LOCALE=de_DE APIPORT=8009 PGPORT=5433 HUMAN_ROLE=humans)
+    mem=$(cd "$REPO" && node_modules/.bin/tsx e2e/images/test/spilo-parity.ts dist/pg-ha.k8s.yaml "$D/parity-$case" "${extra[@]}" 2>&1) ||
+      { fail "$S: spilo-parity.ts ($case): $mem"; continue; }
+    mapfile -d '' envs < <(python3 -c 'import json,sys; [sys.stdout.write("--env\0%s=%s\0" % kv) for kv in json.load(open(sys.argv[1])).items()]' "$D/parity-$case/env.json")
+    # the CRI plugin mounts the container's cgroup at /sys/fs/cgroup (Spilo sizes memory from it); ctr does not
+    run $S 101:103 --with-ns "uts:$D/uts-parity" --memory-limit "$mem" "${envs[@]}" \
+      --mount "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro:nosuid:noexec:nodev" \
+      -- /bin/sh -c 'python3 /scripts/configure_spilo.py --print --json --as-spilo 2>/tmp/err || { cat /tmp/err; exit 1; }' >"$D/parity-$case/actual.json"
+    check "$S: entrypoint config = spilo-config.ts's ($case: dist/'s Spilo env${extra:+ + ${extra[*]}})" '^same' \
+      "$(python3 "$HERE/test/compare-config.py" "$D/parity-$case/expected.json" "$D/parity-$case/actual.json" 2>&1 || head -c 600 "$D/parity-$case/actual.json")"
+  done
+else
+  echo "SKIP $S: entrypoint config vs spilo-config.ts (no node_modules: run npm ci)"
+fi
+
 # --- clients of that primary: the exporter, the init Job's tools --------------------------------
 X=prometheuscommunity/postgres-exporter:v0.18.1
 check "$X: /bin/postgres_exporter --version (as 65534)" 'postgres_exporter, version 0\.17\.1' "$(run $X 65534:65534 "${ROFS[@]}" -- /bin/postgres_exporter --version)"
 start_bg exporter $X - --read-only --env "DATA_SOURCE_URI=127.0.0.1:5432/postgres?sslmode=disable" --env DATA_SOURCE_USER=postgres \
-  --env DATA_SOURCE_PASS=check-superuser -- /bin/postgres_exporter --web.listen-address=:9187 --web.telemetry-path=/metrics
+  --env "DATA_SOURCE_PASS=$SUPERUSER_PW" -- /bin/postgres_exporter --web.listen-address=:9187 --web.telemetry-path=/metrics
 if wait_for 30 in_net curl -sf http://127.0.0.1:9187/metrics; then
   check "$X: entrypoint as the image's user nobody, read-only root, scrapes Spilo" '^pg_up 1' "$(in_net curl -s http://127.0.0.1:9187/metrics)"
 else
@@ -268,7 +297,7 @@ check "$A: psql, pg_isready on PATH as 70:70, read-only root" '^70:70 psql \(Pos
 check "$A: no curl (as the official image)" '^no curl$' "$(run $A 70:70 "${ROFS[@]}" -- /bin/sh -c 'command -v curl || echo no curl')"
 check "$A: pg_isready reaches Spilo" 'accepting connections' "$(run $A 70:70 "${ROFS[@]}" -- pg_isready -h 127.0.0.1 -p 5432)"
 check "$A: psql over TLS to Spilo (sslmode=require)" '^t$' \
-  "$(run $A 70:70 "${ROFS[@]}" --env PGPASSWORD=check-superuser -- psql "host=127.0.0.1 user=postgres dbname=postgres sslmode=require" -tAc 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')"
+  "$(run $A 70:70 "${ROFS[@]}" --env "PGPASSWORD=$SUPERUSER_PW" -- psql "host=127.0.0.1 user=postgres dbname=postgres sslmode=require" -tAc 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')"
 
 # --- PgBouncer and its exporter --------------------------------------------------------------------
 B=ghcr.io/cloudnative-pg/pgbouncer:1.25.2

@@ -25,7 +25,9 @@ lacks becomes C.UTF-8. Spilo's backups (WAL-E/WAL-G), clone and standby-from-arc
 shipping, crontab, pgbouncer, pgqd and PAM OAuth2 sections are not emulated: their variables are
 reported and ignored.
 
-Usage: configure_spilo.py [--print]   (--print: write the configuration to stdout, touch nothing)
+Usage: configure_spilo.py [--print [--json] [--as-spilo]]
+  --print     write the configuration to stdout (YAML, or JSON with --json) and touch nothing
+  --as-spilo  with --print: the configuration as Spilo itself writes it, before this image's changes
 """
 import copy
 import json
@@ -391,7 +393,7 @@ def adapt_to_image(config):
             item['locale'] = 'C.UTF-8'
 
 
-def build(env, pgdata_version_file=True):
+def build(env, pgdata_version_file=True, adapt=True):
     """The Patroni configuration for this environment, and the placeholders."""
     p, use_kubernetes = get_placeholders(env)
     for key in NOT_EMULATED:
@@ -453,7 +455,8 @@ def build(env, pgdata_version_file=True):
     hba = config['bootstrap'].get('pg_hba')
     if isinstance(hba, list) and not any('replication' in line for line in hba):
         hba.insert(0, 'hostssl replication {0} all md5'.format(pg['authentication']['replication']['username']))
-    adapt_to_image(config)
+    if adapt:
+        adapt_to_image(config)
     return config, p
 
 
@@ -504,13 +507,14 @@ def mask(config):
 
 
 def main():
-    printing = sys.argv[1:] == ['--print']
-    if sys.argv[1:] and not printing:
-        sys.exit('usage: configure_spilo.py [--print]')
-    config, p = build(dict(os.environ))
+    args = sys.argv[1:]
+    printing = '--print' in args
+    if not set(args) <= {'--print', '--json', '--as-spilo'} or (args and not printing):
+        sys.exit('usage: configure_spilo.py [--print [--json] [--as-spilo]]')
+    config, p = build(dict(os.environ), adapt='--as-spilo' not in args)
     text = yaml.dump(config, default_flow_style=False, width=120)
     if printing:
-        sys.stdout.write(text)
+        sys.stdout.write(json.dumps(config, indent=1, sort_keys=True) + '\n' if '--json' in args else text)
         return
     say('scope {0}, member {1}, DCS {2}, bin_dir {3}'.format(
         config.get('scope'), config['postgresql'].get('name'),
