@@ -56,7 +56,8 @@ step() {  # run quietly into the log; on failure show its end
 # 0. everything that goes into the images: unchanged -> nothing to do
 ROOT_STATE=$(cat "$ROOT/.pg-ha-e2e-packages" "$ROOT/var/lib/dpkg/status" | hash_text)
 GO_VERSION=$(go env GOVERSION)
-INPUTS=$( { hash_files .; echo "$ROOT_STATE $GO_VERSION $(command -v zstd || echo gzip)"; } | hash_text)
+INPUTS=$( { hash_files build.sh images.json lib go static base spilo haproxy postgres-exporter postgres-alpine \
+  pgbouncer pgbouncer-exporter; echo "$ROOT_STATE $GO_VERSION $(command -v zstd || echo gzip)"; } | hash_text)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$INPUTS" ] && [ -f "$OUT/images.tar" ] && [ -f "$OUT/images.json" ]; then
   echo "images: up to date ($OUT/images.tar, $(du -h "$OUT/images.tar" | cut -f1); $(elapsed "$start") s)"
   sed -n 's/^\([^#][^\t]*\)\t.*/  \1/p' "$OUT/images.list"
