@@ -47,7 +47,9 @@ exec 9>"$OUT/.lock"
 flock 9
 
 elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-hash_files() { (cd "$HERE" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-64; }
+hash_files() {  # the files under the given paths (relative to this directory), Python caches aside
+  (cd "$HERE" && find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-64
+}
 hash_text() { sha256sum | cut -c1-64; }
 step() {  # run quietly into the log; on failure show its end
   "$@" >>"$LOG" 2>&1 || { echo "images: failed: $*" >&2; tail -40 "$LOG" >&2; exit 1; }
@@ -120,8 +122,8 @@ overlay_setup() {  # name lowerdirs
     mount -t proc proc "$m/proc"
     mount --bind /etc/resolv.conf "$m/etc/resolv.conf"
     mkdir -p "$m/tmp/build" "$m/tmp/lib" "$m/tmp/wheels"
-    mount --bind "$src" "$m/tmp/build"
-    mount --bind "$lib" "$m/tmp/lib"
+    mount --bind "$src" "$m/tmp/build" && mount -o remount,bind,ro "$m/tmp/build"
+    mount --bind "$lib" "$m/tmp/lib" && mount -o remount,bind,ro "$m/tmp/lib"
     mount --bind "$wheels" "$m/tmp/wheels"
     if [ -d "$src/rootfs" ]; then cp -r --preserve=mode,timestamps "$src/rootfs/." "$m/"; fi
     chroot "$m" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
