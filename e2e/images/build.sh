@@ -47,7 +47,9 @@ exec 9>"$OUT/.lock"
 flock 9
 
 elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-hash_files() { (cd "$HERE" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-64; }
+hash_files() {  # the files under the given paths (relative to this directory), Python caches aside
+  (cd "$HERE" && find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-64
+}
 hash_text() { sha256sum | cut -c1-64; }
 step() {  # run quietly into the log; on failure show its end
   "$@" >>"$LOG" 2>&1 || { echo "images: failed: $*" >&2; tail -40 "$LOG" >&2; exit 1; }
@@ -56,7 +58,8 @@ step() {  # run quietly into the log; on failure show its end
 # 0. everything that goes into the images: unchanged -> nothing to do
 ROOT_STATE=$(cat "$ROOT/.pg-ha-e2e-packages" "$ROOT/var/lib/dpkg/status" | hash_text)
 GO_VERSION=$(go env GOVERSION)
-INPUTS=$( { hash_files .; echo "$ROOT_STATE $GO_VERSION $(command -v zstd || echo gzip)"; } | hash_text)
+INPUTS=$( { hash_files build.sh images.json lib go static base spilo haproxy postgres-exporter postgres-alpine \
+  pgbouncer pgbouncer-exporter; echo "$ROOT_STATE $GO_VERSION $(command -v zstd || echo gzip)"; } | hash_text)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$INPUTS" ] && [ -f "$OUT/images.tar" ] && [ -f "$OUT/images.json" ]; then
   echo "images: up to date ($OUT/images.tar, $(du -h "$OUT/images.tar" | cut -f1); $(elapsed "$start") s)"
   sed -n 's/^\([^#][^\t]*\)\t.*/  \1/p' "$OUT/images.list"
@@ -119,8 +122,8 @@ overlay_setup() {  # name lowerdirs
     mount -t proc proc "$m/proc"
     mount --bind /etc/resolv.conf "$m/etc/resolv.conf"
     mkdir -p "$m/tmp/build" "$m/tmp/lib" "$m/tmp/wheels"
-    mount --bind "$src" "$m/tmp/build"
-    mount --bind "$lib" "$m/tmp/lib"
+    mount --bind "$src" "$m/tmp/build" && mount -o remount,bind,ro "$m/tmp/build"
+    mount --bind "$lib" "$m/tmp/lib" && mount -o remount,bind,ro "$m/tmp/lib"
     mount --bind "$wheels" "$m/tmp/wheels"
     if [ -d "$src/rootfs" ]; then cp -r --preserve=mode,timestamps "$src/rootfs/." "$m/"; fi
     chroot "$m" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
