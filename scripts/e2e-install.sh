@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Debian 13 (trixie) root the e2e test bed runs its programs from:
+# Installs what the e2e tests run on: the real-Kubernetes bed's parts (Debian's containerd, runc,
+# CNI plugins; Kubernetes built from its Go modules, e2e/kubernetes; the images dist/ names, built by
+# e2e/images/build.sh) and the Debian 13 (trixie) root the programs come from:
 # Patroni 4.0, PostgreSQL 17, etcd 3.5, HAProxy 3.0, postgres-exporter 0.17,
 # plus pgbouncer with its exporter and prometheus (promtool) for the tests that need them.
 # Their binaries need trixie's libc, so they live in a separate root built with
@@ -132,6 +134,8 @@ build_kubernetes() {
   (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" -o "$bin.partial" .) >>"$LOG" 2>&1 \
     || { echo "e2e-install: failed: go build in $src" >&2; tail -30 "$LOG" >&2; exit 1; }
   mv "$bin.partial" "$bin"
+  # the binary runs as the component it is called by: kubectl for users of the held bed, and the rest
+  for c in kubectl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do ln -sf kubernetes "$CACHE/bin/$c"; done
   echo "$want" >"$stamp"
   echo "e2e-install: Kubernetes $version built in $(($(date +%s) - t0)) s"
 }
@@ -143,4 +147,6 @@ else
 fi
 install_node_packages
 build_kubernetes
+# 5. the images dist/ names, built here from the root's packages and Go modules (nothing is pulled)
+bash "$(dirname "$0")/../e2e/images/build.sh"
 echo "e2e-install: done in $(($(date +%s) - start)) s"

@@ -131,10 +131,17 @@ export class DeployedPgHa {
     return (await this.secret(ref.name))[ref.key];
   }
 
-  /** the application's role, password and database, as the init Job (a PostgreSQL client image) creates them */
+  /**
+   * The application's connection as applications take it: from the `<SCOPE>-app` Secret the Jobs
+   * keep current (its name is the init Job's APP_SECRET_NAME).
+   */
   async appCredentials(): Promise<{ user: string; password: string; database: string }> {
-    const init = this.one('Job', (j) => /postgres:/.test(imageOf(j)), 'init Job').spec.template.spec.containers[0];
-    return { user: await this.envValue(init, 'APP_USER'), password: await this.envValue(init, 'APP_PASSWORD'), database: await this.envValue(init, 'APP_DB') };
+    const containers = this.all('Job').flatMap((j) => [...(j.spec.template.spec.initContainers ?? []), ...j.spec.template.spec.containers]);
+    const writer = containers.find((c) => (c.env ?? []).some((e: { name: string }) => e.name === 'APP_SECRET_NAME'));
+    if (!writer) throw new Error('no Job of dist/ writes the application\'s Secret (APP_SECRET_NAME)');
+    const name = await this.envValue(writer, 'APP_SECRET_NAME');
+    const s = await waitFor(`Secret ${name}`, async () => this.secret(name).catch(() => undefined), { timeoutMs: 60000, intervalMs: 1000 });
+    return { user: s.username, password: s.password, database: s.dbname };
   }
 
   get patroniPort(): number {

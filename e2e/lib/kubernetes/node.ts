@@ -201,6 +201,8 @@ state = "${path.join(this.dirs.run, 'containerd')}"
   }
 
   startContainerd(): void {
+    // a killed containerd leaves its socket: only a new one says it is serving
+    fs.rmSync(this.containerdSocket, { force: true });
     this.startDaemon('containerd', '/usr/bin/containerd', ['--config', path.join(this.dirs.state, 'containerd.toml')]);
   }
 

@@ -147,7 +147,7 @@ export class PgPooler extends Construct {
               name: 'exporter',
               image: exporterImage,
               env: [
-                // The exporter's driver (lib/pq) reads PGPASSWORD when the connection string has no
+                // The exporter's Go driver (pq) reads PGPASSWORD when the connection string has no
                 // password: the Secret's text as it is, whatever characters it holds (pasted into the
                 // URI it would need percent-encoding, which `$(VAR)` cannot do).
                 secrets.env('PGPASSWORD', 'pooler'),

@@ -262,7 +262,7 @@ export class PostgresCluster extends Construct {
                   { name: 'DATA_SOURCE_USER', value: this.monitorUser },
                   // Not DATA_SOURCE_PASS: the exporter splits the connection string it builds from it
                   // on spaces (parseFingerprint), so a password with a space fails, and is logged.
-                  // Its driver (lib/pq) reads PGPASSWORD when the string has none.
+                  // Its Go driver (pq) reads PGPASSWORD when the string has none.
                   secrets.env('PGPASSWORD', 'monitor'),
                 ],
                 readinessProbe: httpProbe('/', 'metrics', { periodSeconds: 10, timeoutSeconds: 5 }),

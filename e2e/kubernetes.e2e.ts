@@ -1,0 +1,116 @@
+/*
+ * dist/ on a real Kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, three nodes
+ * each with its own kubelet, containerd and kube-proxy (e2e/lib/kubernetes/), CoreDNS, and the
+ * images dist/ names built here (e2e/images/). kubectl applies dist/ in Argo CD's order; then the
+ * cluster is checked the way its users would, and its failures are made real: a pod deleted, a
+ * whole node lost, a node drained.
+ */
+import { log } from './lib/log';
+import { query } from './lib/pg';
+import { waitFor } from './lib/poll';
+import { KubernetesCluster } from './lib/kubernetes/cluster';
+import { DeployedPgHa } from './lib/kubernetes/deployed-pg-ha';
+import { deleteLeaderPod, ensureFaultTable, loseLeaderNode } from './lib/kubernetes/faults';
+import { KUBERNETES_VERSION } from './lib/kubernetes/components';
+import { resourcePath } from './lib/kubernetes/kube-client';
+import { bedBlock, distUnderTest } from './lib/kubernetes/bed-options';
+
+const cluster = new KubernetesCluster({ block: bedBlock(0), nodes: 3 });
+const deployed = new DeployedPgHa(cluster, distUnderTest());
+let app: { user: string; password: string; database: string };
+let rw: { host: string; port: number };
+let ro: { host: string; port: number };
+
+const appConn = (svc: { host: string; port: number }) => ({ ...svc, ...app, sslmode: 'require' as const });
+
+beforeAll(async () => {
+  await cluster.up();
+  const r = await deployed.sync();
+  if (!r.ok) throw new Error(`dist/ did not sync: ${r.failure}`);
+}, 900000);
+
+afterAll(async () => {
+  await cluster.down();
+}, 120000);
+
+describe(`dist/ on Kubernetes ${KUBERNETES_VERSION} (3 nodes, containerd, kube-proxy, CoreDNS)`, () => {
+  test("kubectl applies every object of dist/ in Argo CD's order; every wave becomes healthy and every hook Job completes", () => {
+    const r = deployed.lastSync!;
+    expect(r.failure).toBeUndefined();
+    expect(r.applied).toHaveLength(deployed.objects.length);
+    const hooks = deployed.objects.filter((o) => o.kind === 'Job').map((o) => o.metadata.name).sort();
+    expect(r.jobs.map((j) => j.name).sort()).toEqual(hooks);
+    expect(r.jobs.every((j) => j.succeeded)).toBe(true);
+  });
+
+  test('the namespace enforces Pod Security "restricted": the admission plugin admitted every pod of dist/ and refuses a pod that asks for more', async () => {
+    const ns = await cluster.api.get(`/api/v1/namespaces/${deployed.namespace}`);
+    expect(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const probe = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pod-security-probe', namespace: deployed.namespace }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } };
+    const refused = await cluster.api.request('POST', `${resourcePath('pods', deployed.namespace)}?dryRun=All`, probe);
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toMatch(/violates PodSecurity "restricted:/);
+  });
+
+  test('one member per node: the scheduler spreads etcd and PostgreSQL members over the three nodes', async () => {
+    for (const w of [deployed.etcd, deployed.postgres]) {
+      const pods = await deployed.pods(w);
+      const nodes = new Set(pods.map((p) => p.node));
+      log(`${w.metadata.name}: ${pods.map((p) => `${p.name} on ${p.node} (${p.ip})`).join(', ')}`);
+      expect(nodes.size).toBe(Math.min(pods.length, cluster.nodes.length));
+    }
+  });
+
+  test('Patroni: one leader, every other member streaming; Spilo\'s callback labelled the leader "primary" through the API server', async () => {
+    const members = await deployed.waitHealthy();
+    expect(members.filter((m) => m.role === 'leader')).toHaveLength(1);
+    const leader = members.find((m) => m.role === 'leader')!.name;
+    await waitFor('spilo-role labels', async () => {
+      const pods = await deployed.pods(deployed.postgres);
+      return pods.every((p) => p.labels['spilo-role'] === (p.name === leader ? 'primary' : 'replica'));
+    }, { timeoutMs: 60000, intervalMs: 1000 });
+  });
+
+  test('the application logs in through the write Service\'s cluster IP (kube-proxy -> HAProxy -> leader) over TLS; the read Service answers from a replica', async () => {
+    app = await deployed.appCredentials();
+    const w = deployed.routerService('write');
+    const r = deployed.routerService('read');
+    rw = { host: await deployed.serviceAddress(w.name), port: w.port };
+    ro = { host: await deployed.serviceAddress(r.name), port: r.port };
+    const leader = await deployed.leader();
+    const row = (await query<{ u: string; d: string; ssl: boolean; server: string; ro: boolean }>(appConn(rw),
+      'SELECT current_user AS u, current_database() AS d, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl, host(inet_server_addr()) AS server, pg_is_in_recovery() AS ro'))[0];
+    expect(row).toEqual({ u: app.user, d: app.database, ssl: true, server: leader.ip, ro: false });
+    const read = (await query<{ ro: boolean }>(appConn(ro), 'SELECT pg_is_in_recovery() AS ro'))[0];
+    expect(read.ro).toBe(true);
+  });
+
+  test("the leader's pod deleted: Patroni hands over on SIGTERM, the StatefulSet recreates the pod, no acknowledged write lost", async () => {
+    await ensureFaultTable(appConn(rw));
+    const r = await deleteLeaderPod(cluster, deployed, appConn(rw));
+    expect(r.newLeader).not.toBe(r.oldLeader);
+    expect(r.acknowledged).toBeGreaterThan(0);
+    expect(r.lost).toBe(0);
+  }, 600000);
+
+  test("the leader's whole node lost (kubelet, containerd, its containers killed at once): a replica takes over, no acknowledged write lost; the pod waits for its node, whose return brings the member back", async () => {
+    const r = await loseLeaderNode(cluster, deployed, appConn(rw));
+    expect(r.newLeader).not.toBe(r.oldLeader);
+    expect(r.lost).toBe(0);
+    // a local volume pins the member to its node: Kubernetes neither deletes nor moves the pod
+    expect(r.strandedPod).toMatchObject({ name: r.oldLeader, ready: false });
+    const back = (await deployed.pods(deployed.postgres)).find((p) => p.name === r.oldLeader)!;
+    expect(back.ready).toBe(true);
+  }, 900000);
+
+  test('a drain honours the PodDisruptionBudgets: the node empties one member at a time and the cluster stays writable', async () => {
+    const leader = await deployed.leader();
+    const target = cluster.nodes.find((n) => n.name !== leader.node)!;
+    const r = await cluster.api.kubectl(['drain', target.name, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s', '--pod-selector', `app.kubernetes.io/instance`], undefined, 300000);
+    log(`kubectl drain ${target.name}: exit ${r.code}\n${(r.stdout + r.stderr).split('\n').filter((l) => /evict|error|cannot|budget/i.test(l)).slice(0, 20).join('\n')}`);
+    await cluster.api.run(['uncordon', target.name]);
+    await deployed.waitHealthy(240000);
+    const row = (await query<{ ro: boolean }>(appConn(rw), 'SELECT pg_is_in_recovery() AS ro'))[0];
+    expect(row.ro).toBe(false);
+  }, 600000);
+});

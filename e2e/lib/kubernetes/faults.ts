@@ -1,0 +1,133 @@
+/*
+ * Failures made real on the Kubernetes bed, under a write load through the write Service:
+ *   - the leader's pod deleted (Kubernetes sends SIGTERM; Patroni hands over; the StatefulSet recreates it);
+ *   - the leader's whole node lost (kubelet, containerd, kube-proxy and every container killed at once),
+ *     then the node started again.
+ * Each returns what the writes saw: seconds without an acknowledged write, acknowledged writes lost.
+ */
+import { log } from '../log';
+import { PgConn, query, WriteLoad } from '../pg';
+import { sleep, waitFor } from '../poll';
+import { writeUnavailability } from '../write-availability';
+import type { KubernetesCluster } from './cluster';
+import type { DeployedPgHa, LivePod, PatroniMember } from './deployed-pg-ha';
+
+export interface FaultResult {
+  kind: 'pod-deleted' | 'node-lost';
+  oldLeader: string;
+  newLeader: string;
+  /** from the fault to the first write acknowledged through the write Service */
+  firstWriteS: number;
+  /** summed windows without an acknowledged write (write-availability.ts) */
+  unavailableS: number;
+  acknowledged: number;
+  /** acknowledged writes missing from the table afterwards: must be 0 */
+  lost: number;
+  /** the lost node's StatefulSet pod while the node was down (node-lost only) */
+  strandedPod?: LivePod;
+}
+
+export const FAULT_TABLE = 'e2e_fault_writes';
+
+async function newLeader(deployed: DeployedPgHa, old: string, timeoutMs: number): Promise<PatroniMember> {
+  return waitFor('a new leader', async () => {
+    const l = (await deployed.members())?.find((x) => x.role === 'leader' && x.state === 'running');
+    return l && l.name !== old ? l : undefined;
+  }, { timeoutMs, intervalMs: 200 });
+}
+
+async function lostWrites(conn: PgConn, load: WriteLoad): Promise<number> {
+  const ids = new Set((await query<{ id: string }>(conn, `SELECT id FROM ${FAULT_TABLE}`)).map((r) => Number(r.id)));
+  return load.acks.filter((a) => !ids.has(a.id)).length;
+}
+
+export async function ensureFaultTable(conn: PgConn): Promise<void> {
+  await query(conn, `CREATE TABLE IF NOT EXISTS ${FAULT_TABLE} (id bigint PRIMARY KEY, at timestamptz DEFAULT now())`);
+}
+
+let nextId = 1;
+
+/** the first acknowledgement after t, or an error naming what the load saw */
+async function firstAck(load: WriteLoad, t: number, timeoutMs = 180000): Promise<{ ackAt: number }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no write acknowledged within ${timeoutMs / 1000} s; last errors: ${load.errors.slice(-3).map((e) => e.message).join(' | ')}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([load.firstAckAfter(t), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function underWrites(conn: PgConn, fault: (load: WriteLoad) => Promise<Omit<FaultResult, 'firstWriteS' | 'unavailableS' | 'acknowledged' | 'lost'> & { t0: number }>): Promise<FaultResult> {
+  const load = new WriteLoad(conn, FAULT_TABLE, { firstId: nextId });
+  load.start();
+  let r: Awaited<ReturnType<typeof fault>>;
+  let first: { ackAt: number };
+  try {
+    await firstAck(load, Date.now());
+    r = await fault(load);
+    first = await firstAck(load, r.t0);
+    await sleep(1000);
+  } finally {
+    await load.stop();
+    nextId = load.lastId + 1;
+  }
+  const { t0, ...rest } = r;
+  return {
+    ...rest,
+    firstWriteS: (first.ackAt - t0) / 1000,
+    unavailableS: writeUnavailability(load.acks, load.errors).unavailableS,
+    acknowledged: load.acks.length,
+    lost: await lostWrites(conn, load),
+  };
+}
+
+/** Delete the leader's pod; returns once writes flow again and every member is back and healthy. */
+export async function deleteLeaderPod(cluster: KubernetesCluster, deployed: DeployedPgHa, conn: PgConn): Promise<FaultResult> {
+  const old = await deployed.leader();
+  const r = await underWrites(conn, async () => {
+    const t0 = Date.now();
+    await cluster.api.run(['delete', 'pod', '-n', deployed.namespace, old.name, '--wait=false']);
+    const next = await newLeader(deployed, old.name, 60000);
+    return { kind: 'pod-deleted', oldLeader: old.name, newLeader: next.name, t0 };
+  });
+  await deployed.waitHealthy(240000);
+  log(`FAULT pod-deleted: ${r.oldLeader} -> ${r.newLeader}; first write after ${r.firstWriteS.toFixed(2)} s, ${r.unavailableS.toFixed(2)} s without writes, ${r.acknowledged} acknowledged, ${r.lost} lost`);
+  return r;
+}
+
+/**
+ * Kill the leader's whole node; once a new leader takes writes and the node is NotReady, record
+ * what Kubernetes did with the node's StatefulSet pod; then start the node again and wait until its
+ * member is back and the cluster healthy.
+ */
+export async function loseLeaderNode(cluster: KubernetesCluster, deployed: DeployedPgHa, conn: PgConn): Promise<FaultResult> {
+  const old = await deployed.leader();
+  const node = cluster.nodes.find((n) => n.name === old.node);
+  if (!node) throw new Error(`the leader ${old.name} is on ${old.node}, not a node of the bed`);
+  const r = await underWrites(conn, async () => {
+    const t0 = Date.now();
+    await node.kill();
+    const next = await newLeader(deployed, old.name, 120000);
+    return { kind: 'node-lost', oldLeader: old.name, newLeader: next.name, t0 };
+  });
+  await waitFor(`node ${node.name} NotReady`, async () => {
+    const n = await cluster.api.get(`/api/v1/nodes/${node.name}`);
+    return n?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status !== 'True');
+  }, { timeoutMs: 90000, intervalMs: 1000 });
+  await waitFor(`pod ${old.name} not ready`, async () => {
+    const p = (await deployed.pods(deployed.postgres)).find((x) => x.name === old.name);
+    return p && !p.ready ? p : undefined;
+  }, { timeoutMs: 60000, intervalMs: 1000 });
+  r.strandedPod = (await deployed.pods(deployed.postgres)).find((x) => x.name === old.name);
+  const s = r.strandedPod!;
+  log(`FAULT node-lost: ${node.name} down; ${r.oldLeader} -> ${r.newLeader}; first write after ${r.firstWriteS.toFixed(2)} s, ${r.unavailableS.toFixed(2)} s without writes, ${r.acknowledged} acknowledged, ${r.lost} lost; `
+    + `Kubernetes keeps pod ${s.name} on ${s.node} (phase ${s.phase}, ready ${s.ready}, deleting ${s.deleting}): its local volume is there and a StatefulSet keeps one pod per identity`);
+  await cluster.restartNode(node);
+  await cluster.waitNodesReady(120000, [node]);
+  const members = await deployed.waitHealthy(300000);
+  log(`node ${node.name} back: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}`);
+  return r;
+}
