@@ -6,7 +6,7 @@
  * Each returns what the writes saw: seconds without an acknowledged write, acknowledged writes lost.
  */
 import { log } from '../log';
-import { PgConn, query, WriteLoad } from '../pg';
+import { PgConn, tryQuery, WriteLoad } from '../pg';
 import { sleep, waitFor } from '../poll';
 import { writeUnavailability } from '../write-availability';
 import type { KubernetesCluster } from './cluster';
@@ -36,13 +36,21 @@ async function newLeader(deployed: DeployedPgHa, old: string, timeoutMs: number)
   }, { timeoutMs, intervalMs: 200 });
 }
 
+/**
+ * A query through a Service that retries for a while: after a node is lost, Kubernetes keeps its
+ * pods' endpoints until it marks them not ready (20-30 s here), so some new connections are refused.
+ */
+async function queryThroughService<R extends Record<string, unknown>>(conn: PgConn, sql: string, timeoutMs = 60000): Promise<R[]> {
+  return waitFor(`\`${sql}\` through ${conn.host}:${conn.port}`, () => tryQuery<R>(conn, sql, [], 5000), { timeoutMs, intervalMs: 500 });
+}
+
 async function lostWrites(conn: PgConn, load: WriteLoad): Promise<number> {
-  const ids = new Set((await query<{ id: string }>(conn, `SELECT id FROM ${FAULT_TABLE}`)).map((r) => Number(r.id)));
+  const ids = new Set((await queryThroughService<{ id: string }>(conn, `SELECT id FROM ${FAULT_TABLE}`)).map((r) => Number(r.id)));
   return load.acks.filter((a) => !ids.has(a.id)).length;
 }
 
 export async function ensureFaultTable(conn: PgConn): Promise<void> {
-  await query(conn, `CREATE TABLE IF NOT EXISTS ${FAULT_TABLE} (id bigint PRIMARY KEY, at timestamptz DEFAULT now())`);
+  await queryThroughService(conn, `CREATE TABLE IF NOT EXISTS ${FAULT_TABLE} (id bigint PRIMARY KEY, at timestamptz DEFAULT now())`);
 }
 
 let nextId = 1;
@@ -107,27 +115,31 @@ export async function loseLeaderNode(cluster: KubernetesCluster, deployed: Deplo
   const old = await deployed.leader();
   const node = cluster.nodes.find((n) => n.name === old.node);
   if (!node) throw new Error(`the leader ${old.name} is on ${old.node}, not a node of the bed`);
-  const r = await underWrites(conn, async () => {
-    const t0 = Date.now();
-    await node.kill();
-    const next = await newLeader(deployed, old.name, 120000);
-    return { kind: 'node-lost', oldLeader: old.name, newLeader: next.name, t0 };
-  });
-  await waitFor(`node ${node.name} NotReady`, async () => {
-    const n = await cluster.api.get(`/api/v1/nodes/${node.name}`);
-    return n?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status !== 'True');
-  }, { timeoutMs: 90000, intervalMs: 1000 });
-  await waitFor(`pod ${old.name} not ready`, async () => {
-    const p = (await deployed.pods(deployed.postgres)).find((x) => x.name === old.name);
-    return p && !p.ready ? p : undefined;
-  }, { timeoutMs: 60000, intervalMs: 1000 });
-  r.strandedPod = (await deployed.pods(deployed.postgres)).find((x) => x.name === old.name);
-  const s = r.strandedPod!;
-  log(`FAULT node-lost: ${node.name} down; ${r.oldLeader} -> ${r.newLeader}; first write after ${r.firstWriteS.toFixed(2)} s, ${r.unavailableS.toFixed(2)} s without writes, ${r.acknowledged} acknowledged, ${r.lost} lost; `
-    + `Kubernetes keeps pod ${s.name} on ${s.node} (phase ${s.phase}, ready ${s.ready}, deleting ${s.deleting}): its local volume is there and a StatefulSet keeps one pod per identity`);
-  await cluster.restartNode(node);
-  await cluster.waitNodesReady(120000, [node]);
-  const members = await deployed.waitHealthy(300000);
-  log(`node ${node.name} back: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}`);
-  return r;
+  try {
+    const r = await underWrites(conn, async () => {
+      const t0 = Date.now();
+      await node.kill();
+      const next = await newLeader(deployed, old.name, 120000);
+      return { kind: 'node-lost', oldLeader: old.name, newLeader: next.name, t0 };
+    });
+    await waitFor(`node ${node.name} NotReady`, async () => {
+      const n = await cluster.api.get(`/api/v1/nodes/${node.name}`);
+      return n?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status !== 'True');
+    }, { timeoutMs: 90000, intervalMs: 1000 });
+    r.strandedPod = await waitFor(`pod ${old.name} not ready`, async () => {
+      const p = (await deployed.pods(deployed.postgres)).find((x) => x.name === old.name);
+      return p && !p.ready ? p : undefined;
+    }, { timeoutMs: 60000, intervalMs: 1000 });
+    const s = r.strandedPod;
+    log(`FAULT node-lost: ${node.name} down; ${r.oldLeader} -> ${r.newLeader}; first write after ${r.firstWriteS.toFixed(2)} s, ${r.unavailableS.toFixed(2)} s without writes, ${r.acknowledged} acknowledged, ${r.lost} lost; `
+      + `Kubernetes keeps pod ${s.name} on ${s.node} (phase ${s.phase}, ready ${s.ready}, deleting ${s.deleting}): its local volume is there and a StatefulSet keeps one pod per identity`);
+    return r;
+  } finally {
+    if (!node.running) {
+      await cluster.restartNode(node);
+      await cluster.waitNodesReady(120000, [node]);
+      const members = await deployed.waitHealthy(300000);
+      log(`node ${node.name} back: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}`);
+    }
+  }
 }

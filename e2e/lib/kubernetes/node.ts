@@ -60,6 +60,11 @@ export class BedNode {
     return path.join(this.dirs.state, 'log');
   }
 
+  /** its daemons were started and not killed since */
+  get running(): boolean {
+    return this.daemons.length > 0;
+  }
+
   /** the Supervisor "pod" holding every process of this node */
   get processGroup(): string {
     return this.name;
