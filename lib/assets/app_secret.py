@@ -22,14 +22,13 @@ POD_NAMESPACE, APP_SECRET_WAIT_SECONDS; the ServiceAccount token in SERVICEACCOU
 import base64
 import json
 import os
-import ssl
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kube_api import kube  # noqa: E402 (a sibling file of the same ConfigMap)
+
 MERGE_PATCH = 'application/merge-patch+json'
 SECRET_TYPE = 'kubernetes.io/basic-auth'
 
@@ -149,29 +148,6 @@ def update(api, namespace, connection, password, wait_seconds, attempts=5):
             sys.exit(f'PATCH secret {name} answered HTTP {status}: {(answer or {}).get("message", "")}')
     sys.exit(f'Secret {name} kept changing under this Job ({attempts} attempts); run it again.')
 
-
-def kube(method, path, payload=None, content_type='application/json'):
-    """One call to the Kubernetes API with the pod's ServiceAccount token: (status, parsed body)."""
-    host = os.environ.get('KUBERNETES_SERVICE_HOST', 'kubernetes.default.svc')
-    port = os.environ.get('KUBERNETES_SERVICE_PORT', '443')
-    with open(f'{SA_DIR}/token') as f:
-        token = f.read().strip()
-    request = urllib.request.Request(
-        f'https://{host}:{port}{path}', method=method,
-        data=None if payload is None else json.dumps(payload).encode(),
-        headers={'Authorization': f'Bearer {token}', 'Content-Type': content_type})
-    context = ssl.create_default_context(cafile=f'{SA_DIR}/ca.crt')
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=15) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        text = error.read().decode(errors='replace')
-        try:
-            return error.code, json.loads(text)
-        except ValueError:
-            return error.code, {'message': text}
-    except (urllib.error.URLError, OSError) as error:
-        return 0, {'message': f'the API server did not answer: {getattr(error, "reason", error)}'}
 
 
 def main():

@@ -23,41 +23,14 @@ LEASE_DURATION_SECONDS; the ServiceAccount token in SERVICEACCOUNT_DIR (default 
 import datetime
 import json
 import os
-import ssl
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from patroni_client import log  # noqa: E402 (a sibling file of the same ConfigMap)
 
-SA_DIR = os.environ.get('SERVICEACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')
-
-
-def kube(method, path, body=None, content_type='application/json'):
-    """One call to the Kubernetes API with the Job's ServiceAccount token: (status, parsed body)."""
-    host = os.environ.get('KUBERNETES_SERVICE_HOST', 'kubernetes.default.svc')
-    port = os.environ.get('KUBERNETES_SERVICE_PORT', '443')
-    with open(f'{SA_DIR}/token') as f:
-        token = f.read().strip()
-    request = urllib.request.Request(
-        f'https://{host}:{port}{path}', method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={'Authorization': f'Bearer {token}', 'Content-Type': content_type})
-    context = ssl.create_default_context(cafile=f'{SA_DIR}/ca.crt')
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=15) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        text = error.read().decode(errors='replace')
-        try:
-            return error.code, json.loads(text)
-        except ValueError:
-            return error.code, {'message': text}
-    except (urllib.error.URLError, OSError) as error:
-        return 0, {'message': f'the API server did not answer: {getattr(error, "reason", error)}'}
+from kube_api import kube  # noqa: E402 (a sibling file of the same ConfigMap)
 
 
 def micro_time(epoch=None):

@@ -6,3 +6,6 @@ import { join } from 'path';
 export function readAsset(name: string): string {
   return readFileSync(join(__dirname, name), 'utf8');
 }
+
+/** The Jobs' Kubernetes API client, a module every script that calls the API imports (kube_lease.py, app_secret.py). */
+export const KUBE_API_MODULE = 'kube_api.py';

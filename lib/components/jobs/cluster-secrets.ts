@@ -9,7 +9,7 @@ import { checkDnsLabel } from '../../validation';
 import { ClusterContext } from '../../settings/cluster-names';
 import { Credential, CREDENTIAL_KEYS, CREDENTIAL_LIMITS, FEATURE_CREDENTIALS } from '../../settings/credentials';
 import { contentHash, fieldEnv, kubeletLiteral, plainEnv } from '../../k8s/workload';
-import { readAsset } from '../../assets/read-asset';
+import { KUBE_API_MODULE, readAsset } from '../../assets/read-asset';
 import { EtcdTls } from '../etcd/etcd-tls';
 import { APP_SECRET_SCRIPT, AppSecret } from './app-secret';
 
@@ -132,7 +132,7 @@ export class ClusterSecrets extends Construct {
       // Whether the application's connection Secret exists (the init Job keeps it current).
       { apiGroups: [''], resources: ['secrets'], resourceNames: [appSecret.name], verbs: ['get'] },
     ]);
-    const scripts = { 'create-secret.py': readAsset('create-secret.py'), [APP_SECRET_SCRIPT]: readAsset(APP_SECRET_SCRIPT) };
+    const scripts = { 'create-secret.py': readAsset('create-secret.py'), [APP_SECRET_SCRIPT]: readAsset(APP_SECRET_SCRIPT), [KUBE_API_MODULE]: readAsset(KUBE_API_MODULE) };
     const script = JSON.stringify(scripts);
     new k8s.KubeConfigMap(this, 'Script', { metadata, data: scripts });
 

@@ -11,7 +11,7 @@ import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
-import { readAsset } from '../../assets/read-asset';
+import { KUBE_API_MODULE, readAsset } from '../../assets/read-asset';
 
 /** The Spilo image's `postgres` user (uid 101, gid 103): `postgres -C` refuses to run as root. */
 export const SPILO_POSTGRES_UID = 101;
@@ -21,7 +21,7 @@ const CA_DIR = '/etc/pg-ha-ca';
 // A path the scripts never spell (not /config, a Patroni REST path): the e2e bed rewrites mount paths in mounted files.
 const CONFIG_DIR = '/declared';
 /** The Python files the Job runs; patroni_client.py and kube_lease.py are modules the rollout Job imports too. */
-export const CONVERGE_SCRIPTS = ['patroni_client.py', DAY2_LEASE_SCRIPT, 'converge_patroni.py'] as const;
+export const CONVERGE_SCRIPTS = ['patroni_client.py', KUBE_API_MODULE, DAY2_LEASE_SCRIPT, 'converge_patroni.py'] as const;
 
 export interface ConvergeJobProps {
   readonly cluster: ClusterContext;

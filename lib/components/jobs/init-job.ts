@@ -15,7 +15,7 @@ import { resolveResources } from '../../k8s/resources';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
-import { readAsset } from '../../assets/read-asset';
+import { KUBE_API_MODULE, readAsset } from '../../assets/read-asset';
 import { APP_SECRET_SCRIPT, AppSecret } from './app-secret';
 
 export interface InitJobProps extends InitJobSettings {
@@ -111,7 +111,7 @@ export class InitJob extends Construct {
     });
     const data = {
       'init.sh': readAsset('init.sh'), 'init.sql': readAsset('init.sql'), 'user.sql': props.extraSql ?? '',
-      [APP_SECRET_SCRIPT]: readAsset(APP_SECRET_SCRIPT),
+      [APP_SECRET_SCRIPT]: readAsset(APP_SECRET_SCRIPT), [KUBE_API_MODULE]: readAsset(KUBE_API_MODULE),
     };
     const configName = `${cluster.name}-init`;
     this.configMap = new k8s.KubeConfigMap(this, 'Sql', { metadata: { name: configName, labels }, data });

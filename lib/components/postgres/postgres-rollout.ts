@@ -14,12 +14,12 @@ import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
 import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
 import { checkOneOf } from '../../validation';
-import { readAsset } from '../../assets/read-asset';
+import { KUBE_API_MODULE, readAsset } from '../../assets/read-asset';
 
 /** The unprivileged user the Job runs as (the Spilo image's `nobody`). */
 const NOBODY_UID = 65534;
 /** The Python files the Job runs (patroni_client.py and kube_lease.py are shared with the converge Job). */
-export const ROLLOUT_SCRIPTS = ['patroni_client.py', DAY2_LEASE_SCRIPT, 'rollout.py'] as const;
+export const ROLLOUT_SCRIPTS = ['patroni_client.py', KUBE_API_MODULE, DAY2_LEASE_SCRIPT, 'rollout.py'] as const;
 /** How long one step (a pod back and streaming, the switchover) may take before the Job stops. */
 const STEP_TIMEOUT_SECONDS = 600;
 
