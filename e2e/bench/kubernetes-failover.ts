@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     `Kubernetes ${KUBERNETES_VERSION} on this machine (3 nodes, containerd, kube-proxy in iptables mode, CoreDNS; ${os.cpus().length} cores),`,
     `\`${path.relative(path.join(__dirname, '..', '..'), distUnderTest()) || 'dist'}\` synced in Argo CD's order; writes through the write Service's cluster IP. \`BENCH_RUNS=${runs} npm run bench:kubernetes-failover\`, ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    '| Fault | Runs | First write after (s, min / median / max) | Without writes (s) | Acknowledged writes lost |',
+    '| Fault | Runs | First write on the new leader after (s, min / median / max) | Without writes (s) | Acknowledged writes lost |',
     '|---|---|---|---|---|',
     ...rows,
   ].join('\n');

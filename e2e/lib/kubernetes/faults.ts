@@ -16,7 +16,7 @@ export interface FaultResult {
   kind: 'pod-deleted' | 'node-lost';
   oldLeader: string;
   newLeader: string;
-  /** from the fault to the first write acknowledged through the write Service */
+  /** from the fault to the first write the new leader acknowledged through the write Service */
   firstWriteS: number;
   /** summed windows without an acknowledged write (write-availability.ts) */
   unavailableS: number;
@@ -56,19 +56,23 @@ export async function ensureFaultTable(conn: PgConn): Promise<void> {
 let nextId = 1;
 
 /** the first acknowledgement after t, or an error naming what the load saw */
-async function firstAck(load: WriteLoad, t: number, timeoutMs = 180000): Promise<{ ackAt: number }> {
+async function firstAck(load: WriteLoad, t: number, timeoutMs = 180000, pred: (a: { server: string }) => boolean = () => true): Promise<{ ackAt: number }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no write acknowledged within ${timeoutMs / 1000} s; last errors: ${load.errors.slice(-3).map((e) => e.message).join(' | ')}`)), timeoutMs);
   });
   try {
-    return await Promise.race([load.firstAckAfter(t), timeout]);
+    return await Promise.race([load.firstAckAfter(t, pred), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function underWrites(conn: PgConn, fault: (load: WriteLoad) => Promise<Omit<FaultResult, 'firstWriteS' | 'unavailableS' | 'acknowledged' | 'lost'> & { t0: number }>): Promise<FaultResult> {
+/**
+ * Run `fault` under the write load; the outage is over at the first write the new leader (not the
+ * old one, `oldIp`, which may still answer for a moment) acknowledges.
+ */
+async function underWrites(conn: PgConn, oldIp: string, fault: (load: WriteLoad) => Promise<Omit<FaultResult, 'firstWriteS' | 'unavailableS' | 'acknowledged' | 'lost'> & { t0: number }>): Promise<FaultResult> {
   const load = new WriteLoad(conn, FAULT_TABLE, { firstId: nextId });
   load.start();
   let r: Awaited<ReturnType<typeof fault>>;
@@ -76,7 +80,7 @@ async function underWrites(conn: PgConn, fault: (load: WriteLoad) => Promise<Omi
   try {
     await firstAck(load, Date.now());
     r = await fault(load);
-    first = await firstAck(load, r.t0);
+    first = await firstAck(load, r.t0, 180000, (a) => a.server !== oldIp);
     await sleep(1000);
   } finally {
     await load.stop();
@@ -95,7 +99,7 @@ async function underWrites(conn: PgConn, fault: (load: WriteLoad) => Promise<Omi
 /** Delete the leader's pod; returns once writes flow again and every member is back and healthy. */
 export async function deleteLeaderPod(cluster: KubernetesCluster, deployed: DeployedPgHa, conn: PgConn): Promise<FaultResult> {
   const old = await deployed.leader();
-  const r = await underWrites(conn, async () => {
+  const r = await underWrites(conn, old.ip, async () => {
     const t0 = Date.now();
     await cluster.api.run(['delete', 'pod', '-n', deployed.namespace, old.name, '--wait=false']);
     const next = await newLeader(deployed, old.name, 60000);
@@ -116,7 +120,7 @@ export async function loseLeaderNode(cluster: KubernetesCluster, deployed: Deplo
   const node = cluster.nodes.find((n) => n.name === old.node);
   if (!node) throw new Error(`the leader ${old.name} is on ${old.node}, not a node of the bed`);
   try {
-    const r = await underWrites(conn, async () => {
+    const r = await underWrites(conn, old.ip, async () => {
       const t0 = Date.now();
       await node.kill();
       const next = await newLeader(deployed, old.name, 120000);
