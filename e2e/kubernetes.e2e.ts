@@ -43,6 +43,18 @@ describe(`dist/ on Kubernetes ${KUBERNETES_VERSION} (3 nodes, containerd, kube-p
     expect(r.jobs.every((j) => j.succeeded)).toBe(true);
   });
 
+  test('dist/ applied again changes nothing: `kubectl diff` is clean and no object gets a new generation (Argo CD stays Synced)', async () => {
+    const generations = async () => (await cluster.api.run(['get', 'statefulsets,deployments,poddisruptionbudgets,networkpolicies,services,configmaps', '-n', deployed.namespace,
+      '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{"\\n"}{end}'])).trim();
+    const before = await generations();
+    const diff = await cluster.api.kubectl(['diff', '-f', distUnderTest()]);
+    expect(diff.stdout).toBe('');
+    expect(diff.code).toBe(0);
+    const apply = await cluster.api.kubectl(['apply', '-f', distUnderTest()]);
+    expect(apply.code).toBe(0);
+    expect(await generations()).toBe(before);
+  });
+
   test('the namespace enforces Pod Security "restricted": the admission plugin admitted every pod of dist/ and refuses a pod that asks for more', async () => {
     const ns = await cluster.api.get(`/api/v1/namespaces/${deployed.namespace}`);
     expect(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');

@@ -79,14 +79,18 @@ export class NetworkPolicies extends Construct {
     // Spilo calls the API and, with backups on, object storage: neither address is selectable.
     const postgresAnywherePorts = [...new Set([...apiServerPorts, ...objectStoragePorts])];
 
-    const pods = (selector: Record<string, string>): k8s.NetworkPolicyPeer => ({ podSelector: { matchLabels: selector } });
+    // The API server stores an empty label map or rule list as absent: written so, a second apply
+    // changes nothing (written as {} or [], every `kubectl apply` patches it again and Argo CD's
+    // diff sees a field the cluster never keeps).
+    const labelSelector = (labels: Record<string, string>): k8s.LabelSelector => (Object.keys(labels).length ? { matchLabels: labels } : {});
+    const pods = (selector: Record<string, string>): k8s.NetworkPolicyPeer => ({ podSelector: labelSelector(selector) });
     const inNamespaces = (namespaces: string[], podLabels: Record<string, string>): k8s.NetworkPolicyPeer => ({
       namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces }] },
-      podSelector: { matchLabels: podLabels },
+      podSelector: labelSelector(podLabels),
     });
     const clients: k8s.NetworkPolicyPeer = clientNamespaces.length
       ? inNamespaces(clientNamespaces, clientPodLabels)
-      : { podSelector: { matchLabels: clientPodLabels } };
+      : pods(clientPodLabels);
     const prometheus = inNamespaces(prometheusNamespaces, prometheusPodLabels);
     const ingressController = inNamespaces(ingressNamespaces, ingressPodLabels);
     const dnsRule: k8s.NetworkPolicyEgressRule = {
@@ -99,7 +103,8 @@ export class NetworkPolicies extends Construct {
     const policy = (name: string, selector: Record<string, string>, ingress: k8s.NetworkPolicyIngressRule[], egress: k8s.NetworkPolicyEgressRule[]) => {
       const networkPolicy = new k8s.KubeNetworkPolicy(this, name, {
         metadata: { name: `${cluster.name}-${name}`, labels: props.labels },
-        spec: { podSelector: { matchLabels: selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+        // both policy types listed: a rule list left out denies all of that direction
+        spec: { podSelector: labelSelector(selector), policyTypes: ['Ingress', 'Egress'], ...(ingress.length ? { ingress } : {}), ...(egress.length ? { egress } : {}) },
       });
       this.policies.push(networkPolicy);
       return networkPolicy;

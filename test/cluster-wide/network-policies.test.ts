@@ -185,6 +185,22 @@ describe('NetworkPolicy objects', () => {
     expect(manifests.selectedBy(deny.spec.podSelector, 'pg-ha').map((w) => w.name)).toEqual(manifests.workloads().map((w) => w.name));
   });
 
+  test('hold no empty label map or rule list, which the API server drops: a second `kubectl apply` of dist/ changes nothing', () => {
+    // Found on the real-Kubernetes bed: `matchLabels: {}`, `ingress: []` and `egress: []` are stored as
+    // absent, so every apply patched them again (a new generation each time) and `kubectl diff` never came clean.
+    const empties = (value: unknown, at: string): string[] => {
+      if (Array.isArray(value)) return value.length ? value.flatMap((v, i) => empties(v, `${at}[${i}]`)) : [at];
+      if (value && typeof value === 'object') {
+        const entries = Object.entries(value);
+        return at.endsWith('matchLabels') && !entries.length ? [at] : entries.flatMap(([k, v]) => empties(v, `${at}.${k}`));
+      }
+      return [];
+    };
+    for (const settings of [{}, { networkPolicies: { clientPodLabels: {} } }] as PgHaSettings[]) {
+      for (const policy of synth(settings).all('NetworkPolicy')) expect(empties(policy.spec, `${policy.metadata.name}.spec`)).toEqual([]);
+    }
+  });
+
   test('dns "any" allows port 53 to any address (NodeLocal DNSCache is not a pod)', () => {
     const policy = synth({ networkPolicies: { dns: 'any' } }).all('NetworkPolicy').find((p) => p.metadata.name === 'pg-ha-etcd')!;
     const dnsRule = policy.spec.egress.find((r: any) => r.ports.some((p: any) => p.port === 53));
