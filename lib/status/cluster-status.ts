@@ -65,6 +65,8 @@ export interface MemberRow {
   lagBytes?: number;
   lag: string;
   pendingRestart: boolean;
+  /** `max_connections 100 -> 200, ...` from Patroni's pending_restart_reason */
+  pendingRestartReason?: string;
 }
 
 export interface EtcdRow { name: string; node: string; pod: string; healthy: boolean; detail: string }
@@ -150,6 +152,16 @@ function jobRow(kind: JobRow['kind'], job: KubeObject, now: Date): JobRow {
   return { kind, name: job.metadata.name, result, when, ago: when ? formatAgo(new Date(when), now) : '' };
 }
 
+/** Patroni's pending_restart_reason: `{param: {old_value, new_value}}` */
+function restartReason(r: Record<string, unknown> | undefined): string | undefined {
+  if (!r || typeof r !== 'object') return undefined;
+  const parts = Object.entries(r).map(([k, v]) => {
+    const o = v as { old_value?: unknown; new_value?: unknown } | undefined;
+    return o && typeof o === 'object' && 'new_value' in o ? `${k} ${String(o.old_value)} -> ${String(o.new_value)}` : k;
+  });
+  return parts.length ? parts.join(', ') : undefined;
+}
+
 const lagOf = (m: PatroniClusterMember): number | undefined => {
   const v = m.lag ?? m.replay_lag ?? m.receive_lag;
   return typeof v === 'number' ? v : undefined;
@@ -192,6 +204,7 @@ export function clusterStatus(inputs: StatusInputs): ClusterStatus {
       lagBytes,
       lag: m.role === 'leader' ? '' : lagBytes !== undefined ? formatBytes(lagBytes) : lagRaw !== undefined ? String(lagRaw) : '',
       pendingRestart: Boolean(m.pending_restart),
+      pendingRestartReason: restartReason(m.pending_restart_reason),
     };
   });
   // the StatefulSet's pods Patroni does not list
@@ -222,7 +235,7 @@ export function clusterStatus(inputs: StatusInputs): ClusterStatus {
   }
   for (const m of members) {
     if (m.pod !== 'ready' && m.state !== 'not in Patroni') problems.push(`pod ${m.name} is not ready (${m.pod})`);
-    if (m.pendingRestart) warnings.push(`${m.name} has a pending restart (a parameter changes only on restart; the converge Job restarts members)`);
+    if (m.pendingRestart) warnings.push(`${m.name} has a pending restart${m.pendingRestartReason ? ` (${m.pendingRestartReason})` : ''}: the converge Job restarts members for a change in git; otherwise patronictl restart`);
   }
   const syncStandby = pm.filter((m) => m.role === 'sync_standby' || m.role === 'quorum_standby').map((m) => m.name);
   if (inputs.patroni.cluster && desired > 1 && leader && !syncStandby.length) warnings.push('no synchronous standby: with synchronous_mode on, commits wait for one');
