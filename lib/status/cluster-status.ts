@@ -102,7 +102,7 @@ export function podsOf(workload: KubeObject | undefined, objects: KubeObject[]):
   return objects.filter((o) => o.kind === 'Pod' && Object.entries(sel).every(([k, v]) => labelsOf(o)[k] === v)).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name, undefined, { numeric: true }));
 }
 
-export const podReady = (p: KubeObject): boolean => (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+export const podReady = (p: KubeObject): boolean => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
 
 /** why a pod is not ready, in kubectl's words (a waiting container's reason, a deletion, the phase) */
 export function podTrouble(p: KubeObject): string {
