@@ -238,7 +238,7 @@ export function clusterStatus(inputs: StatusInputs): ClusterStatus {
     if (m.pendingRestart) warnings.push(`${m.name} has a pending restart${m.pendingRestartReason ? ` (${m.pendingRestartReason})` : ''}: the converge Job restarts members for a change in git; otherwise patronictl restart`);
   }
   const syncStandby = pm.filter((m) => m.role === 'sync_standby' || m.role === 'quorum_standby').map((m) => m.name);
-  if (inputs.patroni.cluster && desired > 1 && leader && !syncStandby.length) warnings.push('no synchronous standby: with synchronous_mode on, commits wait for one');
+  if (inputs.patroni.cluster && desired > 1 && leader && !syncStandby.length) warnings.push('no synchronous standby (with synchronous_mode on, Patroni promotes only a synchronous standby)');
 
   // --- router
   const routerPods = podsOf(w.router, objects).filter((p) => !p.metadata.deletionTimestamp);
@@ -304,7 +304,7 @@ function table(header: string[], rows: string[][]): string[] {
 export function renderStatus(s: ClusterStatus, now: Date): string {
   const out: string[] = [];
   out.push(`Cluster ${s.scope} in namespace ${s.namespace}: ${s.healthy ? 'healthy' : 'NOT HEALTHY'}`);
-  out.push(`Leader: ${s.leader ?? 'none'}    Synchronous standby: ${s.syncStandby.join(', ') || 'none'}`);
+  out.push(`Leader: ${s.leader || 'none'}    Synchronous standby: ${s.syncStandby.join(', ') || 'none'}`);
   out.push('');
   out.push(`PostgreSQL members (Patroni${s.patroniFrom ? `, asked in ${s.patroniFrom}` : ''}):`);
   out.push(...table(['MEMBER', 'NODE', 'ROLE', 'STATE', 'TL', 'LAG', 'PENDING RESTART', 'POD'],

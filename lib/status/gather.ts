@@ -15,13 +15,17 @@ export type RunKubectl = (args: string[]) => KubectlResult;
 
 /** kubectl from `KUBECTL` or PATH, with the connection flags given; never throws. */
 export function kubectlRunner(opts: { kubectl: string; kubeconfig?: string; context?: string; namespace: string; timeoutMs?: number }): RunKubectl {
+  const timeout = opts.timeoutMs === undefined ? KUBECTL_TIMEOUT_MS : opts.timeoutMs;
   const base = [...(opts.kubeconfig ? [`--kubeconfig=${opts.kubeconfig}`] : []), ...(opts.context ? [`--context=${opts.context}`] : []), `--namespace=${opts.namespace}`];
   return (args) => {
-    const r = spawnSync(opts.kubectl, [...base, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 30000 });
+    const r = spawnSync(opts.kubectl, [...base, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout });
     if (r.error) return { code: -1, stdout: '', stderr: `${opts.kubectl}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (install kubectl or set KUBECTL)' : r.error.message}` };
     return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
 }
+
+/** one kubectl call (an exec included) that takes longer is killed and reported */
+const KUBECTL_TIMEOUT_MS = 30000;
 
 export class KubectlError extends Error {}
 
