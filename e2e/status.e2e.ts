@@ -20,10 +20,11 @@ const REPO = path.join(__dirname, '..');
 
 interface StatusRun { code: number; stdout: string; stderr: string; ms: number }
 
-/** `npm run status` as a user runs it, with the bed's kubectl and kubeconfig, the names from dist/ */
+/** `npm run status` as a user runs it, with the bed's kubectl and kubeconfig, the names from dist/ (or, `fromSettings`, from pg-ha.env) */
 function status(...extra: string[]): Promise<StatusRun> {
   const scope = deployed.postgres.metadata.labels!['app.kubernetes.io/instance'];
-  const args = ['run', '-s', 'status', '--', `--kubeconfig=${cluster.kubeconfig}`, `--namespace=${deployed.namespace}`, `--scope=${scope}`, ...extra];
+  const names = extra[0] === 'fromSettings' ? [] : [`--namespace=${deployed.namespace}`, `--scope=${scope}`];
+  const args = ['run', '-s', 'status', '--', `--kubeconfig=${cluster.kubeconfig}`, ...names, ...extra.filter((a) => a !== 'fromSettings')];
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn('npm', args, { cwd: REPO, env: { ...process.env, KUBECTL }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -71,6 +72,12 @@ describe('npm run status on the real Kubernetes bed', () => {
     log(`npm run status:\n${table.stdout}`);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain(`Leader: ${s.leader}`);
+    if (!process.env.E2E_DIST) {
+      // the repository's dist/ is pg-ha.env's: without --namespace and --scope the settings name the cluster
+      const plain = await status('fromSettings');
+      expect(plain.code).toBe(0);
+      expect(plain.stdout).toContain(`Cluster ${s.scope} in namespace ${deployed.namespace}: healthy`);
+    }
   }, 120000);
 
   test("a replica's pod deleted: exit 1 naming the member while it is down, the leader unchanged; exit 0 once it streams again", async () => {
