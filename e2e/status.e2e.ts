@@ -2,7 +2,8 @@
  * `npm run status` against dist/ on the real Kubernetes bed (e2e/lib/kubernetes/, block bedBlock(2)):
  * the command runs as a user runs it, with the bed's kubectl (KUBECTL) and kubeconfig, and must
  * agree with what Patroni's REST API and the API server say; then a replica's pod is deleted and the
- * command must name that member and exit non-zero while it is down, and exit 0 once it is back.
+ * command must name that member and exit non-zero while it is down, and exit 0 once it is back; the
+same for an etcd member whose pod is gone.
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
@@ -106,4 +107,31 @@ describe('npm run status on the real Kubernetes bed', () => {
     log(`${((Date.now() - t0) / 1000).toFixed(1)} s after deleting ${replica}: exit 0 again`);
     expect(back.stdout).toMatch(new RegExp(`^ {2}${replica} +\\S+ +(replica|sync_standby) +streaming `, 'm'));
   }, 300000);
+
+  test("an etcd member without its pod (the StatefulSet scaled down by one; etcd's membership is static, so the member stays): exit 1 naming it, the quorum kept; exit 0 once it is back", async () => {
+    const sts = deployed.etcd.metadata.name;
+    const replicas: number = deployed.etcd.spec.replicas;
+    const gone = `${sts}-${replicas - 1}`;
+    await cluster.api.run(['-n', deployed.namespace, 'scale', 'statefulset', sts, `--replicas=${replicas - 1}`]);
+    try {
+      const t0 = Date.now();
+      const down = await waitFor(`npm run status to report etcd member ${gone}`, async () => {
+        const r = await status();
+        return r.code !== 0 ? r : undefined;
+      }, { timeoutMs: 90000, intervalMs: 1000 });
+      log(`${((Date.now() - t0) / 1000).toFixed(1)} s after scaling ${sts} to ${replicas - 1}: exit ${down.code}; ${down.stderr.trim()}`);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toMatch(new RegExp(`is not healthy: etcd member ${gone} is unhealthy: `));
+      expect(down.stdout).toContain(`etcd ${sts}: ${replicas - 1}/${replicas} members healthy`);
+      expect(down.stdout).not.toContain('etcd has no quorum');
+      expect(down.stdout).toMatch(new RegExp(`^ {2}${gone} +UNHEALTHY +no pod `, 'm'));
+    } finally {
+      await cluster.api.run(['-n', deployed.namespace, 'scale', 'statefulset', sts, `--replicas=${replicas}`]);
+    }
+    const back = await waitFor('npm run status to exit 0 again', async () => {
+      const r = await status();
+      return r.code === 0 ? r : undefined;
+    }, { timeoutMs: 180000, intervalMs: 2000 });
+    expect(back.stdout).toContain(`etcd ${sts}: ${replicas}/${replicas} members healthy`);
+  }, 400000);
 });
