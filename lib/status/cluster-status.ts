@@ -208,9 +208,10 @@ export function clusterStatus(inputs: StatusInputs): ClusterStatus {
     };
   });
   // the StatefulSet's pods Patroni does not list
+  const UNKNOWN = 'unknown (Patroni did not answer)';
   for (const p of pgPods) {
-    if (!pm.some((m) => m.name === p.metadata.name) && inputs.patroni.cluster) {
-      members.push({ name: p.metadata.name, node: p.spec?.nodeName ?? '', pod: podReady(p) ? 'ready' : podTrouble(p), role: '', state: 'not in Patroni', lag: '', pendingRestart: false });
+    if (!pm.some((m) => m.name === p.metadata.name)) {
+      members.push({ name: p.metadata.name, node: p.spec?.nodeName ?? '', pod: podReady(p) ? 'ready' : podTrouble(p), role: '', state: inputs.patroni.cluster ? 'not in Patroni' : UNKNOWN, lag: '', pendingRestart: false });
     }
   }
   members.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
@@ -224,7 +225,7 @@ export function clusterStatus(inputs: StatusInputs): ClusterStatus {
   }
   const leaderTimeline = leaders[0]?.timeline;
   for (const m of members) {
-    if (m.role === 'leader' || m.role === 'standby_leader') continue;
+    if (m.role === 'leader' || m.role === 'standby_leader' || m.state === UNKNOWN) continue;
     if (m.state === 'not in Patroni') problems.push(`${m.name}: its pod exists (${m.pod}) but Patroni does not list it as a member`);
     else if (m.state !== 'streaming') problems.push(`${m.name} is not streaming (state: ${m.state})`);
     else if (leaderTimeline !== undefined && m.timeline !== undefined && m.timeline !== leaderTimeline) warnings.push(`${m.name} is on timeline ${m.timeline}, the leader on ${leaderTimeline}`);

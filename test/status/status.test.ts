@@ -118,6 +118,9 @@ describe('the verdict on a captured cluster', () => {
     const s = clusterStatus(gatherStatus((args) => (args[0] === 'exec' ? { code: 1, stdout: '', stderr: 'error: unable to upgrade connection: container not found ("postgres")' } : capturedKubectl('healthy')(args)), 'pg-ha', 'pg-ha', () => NOW));
     expect(s.healthy).toBe(false);
     expect(s.problems[0]).toBe('Patroni did not answer in any pod: pg-ha-0: error: unable to upgrade connection: container not found ("postgres"); pg-ha-1: error: unable to upgrade connection: container not found ("postgres"); pg-ha-2: error: unable to upgrade connection: container not found ("postgres")');
+    // the pods are still listed, ready, and no member is called missing or not streaming
+    expect(s.members.map((m) => [m.name, m.state, m.pod])).toEqual(['pg-ha-0', 'pg-ha-1', 'pg-ha-2'].map((n) => [n, 'unknown (Patroni did not answer)', 'ready']));
+    expect(s.problems).toHaveLength(2);
     expect(s.problems).toContain('etcd did not answer in any pod: pg-ha-etcd-0: error: unable to upgrade connection: container not found ("postgres"); pg-ha-etcd-1: error: unable to upgrade connection: container not found ("postgres"); pg-ha-etcd-2: error: unable to upgrade connection: container not found ("postgres")');
   });
 });
