@@ -125,7 +125,7 @@ describe('npm run status on the real Kubernetes bed', () => {
       expect(down.stdout).toContain(`etcd ${sts}: ${replicas - 1}/${replicas} members healthy`);
       expect(down.stdout).not.toContain('etcd has no quorum');
       // its pod is Terminating until the kubelet reports it gone, then absent
-      expect(down.stdout).toMatch(new RegExp(`^ {2}${gone} +UNHEALTHY +(no pod|Terminating) `, 'm'));
+      expect(down.stdout).toMatch(new RegExp(`^ {2}${gone} +(\\S+ +)?UNHEALTHY +(no pod|Terminating) `, 'm'));
     } finally {
       await cluster.api.run(['-n', deployed.namespace, 'scale', 'statefulset', sts, `--replicas=${replicas}`]);
     }
