@@ -17,6 +17,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   components: ['k8s', 'settings', 'validation.ts', 'assets'],
   'cluster-wide': ['components', 'k8s', 'settings', 'validation.ts', 'assets'],
   gitops: ['k8s', 'settings', 'validation.ts'],
+  // `npm run status`: reads the running cluster through kubectl, the namespace and scope from the settings
+  status: ['settings', 'validation.ts'],
 };
 
 function sourceFiles(dir: string): string[] {
