@@ -15,12 +15,15 @@ import { KubeObject, resourcePath } from './kube-client';
 
 export interface LivePod {
   name: string;
+  uid: string;
   ip: string;
   node: string;
   ready: boolean;
   labels: Record<string, string>;
   phase: string;
   deleting: boolean;
+  /** each container's restart count (the kubelet's) */
+  restarts: Record<string, number>;
 }
 
 export interface PatroniMember {
@@ -94,11 +97,13 @@ export class DeployedPgHa {
     const list = await this.cluster.api.list(`${resourcePath('pods', workload.metadata.namespace)}?labelSelector=${encodeURIComponent(selector)}`);
     return list.map((p) => ({
       name: p.metadata.name,
+      uid: p.metadata.uid ?? '',
       ip: p.status?.podIP ?? '',
       node: p.spec.nodeName ?? '',
       phase: p.status?.phase ?? '',
       labels: p.metadata.labels ?? {},
       deleting: Boolean(p.metadata.deletionTimestamp),
+      restarts: Object.fromEntries(((p.status?.containerStatuses ?? []) as Array<{ name: string; restartCount: number }>).map((c) => [c.name, c.restartCount])),
       ready: (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'),
     })).sort((a, b) => a.name.localeCompare(b.name));
   }

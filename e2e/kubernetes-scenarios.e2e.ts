@@ -1,0 +1,328 @@
+/*
+ * The model bed's scenarios (e2e/scenarios/: routing, one replica down, etcd member down, etcd
+ * quorum loss, etcd security, monitoring) on the real Kubernetes bed: dist/ synced with kubectl in
+ * Argo CD's order on three real nodes (e2e/lib/kubernetes/), and each failure made the way it
+ * happens there: a container's PID 1 killed and restarted by its kubelet, pods kept down by
+ * cordoning their nodes and deleting them (their local volumes pin them to those nodes). Each test
+ * proves what its model-based scenario proves; names, ports and member counts come from dist/.
+ * Its own bed: block offset 1 (e2e/kubernetes.e2e.ts uses 0), so the two files can run side by side.
+ */
+import { ReadLoad, serviceConn } from './lib/app-client';
+import { log } from './lib/log';
+import { query } from './lib/pg';
+import { sleep, waitFor } from './lib/poll';
+import { bedBlock, distUnderTest } from './lib/kubernetes/bed-options';
+import { KubernetesCluster } from './lib/kubernetes/cluster';
+import { KUBERNETES_VERSION } from './lib/kubernetes/components';
+import { DeployedPgHa, LivePod } from './lib/kubernetes/deployed-pg-ha';
+import { ensureFaultTable, FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './lib/kubernetes/faults';
+import {
+  etcdctl, etcdHealth, etcdLeader, etcdMemberClient, exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable,
+  patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerServerStates, sampleServers,
+} from './lib/kubernetes/observations';
+
+const cluster = new KubernetesCluster({ block: bedBlock(1), nodes: 3 });
+const deployed = new DeployedPgHa(cluster, distUnderTest());
+let app: { user: string; password: string; database: string };
+let plan: LiveRouterPlan;
+
+const writeConn = () => serviceConn(plan.write, app);
+const readConn = () => serviceConn(plan.read, app);
+
+async function roles(): Promise<{ leader: LivePod; replicas: LivePod[]; syncStandby?: string }> {
+  const members = await deployed.waitHealthy(240000);
+  const pods = await deployed.pods(deployed.postgres);
+  const leaderName = members.find((m) => m.role === 'leader')!.name;
+  return {
+    leader: pods.find((p) => p.name === leaderName)!,
+    replicas: pods.filter((p) => p.name !== leaderName),
+    syncStandby: members.find((m) => /sync_standby/.test(m.role))?.name,
+  };
+}
+
+async function etcdFullyHealthy(): Promise<void> {
+  await waitFor('every etcd member healthy', async () => (await etcdHealth(deployed)).every((h) => h.healthy), { timeoutMs: 120000, intervalMs: 500, describe: async () => JSON.stringify(await etcdHealth(deployed)) });
+}
+
+beforeAll(async () => {
+  await cluster.up();
+  const r = await deployed.sync();
+  if (!r.ok) throw new Error(`dist/ did not sync: ${r.failure}`);
+  await deployed.waitHealthy(240000);
+  app = await deployed.appCredentials();
+  plan = await liveRouterPlan(deployed);
+  log(`router: writes on ${plan.write.name} ${plan.write.host}:${plan.write.port} (${plan.writeProxy}), reads on ${plan.read.name} ${plan.read.host}:${plan.read.port} (${plan.readProxy}), read fallback to the leader: ${plan.readFallsBackToLeader}`);
+  await waitFor('the write Service takes writes', async () => ensureFaultTable(writeConn()).then(() => true, () => false), { timeoutMs: 60000, intervalMs: 1000 });
+}, 900000);
+
+afterAll(async () => {
+  await cluster.down();
+}, 120000);
+
+describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ synced like Argo CD)`, () => {
+  describe('monitoring', () => {
+    test("every member's exporter sidecar answers /metrics on its pod IP with pg_up 1", async () => {
+      const wanted = deployed.postgres.spec.replicas ?? 1;
+      const scraped = await waitFor('pg_up 1 from every exporter', async () => {
+        const r = await exporterMetrics(deployed);
+        return r.length === wanted && r.every((m) => m.status === 200 && /^pg_up 1$/m.test(m.body)) ? r : undefined;
+      }, { timeoutMs: 60000, intervalMs: 1000, describe: async () => (await exporterMetrics(deployed)).map((m) => `${m.pod}: ${m.status} ${/^pg_up .*$/m.exec(m.body)?.[0] ?? m.body.slice(0, 80)}`).join('; ') });
+      expect(scraped.map((m) => m.pod)).toEqual((await deployed.pods(deployed.postgres)).map((p) => p.name));
+      for (const m of scraped) expect(m.body).toMatch(/^pg_up 1$/m);
+    });
+  });
+
+  describe('etcd TLS, client certificates and authentication (etcdctl inside an etcd pod)', () => {
+    test("with etcd's CA and Patroni's password but without a client certificate etcd refuses at the TLS handshake; the same command with a certificate of etcd's CA works", async () => {
+      const member = `${deployed.etcd.metadata.name}-0`;
+      const m = etcdMemberClient(deployed, member);
+      const user = await patroniEtcdUser(deployed);
+      const prefix = patroniEtcdPrefix(deployed);
+      const args = [`--endpoints=${m.url}`, `--cacert=${m.ca}`, `--user=${user.name}:${user.password}`, 'get', `${prefix}leader`, '--print-value-only'];
+      const without = await etcdctl(deployed, member, args);
+      log(`etcdctl without a client certificate: exit ${without.code}: ${without.stderr.trim().split('\n').pop()}`);
+      expect(without.code).not.toBe(0);
+      expect(without.stdout.trim()).toBe('');
+      // etcd's own log says why
+      const logs = await cluster.api.run(['logs', '-n', deployed.namespace, member, '-c', 'etcd', '--since=2m']);
+      expect(logs).toMatch(/rejected connection on client endpoint.*client didn't provide a certificate/);
+      const withCert = await etcdctl(deployed, member, [`--cert=${m.cert}`, `--key=${m.key}`, ...args]);
+      expect(withCert.stderr).toBe('');
+      expect(withCert.code).toBe(0);
+      expect(withCert.stdout.trim()).toBe((await roles()).leader.name);
+    });
+
+    test("Patroni's user reads its prefix (the leader key) and can touch nothing outside it; a wrong password is refused", async () => {
+      const member = `${deployed.etcd.metadata.name}-0`;
+      const m = etcdMemberClient(deployed, member);
+      const user = await patroniEtcdUser(deployed);
+      const prefix = patroniEtcdPrefix(deployed);
+      const tls = [`--endpoints=${m.url}`, `--cacert=${m.ca}`, `--cert=${m.cert}`, `--key=${m.key}`];
+      const as = (password: string) => [...tls, `--user=${user.name}:${password}`];
+      const inside = await etcdctl(deployed, member, [...as(user.password), 'get', '--prefix', prefix, '--keys-only']);
+      expect(inside.code).toBe(0);
+      const keys = inside.stdout.split('\n').filter(Boolean);
+      expect(keys).toContain(`${prefix}leader`);
+      expect(keys.every((k) => k.startsWith(prefix))).toBe(true);
+      const writeInside = await etcdctl(deployed, member, [...as(user.password), 'put', `${prefix}e2e-probe`, 'x']);
+      expect(writeInside.code).toBe(0);
+      await etcdctl(deployed, member, [...as(user.password), 'del', `${prefix}e2e-probe`]);
+      const outside = [
+        ['put', '/service/another-cluster/leader', 'intruder'],
+        ['get', '/service/another-cluster/leader'],
+        ['get', '--prefix', '/'],
+        ['del', '--prefix', '/'],
+      ];
+      for (const a of outside) {
+        const r = await etcdctl(deployed, member, [...as(user.password), ...a]);
+        expect([a.join(' '), r.stderr]).toEqual([a.join(' '), expect.stringMatching(/permission denied/)]);
+        expect([a.join(' '), r.code]).not.toEqual([a.join(' '), 0]);
+      }
+      const wrong = await etcdctl(deployed, member, [...as(`${user.password}-wrong`), 'get', `${prefix}leader`]);
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toMatch(/authentication failed/);
+    });
+  });
+
+  describe('routing', () => {
+    test('writes through the write Service reach the leader only', async () => {
+      const { leader } = await roles();
+      const routers = (await deployed.pods(deployed.router)).length;
+      const seen = await sampleServers(writeConn(), 4 * routers + 4);
+      expect(seen.every((s) => s.r === false)).toBe(true);
+      expect(new Set(seen.map((s) => s.ip))).toEqual(new Set([leader.ip]));
+    });
+
+    test('reads through the read Service reach only replicas, and spread over every one of them', async () => {
+      const { replicas } = await roles();
+      const routers = (await deployed.pods(deployed.router)).length;
+      const ips = new Set(replicas.map((p) => p.ip));
+      const max = 4 * ips.size * routers + 8;
+      const seen = await sampleServers(readConn(), max, (s) => s.length >= 8 && new Set(s.map((x) => x.ip)).size === ips.size);
+      log(`reads: ${seen.length} connections, ${[...ips].map((ip) => `${ip} ${seen.filter((s) => s.ip === ip).length}`).join(', ')}`);
+      expect(seen.every((s) => s.r === true)).toBe(true);
+      expect(new Set(seen.map((s) => s.ip))).toEqual(ips);
+    });
+
+    test("with every replica held down (nodes cordoned, pods deleted, left Pending), reads are answered by the leader exactly when haproxy.cfg has a fallback; writes go on", async () => {
+      const { leader, replicas } = await roles();
+      const routers = (await deployed.pods(deployed.router)).length;
+      const held = await holdDown(cluster, deployed, deployed.postgres, replicas.map((p) => p.name));
+      try {
+        // every router checks the members on its own: wait until a round over all of them answers
+        const answers = await waitFor('reads answered through every router with every replica down', async () => {
+          try {
+            const round = [];
+            for (let i = 0; i < 2 * routers; i++) round.push(await sampleServers(readConn(), 1).then((a) => a[0]));
+            return round;
+          } catch {
+            return undefined;
+          }
+        }, { timeoutMs: 30000, intervalMs: 200 }).catch(() => undefined);
+        if (plan.readFallsBackToLeader) {
+          expect(answers).toBeDefined();
+          expect(new Set(answers!.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ ip: leader.ip, r: false })]));
+        } else {
+          expect(answers).toBeUndefined();
+        }
+        const w = await query<{ ip: string }>(writeConn(), `INSERT INTO ${FAULT_TABLE} (id) VALUES (-1) ON CONFLICT (id) DO UPDATE SET at = now() RETURNING host(inet_server_addr()) AS ip`, [], 30000);
+        expect(w[0].ip).toBe(leader.ip);
+      } finally {
+        await held.release();
+      }
+      await deployed.waitHealthy(240000);
+    }, 400000);
+  });
+
+  describe('one replica down', () => {
+    test("a replica's postgres container killed (SIGTERM to PID 1, the kubelet restarts it): once HAProxy marks it down every read is answered by the members left; writes go on; the member comes back streaming", async () => {
+      const { leader, replicas, syncStandby } = await roles();
+      expect(replicas.length).toBeGreaterThan(0);
+      const victim = replicas.find((p) => p.name === syncStandby) ?? replicas[replicas.length - 1];
+      const rest = replicas.filter((p) => p !== victim);
+      const expected = new Set((rest.length ? rest : plan.readFallsBackToLeader ? [leader] : []).map((p) => p.ip));
+      const container = deployed.postgres.spec.template.spec.containers[0].name;
+      const reads = new ReadLoad(readConn(), 50, 180000);
+      const writes = startWrites(writeConn(), 180000);
+      const polls: Array<{ at: number; allDown: boolean }> = [];
+      let polling = true;
+      const poller = (async () => {
+        while (polling) {
+          const states = await routerServerStates(deployed, plan, plan.readProxy).catch(() => []);
+          polls.push({ at: Date.now(), allDown: states.length > 0 && states.every((s) => /DOWN|MAINT/.test(s.servers[victim.name] ?? 'DOWN')) });
+          await sleep(100);
+        }
+      })();
+      reads.start();
+      await sleep(1000);
+      let t0 = 0;
+      try {
+        const k = await killContainer(cluster, deployed, deployed.postgres, victim, container);
+        t0 = k.t0;
+        await deployed.waitHealthy(240000);
+        await waitFor(`every router sees ${victim.name} up again`, async () => (await routerServerStates(deployed, plan, plan.readProxy)).every((s) => s.servers[victim.name] === 'UP'), { timeoutMs: 60000, intervalMs: 200 });
+        await sleep(1000);
+      } finally {
+        polling = false;
+        await poller;
+        await reads.stop();
+        await stopWrites(writes);
+      }
+      // the window in which every router had the victim down
+      const firstDown = polls.findIndex((p) => p.at > t0 && p.allDown);
+      expect(firstDown).toBeGreaterThanOrEqual(0);
+      let lastDown = firstDown;
+      while (polls[lastDown + 1]?.allDown) lastDown++;
+      const [from, to] = [polls[firstDown].at, polls[lastDown].at];
+      const inWindow = reads.between(from, to);
+      const failed = reads.between(t0, to).filter((s) => !s.ok);
+      log(`one replica down (${victim.name}${victim.name === syncStandby ? ', the synchronous standby' : ''}): every router marked it down ${((from - t0) / 1000).toFixed(2)} s after the kill, for ${((to - from) / 1000).toFixed(2)} s; `
+        + `${inWindow.length} reads meanwhile, answered by ${[...new Set(inWindow.map((s) => s.server))].join(', ')}; ${failed.length} failed reads after the kill: ${[...new Set(failed.map((s) => s.err))].slice(0, 3).join(' | ')}`);
+      if (!expected.size) {
+        log(`${victim.name} was the only replica and the read port has no fallback: reads fail, as configured`);
+      } else {
+        expect(inWindow.length).toBeGreaterThan(0);
+        expect(inWindow.every((s) => s.ok && expected.has(s.server!))).toBe(true);
+        if (rest.length) expect(inWindow.every((s) => s.recovery === true)).toBe(true);
+      }
+      // writes: the leader kept them; after the kill they were acknowledged; none lost
+      const acksAfter = writes.acks.filter((a) => a.ackAt > t0);
+      const gaps = acksAfter.map((a, i) => a.ackAt - (i ? acksAfter[i - 1].ackAt : t0));
+      log(`writes during the replica's restart: ${acksAfter.length} acknowledged, longest wait ${(Math.max(0, ...gaps) / 1000).toFixed(2)} s, ${writes.errors.filter((e) => e.at > t0).length} errors`);
+      expect(acksAfter.length).toBeGreaterThan(0);
+      expect(new Set(acksAfter.map((a) => a.server))).toEqual(new Set([leader.ip]));
+      expect(await lostWrites(writeConn(), writes)).toBe(0);
+      // the same pod (the kubelet restarted the container), streaming again
+      const back = (await deployed.pods(deployed.postgres)).find((p) => p.name === victim.name)!;
+      expect(back.uid).toBe(victim.uid);
+      expect(back.restarts[container]).toBeGreaterThan(victim.restarts[container] ?? 0);
+      const members = await deployed.waitHealthy();
+      expect(members.find((m) => m.name === victim.name)?.state).toBe('streaming');
+      expect(members.find((m) => m.role === 'leader')?.name).toBe(leader.name);
+    }, 400000);
+  });
+
+  describe('etcd', () => {
+    test("one etcd member down (the raft leader; its node cordoned, its pod deleted and left Pending) for longer than Patroni's ttl: the leader stays, no write fails", async () => {
+      const { leader } = await roles();
+      await etcdFullyHealthy();
+      const timing = await patroniConfig(deployed, leader);
+      const victim = (await etcdLeader(deployed)) ?? (await deployed.pods(deployed.etcd))[0];
+      const writes = startWrites(writeConn(), 180000);
+      await sleep(500);
+      const errorsBefore = writes.errors.length;
+      const held = await holdDown(cluster, deployed, deployed.etcd, [victim.name]);
+      try {
+        const end = Date.now() + (timing.ttl + timing.loop_wait) * 1000;
+        const leaders = new Set<string>();
+        while (Date.now() < end) {
+          const l = (await deployed.members())?.find((m) => m.role === 'leader');
+          if (l) leaders.add(l.name);
+          await sleep(500);
+        }
+        const health = await etcdHealth(deployed);
+        log(`etcd member ${victim.name} (raft leader) down ${timing.ttl + timing.loop_wait} s: etcd ${health.map((h) => `${h.name} ${h.healthy ? 'healthy' : 'down'}`).join(', ')}; Patroni leaders seen: ${[...leaders].join(', ')}; ${writes.acks.length} writes acknowledged`);
+        expect(health.filter((h) => h.healthy).map((h) => h.name)).toEqual(health.map((h) => h.name).filter((n) => n !== victim.name));
+        expect([...leaders]).toEqual([leader.name]);
+        expect(writes.errors.slice(errorsBefore).map((e) => e.message)).toEqual([]);
+        expect(writes.acks.length).toBeGreaterThan(0);
+        const members = await deployed.members();
+        expect(members?.filter((m) => m.role === 'leader').map((m) => m.name)).toEqual([leader.name]);
+      } finally {
+        await stopWrites(writes);
+        await held.release();
+      }
+      expect(await lostWrites(writeConn(), writes)).toBe(0);
+      await etcdFullyHealthy();
+    }, 400000);
+
+    test('etcd quorum lost (a majority of members held down): never two writable primaries; failsafe_mode decides whether the leader stays writable; then etcd and Patroni recover', async () => {
+      const { leader } = await roles();
+      await etcdFullyHealthy();
+      const timing = await patroniConfig(deployed, leader);
+      const failsafe = Boolean(timing.failsafe_mode);
+      const etcdPods = await deployed.pods(deployed.etcd);
+      const stopped = etcdPods.slice(0, etcdPods.length - Math.floor(etcdPods.length / 2)).map((p) => p.name); // a minority keeps running
+      const writes = startWrites(writeConn(), 240000);
+      await sleep(500);
+      const tLoss = Date.now();
+      const held = await holdDown(cluster, deployed, deployed.etcd, stopped, 1);
+      log(`etcd quorum lost: ${stopped.join(', ')} of ${etcdPods.length} down ${((Date.now() - tLoss) / 1000).toFixed(1)} s after the delete`);
+      const samples: Array<{ at: number; writable: string[] }> = [];
+      let demotedAt: number | undefined;
+      try {
+        const pgPods = await deployed.pods(deployed.postgres);
+        const end = tLoss + (timing.ttl + timing.retry_timeout + timing.loop_wait + 10) * 1000;
+        while (Date.now() < end) {
+          const states = await Promise.all(pgPods.map(async (p) => ({ p, w: await memberWritable(deployed, p) })));
+          const writable = states.filter((s) => s.w === true).map((s) => s.p.name);
+          samples.push({ at: Date.now(), writable });
+          if (!writable.length && demotedAt === undefined) demotedAt = Date.now();
+          await sleep(200);
+        }
+      } finally {
+        await stopWrites(writes);
+        await held.release();
+      }
+      const lastAck = writes.acks.filter((a) => a.ackAt > tLoss).pop();
+      log(`etcd quorum lost (failsafe_mode ${failsafe}): ${samples.length} samples, max writable at once ${Math.max(...samples.map((s) => s.writable.length))}, leader writable in ${samples.filter((s) => s.writable.includes(leader.name)).length}; `
+        + (demotedAt ? `no member writable ${((demotedAt - tLoss) / 1000).toFixed(1)} s after the loss; ` : `leader ${leader.name} stayed writable; `)
+        + `last acknowledged write ${lastAck ? ((lastAck.ackAt - tLoss) / 1000).toFixed(1) + ' s' : 'none'} after the loss; ${writes.errors.filter((e) => e.at > tLoss).length} write errors`);
+      expect(samples.every((s) => s.writable.length <= 1)).toBe(true);
+      if (failsafe) {
+        // a sample may miss the leader when its probe times out; another member is never writable
+        expect(samples.every((s) => s.writable.every((n) => n === leader.name))).toBe(true);
+        expect(samples.filter((s) => s.writable.length === 1).length).toBeGreaterThanOrEqual(samples.length * 0.9);
+        // still acknowledging writes through the write Service after the point where it would have demoted
+        expect(lastAck && lastAck.ackAt - tLoss).toBeGreaterThan((timing.ttl + timing.retry_timeout) * 1000);
+      } else {
+        expect(demotedAt).toBeDefined();
+      }
+      expect(await lostWrites(writeConn(), writes)).toBe(0);
+      await etcdFullyHealthy();
+      await deployed.waitHealthy(240000);
+      const r = (await query<{ ro: boolean }>(writeConn(), 'SELECT pg_is_in_recovery() AS ro', [], 10000))[0];
+      expect(r.ro).toBe(false);
+    }, 400000);
+  });
+});

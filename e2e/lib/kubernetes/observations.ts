@@ -1,0 +1,184 @@
+/*
+ * What the scenarios look at on the real cluster, as an operator would: the router's plan from its
+ * haproxy.cfg (the ConfigMap dist/ mounts) and the Services that expose its ports, which server
+ * answers a connection, HAProxy's own view of its servers (its stats page), each member's
+ * writability, etcd's health and leader (its plain metrics listener) and etcdctl inside an etcd pod,
+ * the exporter sidecars' /metrics. Names, ports and counts come from the manifests.
+ */
+import { whoAnswers } from '../app-client';
+import { PgConn, tryQuery } from '../pg';
+import { httpJson, httpRequest } from '../poll';
+import { haproxyPlan, HaproxyPlan } from '../router';
+import type { DeployedPgHa, LivePod } from './deployed-pg-ha';
+import type { KubectlResult, KubeObject } from './kube-client';
+
+type Container = { name: string; image: string; args?: string[]; env?: Array<{ name: string; value?: string }>; ports?: Array<{ name?: string; containerPort: number }>; volumeMounts?: Array<{ name: string }> };
+
+const containers = (w: KubeObject): Container[] => w.spec.template.spec.containers;
+
+export interface LiveService {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface LiveRouterPlan extends HaproxyPlan {
+  write: LiveService;
+  read: LiveService;
+}
+
+/** haproxy.cfg from the ConfigMap the router's container mounts */
+export function routerConfig(deployed: DeployedPgHa): string {
+  const spec = deployed.router.spec.template.spec;
+  const c = containers(deployed.router)[0];
+  const vols = (spec.volumes ?? []) as Array<{ name: string; configMap?: { name: string } }>;
+  const vol = vols.find((v) => v.configMap && (c.volumeMounts ?? []).some((m) => m.name === v.name));
+  if (!vol) throw new Error(`the router ${deployed.router.metadata.name} mounts no ConfigMap`);
+  const cm = deployed.one('ConfigMap', (o) => o.metadata.name === vol.configMap!.name, `ConfigMap ${vol.configMap!.name}`);
+  const cfg = Object.values(cm.data as Record<string, string>).find((v) => /\bbind\b/.test(v));
+  if (!cfg) throw new Error(`ConfigMap ${cm.metadata.name} has no haproxy.cfg`);
+  return cfg;
+}
+
+/** The router's write and read ports (haproxy.cfg's health checks) and the Services (cluster IPs) that expose them. */
+export async function liveRouterPlan(deployed: DeployedPgHa): Promise<LiveRouterPlan> {
+  const plan = haproxyPlan(routerConfig(deployed));
+  const c = containers(deployed.router)[0];
+  const routerLabels = deployed.router.spec.template.metadata.labels as Record<string, string>;
+  const portOf = (target: string | number): number | undefined => (typeof target === 'number' ? target : c.ports?.find((p) => p.name === target)?.containerPort);
+  const serviceFor = async (port: number): Promise<LiveService> => {
+    for (const s of deployed.all('Service')) {
+      if (!s.spec.selector || !Object.entries(s.spec.selector).every(([k, v]) => routerLabels[k] === v) || s.spec.clusterIP === 'None') continue;
+      const sp = (s.spec.ports as Array<{ port: number; targetPort?: string | number }>).find((x) => portOf(x.targetPort ?? x.port) === port);
+      if (sp) return { name: s.metadata.name, host: await deployed.serviceAddress(s.metadata.name), port: sp.port };
+    }
+    throw new Error(`no Service of dist/ exposes the router's port ${port}`);
+  };
+  return { ...plan, write: await serviceFor(plan.writePort), read: await serviceFor(plan.readPort) };
+}
+
+export interface Answer {
+  ip: string;
+  r: boolean;
+}
+
+/** New connections through a Service, one query each, until `enough` is satisfied or `max` were made. */
+export async function sampleServers(conn: PgConn, max: number, enough: (seen: Answer[]) => boolean = () => false): Promise<Answer[]> {
+  const seen: Answer[] = [];
+  while (seen.length < max && !enough(seen)) seen.push(await whoAnswers(conn));
+  return seen;
+}
+
+/** Whether a member takes writes (straight to its pod IP as the superuser); undefined when it does not answer. */
+export async function memberWritable(deployed: DeployedPgHa, pod: LivePod): Promise<boolean | undefined> {
+  if (!pod.ip) return undefined;
+  const r = await tryQuery<{ r: boolean }>(await deployed.superuser(pod), 'SELECT pg_is_in_recovery() AS r', [], 1000);
+  return r?.[0] === undefined ? undefined : !r[0].r;
+}
+
+/** Patroni's dynamic configuration as the leader holds it (GET /config) */
+export async function patroniConfig(deployed: DeployedPgHa, pod: LivePod): Promise<{ ttl: number; loop_wait: number; retry_timeout: number; failsafe_mode?: boolean }> {
+  const c = await httpJson<{ ttl: number; loop_wait: number; retry_timeout: number; failsafe_mode?: boolean }>(pod.ip, deployed.patroniPort, '/config', 3000);
+  if (!c) throw new Error(`Patroni of ${pod.name} did not give its configuration`);
+  return c;
+}
+
+/** HAProxy's state of each server of a proxy, per router pod (its stats page as CSV) */
+export async function routerServerStates(deployed: DeployedPgHa, plan: HaproxyPlan, proxy: string): Promise<Array<{ router: string; servers: Record<string, string> }>> {
+  if (!plan.stats) throw new Error('haproxy.cfg has no stats page');
+  const uri = `${plan.stats.uri.replace(/\/$/, '')}/;csv`;
+  return Promise.all((await deployed.pods(deployed.router)).filter((p) => p.ready && p.ip).map(async (p) => {
+    const body = (await httpRequest(p.ip, plan.stats!.port, uri, { timeoutMs: 2000 })).body;
+    const [head, ...rows] = body.replace(/^# /, '').trim().split('\n').map((l) => l.split(','));
+    const col = (n: string): number => head.indexOf(n);
+    const servers = Object.fromEntries(rows.filter((r) => r[col('pxname')] === proxy && !['FRONTEND', 'BACKEND'].includes(r[col('svname')])).map((r) => [r[col('svname')], r[col('status')]]));
+    return { router: p.name, servers };
+  }));
+}
+
+/* ---- etcd ---- */
+
+function etcdContainer(deployed: DeployedPgHa): Container {
+  return containers(deployed.etcd).find((c) => /etcd/.test(c.image))!;
+}
+
+function etcdEnv(deployed: DeployedPgHa, name: string, pod: string): string {
+  const v = etcdContainer(deployed).env?.find((e) => e.name === name)?.value;
+  if (v === undefined) throw new Error(`the etcd container has no ${name}`);
+  return v.replace(/\$\(POD_NAME\)/g, pod);
+}
+
+/** the plain listener etcd serves /health and /metrics on (ETCD_LISTEN_METRICS_URLS) */
+function etcdMetricsPort(deployed: DeployedPgHa): number {
+  return Number(new URL(etcdEnv(deployed, 'ETCD_LISTEN_METRICS_URLS', '').split(',')[0]).port);
+}
+
+/** Each etcd member's own answer on GET /health (its pod IP); a pod without an address is not healthy. */
+export async function etcdHealth(deployed: DeployedPgHa): Promise<Array<{ name: string; healthy: boolean }>> {
+  const port = etcdMetricsPort(deployed);
+  const pods = await deployed.pods(deployed.etcd);
+  const wanted = deployed.etcd.spec.replicas ?? 1;
+  const names = Array.from({ length: wanted }, (_, i) => `${deployed.etcd.metadata.name}-${i}`);
+  return Promise.all(names.map(async (name) => {
+    const p = pods.find((x) => x.name === name);
+    const h = p?.ip && p.phase === 'Running' ? await httpJson<{ health: string }>(p.ip, port, '/health', 2000) : undefined;
+    return { name, healthy: h?.health === 'true' };
+  }));
+}
+
+/** the etcd member that is raft leader (etcd_server_is_leader 1 on its metrics) */
+export async function etcdLeader(deployed: DeployedPgHa): Promise<LivePod | undefined> {
+  const port = etcdMetricsPort(deployed);
+  for (const p of await deployed.pods(deployed.etcd)) {
+    if (!p.ip) continue;
+    const m = await httpRequest(p.ip, port, '/metrics', { timeoutMs: 2000 }).catch(() => undefined);
+    if (m && /^etcd_server_is_leader 1$/m.test(m.body)) return p;
+  }
+  return undefined;
+}
+
+/** the client URL a member advertises, and its own TLS files (ETCD_*_FILE), as seen inside its pod */
+export function etcdMemberClient(deployed: DeployedPgHa, pod: string): { url: string; ca: string; cert: string; key: string } {
+  return {
+    url: etcdEnv(deployed, 'ETCD_ADVERTISE_CLIENT_URLS', pod).split(',')[0],
+    ca: etcdEnv(deployed, 'ETCD_TRUSTED_CA_FILE', pod),
+    cert: etcdEnv(deployed, 'ETCD_CERT_FILE', pod),
+    key: etcdEnv(deployed, 'ETCD_KEY_FILE', pod),
+  };
+}
+
+/** etcdctl run inside an etcd pod (the image has no shell: the binary itself is the command) */
+export function etcdctl(deployed: DeployedPgHa, pod: string, args: string[]): Promise<KubectlResult> {
+  return deployed.cluster.api.kubectl(['exec', '-n', deployed.namespace, pod, '-c', etcdContainer(deployed).name, '--', 'etcdctl', '--dial-timeout=3s', '--command-timeout=5s', ...args], undefined, 30000);
+}
+
+/** Patroni's etcd user and password, as its pods get them (ETCD3_USERNAME, ETCD3_PASSWORD) */
+export async function patroniEtcdUser(deployed: DeployedPgHa): Promise<{ name: string; password: string }> {
+  return { name: await deployed.postgresEnv('ETCD3_USERNAME'), password: await deployed.postgresEnv('ETCD3_PASSWORD') };
+}
+
+/** The key prefix the etcd access Job gives Patroni's role (its ETCD_PATRONI_PREFIX). */
+export function patroniEtcdPrefix(deployed: DeployedPgHa): string {
+  for (const j of deployed.all('Job')) {
+    for (const c of j.spec.template.spec.containers as Container[]) {
+      const v = c.env?.find((e) => e.name === 'ETCD_PATRONI_PREFIX')?.value;
+      if (v) return v;
+    }
+  }
+  throw new Error('no Job of dist/ sets ETCD_PATRONI_PREFIX (no etcd access Job?)');
+}
+
+/* ---- monitoring ---- */
+
+/** Each PostgreSQL pod's exporter sidecar: its /metrics on the pod IP (port and path from the container's args or ports). */
+export async function exporterMetrics(deployed: DeployedPgHa): Promise<Array<{ pod: string; status: number; body: string }>> {
+  const c = containers(deployed.postgres).find((x) => /postgres-exporter/.test(x.image));
+  if (!c) throw new Error('the PostgreSQL pods have no postgres-exporter sidecar');
+  const arg = (n: string): string | undefined => c.args?.map((a) => new RegExp(`^--${n}=(.*)$`).exec(a)?.[1]).find((x) => x !== undefined);
+  const port = Number(arg('web.listen-address')?.replace(/^.*:/, '') ?? c.ports?.[0]?.containerPort);
+  const path = arg('web.telemetry-path') ?? '/metrics';
+  return Promise.all((await deployed.pods(deployed.postgres)).map(async (p) => {
+    const r = await httpRequest(p.ip, port, path, { timeoutMs: 5000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+    return { pod: p.name, ...r };
+  }));
+}
