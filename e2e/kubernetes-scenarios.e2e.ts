@@ -17,7 +17,7 @@ import { KUBERNETES_VERSION } from './lib/kubernetes/components';
 import { DeployedPgHa, LivePod } from './lib/kubernetes/deployed-pg-ha';
 import { ensureFaultTable, FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './lib/kubernetes/faults';
 import {
-  etcdctl, etcdHealth, etcdLeader, etcdMemberClient, exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable,
+  etcdContainerName, etcdctl, etcdHealth, etcdLeader, etcdMemberClient, exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable,
   patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerServerStates, sampleServers,
 } from './lib/kubernetes/observations';
 
@@ -31,6 +31,7 @@ const readConn = () => serviceConn(plan.read, app);
 
 async function roles(): Promise<{ leader: LivePod; replicas: LivePod[]; syncStandby?: string }> {
   const members = await deployed.waitHealthy(240000);
+  log(`Patroni: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}`);
   const pods = await deployed.pods(deployed.postgres);
   const leaderName = members.find((m) => m.role === 'leader')!.name;
   return {
@@ -80,11 +81,11 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       const prefix = patroniEtcdPrefix(deployed);
       const args = [`--endpoints=${m.url}`, `--cacert=${m.ca}`, `--user=${user.name}:${user.password}`, 'get', `${prefix}leader`, '--print-value-only'];
       const without = await etcdctl(deployed, member, args);
-      log(`etcdctl without a client certificate: exit ${without.code}: ${without.stderr.trim().split('\n').pop()}`);
+      log(`etcdctl without a client certificate: exit ${without.code}: ${without.stderr.trim().split('\n').filter((l) => !/^command terminated/.test(l)).slice(-2).join(' | ')}`);
       expect(without.code).not.toBe(0);
       expect(without.stdout.trim()).toBe('');
       // etcd's own log says why
-      const logs = await cluster.api.run(['logs', '-n', deployed.namespace, member, '-c', 'etcd', '--since=2m']);
+      const logs = await cluster.api.run(['logs', '-n', deployed.namespace, member, '-c', etcdContainerName(deployed), '--since=2m']);
       expect(logs).toMatch(/rejected connection on client endpoint.*client didn't provide a certificate/);
       const withCert = await etcdctl(deployed, member, [`--cert=${m.cert}`, `--key=${m.key}`, ...args]);
       expect(withCert.stderr).toBe('');
@@ -305,6 +306,9 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
         await held.release();
       }
       const lastAck = writes.acks.filter((a) => a.ackAt > tLoss).pop();
+      const leaderLog = await cluster.api.run(['logs', '-n', deployed.namespace, leader.name, '-c', deployed.postgres.spec.template.spec.containers[0].name, `--since-time=${new Date(tLoss).toISOString()}`]);
+      const failsafeLines = leaderLog.split('\n').filter((l) => /failsafe/i.test(l));
+      log(`leader ${leader.name}'s log during the loss: ${failsafeLines.length} lines naming failsafe, e.g. ${failsafeLines.slice(-1)[0] ?? '-'}`);
       log(`etcd quorum lost (failsafe_mode ${failsafe}): ${samples.length} samples, max writable at once ${Math.max(...samples.map((s) => s.writable.length))}, leader writable in ${samples.filter((s) => s.writable.includes(leader.name)).length}; `
         + (demotedAt ? `no member writable ${((demotedAt - tLoss) / 1000).toFixed(1)} s after the loss; ` : `leader ${leader.name} stayed writable; `)
         + `last acknowledged write ${lastAck ? ((lastAck.ackAt - tLoss) / 1000).toFixed(1) + ' s' : 'none'} after the loss; ${writes.errors.filter((e) => e.at > tLoss).length} write errors`);
@@ -312,6 +316,8 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       if (failsafe) {
         // a sample may miss the leader when its probe times out; another member is never writable
         expect(samples.every((s) => s.writable.every((n) => n === leader.name))).toBe(true);
+        // it is failsafe mode that keeps it: Patroni says so in its HA loop
+        expect(leaderLog).toMatch(/continue to run as a leader because failsafe mode is enabled and all members are accessible/);
         expect(samples.filter((s) => s.writable.length === 1).length).toBeGreaterThanOrEqual(samples.length * 0.9);
         // still acknowledging writes through the write Service after the point where it would have demoted
         expect(lastAck && lastAck.ackAt - tLoss).toBeGreaterThan((timing.ttl + timing.retry_timeout) * 1000);

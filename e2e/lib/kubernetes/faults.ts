@@ -161,20 +161,28 @@ export interface HeldDown {
 export async function holdDown(cluster: KubernetesCluster, deployed: DeployedPgHa, workload: KubeObject, names: string[], gracePeriodS?: number): Promise<HeldDown> {
   const before = (await deployed.pods(workload)).filter((p) => names.includes(p.name));
   const nodes = [...new Set(before.map((p) => p.node))];
+  const uncordon = async () => {
+    for (const n of nodes) await cluster.api.run(['uncordon', n]);
+  };
   for (const n of nodes) await cluster.api.run(['cordon', n]);
-  await cluster.api.run(['delete', 'pod', '-n', deployed.namespace, '--wait=false', ...(gracePeriodS !== undefined ? [`--grace-period=${gracePeriodS}`] : []), ...names]);
-  await waitFor(`${names.join(', ')} deleted and left Pending`, async () => {
-    const now = await deployed.pods(workload);
-    return before.every((old) => {
-      const p = now.find((x) => x.name === old.name);
-      return !p || (p.uid !== old.uid && !p.node);
-    });
-  }, { timeoutMs: 90000, intervalMs: 250 });
+  try {
+    await cluster.api.run(['delete', 'pod', '-n', deployed.namespace, '--wait=false', ...(gracePeriodS !== undefined ? [`--grace-period=${gracePeriodS}`] : []), ...names]);
+    await waitFor(`${names.join(', ')} deleted and left Pending`, async () => {
+      const now = await deployed.pods(workload);
+      return before.every((old) => {
+        const p = now.find((x) => x.name === old.name);
+        return !p || (p.uid !== old.uid && !p.node);
+      });
+    }, { timeoutMs: 90000, intervalMs: 250 });
+  } catch (e) {
+    await uncordon();
+    throw e;
+  }
   return {
     pods: names,
     nodes,
     release: async () => {
-      for (const n of nodes) await cluster.api.run(['uncordon', n]);
+      await uncordon();
       await waitFor(`${names.join(', ')} ready again`, async () => {
         const now = await deployed.pods(workload);
         return names.every((n) => now.find((x) => x.name === n)?.ready);

@@ -102,6 +102,8 @@ function etcdContainer(deployed: DeployedPgHa): Container {
   return containers(deployed.etcd).find((c) => /etcd/.test(c.image))!;
 }
 
+export const etcdContainerName = (deployed: DeployedPgHa): string => etcdContainer(deployed).name;
+
 function etcdEnv(deployed: DeployedPgHa, name: string, pod: string): string {
   const v = etcdContainer(deployed).env?.find((e) => e.name === name)?.value;
   if (v === undefined) throw new Error(`the etcd container has no ${name}`);
