@@ -77,8 +77,16 @@ export async function memberWritable(deployed: DeployedPgHa, pod: LivePod): Prom
 }
 
 /** Patroni's dynamic configuration as the leader holds it (GET /config) */
-export async function patroniConfig(deployed: DeployedPgHa, pod: LivePod): Promise<{ ttl: number; loop_wait: number; retry_timeout: number; failsafe_mode?: boolean }> {
-  const c = await httpJson<{ ttl: number; loop_wait: number; retry_timeout: number; failsafe_mode?: boolean }>(pod.ip, deployed.patroniPort, '/config', 3000);
+export interface PatroniDynamicConfig {
+  ttl: number;
+  loop_wait: number;
+  retry_timeout: number;
+  failsafe_mode?: boolean;
+  synchronous_mode?: boolean | string;
+}
+
+export async function patroniConfig(deployed: DeployedPgHa, pod: LivePod): Promise<PatroniDynamicConfig> {
+  const c = await httpJson<PatroniDynamicConfig>(pod.ip, deployed.patroniPort, '/config', 3000);
   if (!c) throw new Error(`Patroni of ${pod.name} did not give its configuration`);
   return c;
 }
@@ -147,6 +155,18 @@ export function etcdMemberClient(deployed: DeployedPgHa, pod: string): { url: st
     cert: etcdEnv(deployed, 'ETCD_CERT_FILE', pod),
     key: etcdEnv(deployed, 'ETCD_KEY_FILE', pod),
   };
+}
+
+/** the errors etcdctl's client logged (its JSON lines' "error" fields) */
+export function etcdctlErrors(stderr: string): string[] {
+  return stderr.split('\n').flatMap((l) => {
+    try {
+      const e = (JSON.parse(l) as { error?: string }).error;
+      return e ? [e] : [];
+    } catch {
+      return /^Error: /.test(l) ? [l] : [];
+    }
+  });
 }
 
 /** etcdctl run inside an etcd pod (the image has no shell: the binary itself is the command) */
