@@ -7,19 +7,39 @@
  * proves what its model-based scenario proves; names, ports and member counts come from dist/.
  * Its own bed: block offset 1 (e2e/kubernetes.e2e.ts uses 0), so the two files can run side by side.
  */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { ReadLoad, serviceConn } from './lib/app-client';
 import { log } from './lib/log';
 import { query } from './lib/pg';
-import { sleep, waitFor } from './lib/poll';
+import { httpRequest, sleep, waitFor } from './lib/poll';
 import { bedBlock, distUnderTest } from './lib/kubernetes/bed-options';
 import { KubernetesCluster } from './lib/kubernetes/cluster';
 import { KUBERNETES_VERSION } from './lib/kubernetes/components';
 import { DeployedPgHa, LivePod } from './lib/kubernetes/deployed-pg-ha';
 import { ensureFaultTable, FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './lib/kubernetes/faults';
 import {
-  etcdContainerName, etcdctl, etcdctlErrors, etcdHealth, etcdLeader, etcdMemberClient, exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable,
-  patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerServerStates, sampleServers,
+  declaredNames, etcdClientTls, etcdContainerName, etcdctl, etcdctlErrors, etcdGateway, etcdHealth, etcdLeader, etcdMemberClient, etcdPlainEndpoints,
+  exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable, metricsSources, patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerService,
+  routerServerStates, sampleServers,
 } from './lib/kubernetes/observations';
+
+const FIXTURES = path.join(__dirname, '..', 'test', 'fixtures');
+const b64 = (x: string): string => Buffer.from(x).toString('base64');
+
+/** A client certificate of another CA (self-signed, client auth), made with openssl in a temporary directory. */
+function foreignClientCert(): { cert: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-foreign-etcd-client-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/O=intruder', '-addext', 'extendedKeyUsage=clientAuth', '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')], { stdio: 'ignore' });
+    return { cert: fs.readFileSync(path.join(dir, 'tls.crt'), 'utf8'), key: fs.readFileSync(path.join(dir, 'tls.key'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const cluster = new KubernetesCluster({ block: bedBlock(1), nodes: 3 });
 const deployed = new DeployedPgHa(cluster, distUnderTest());
@@ -70,6 +90,45 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       }, { timeoutMs: 60000, intervalMs: 1000, describe: async () => (await exporterMetrics(deployed)).map((m) => `${m.pod}: ${m.status} ${/^pg_up .*$/m.exec(m.body)?.[0] ?? m.body.slice(0, 80)}`).join('; ') });
       expect(scraped.map((m) => m.pod)).toEqual((await deployed.pods(deployed.postgres)).map((p) => p.name));
       for (const m of scraped) expect(m.body).toMatch(/^pg_up 1$/m);
+    });
+
+    test("every router's stats page and metrics answer on its pod IP, and the metrics through the router's Service", async () => {
+      expect(plan.stats).toBeDefined();
+      expect(plan.metrics).toBeDefined();
+      const routers = await deployed.pods(deployed.router);
+      expect(routers.length).toBe(deployed.router.spec.replicas ?? 1);
+      for (const p of routers) {
+        expect([p.name, (await httpRequest(p.ip, plan.stats!.port, plan.stats!.uri, { timeoutMs: 3000 })).status]).toEqual([p.name, 200]);
+        const m = await httpRequest(p.ip, plan.metrics!.port, plan.metrics!.path, { timeoutMs: 3000 });
+        expect([p.name, m.status]).toEqual([p.name, 200]);
+        expect(m.body).toMatch(/^haproxy_backend_status\{/m);
+      }
+      const svc = await routerService(deployed, plan.metrics!.port);
+      const m = await httpRequest(svc.host, svc.port, plan.metrics!.path, { timeoutMs: 3000 });
+      expect([svc.name, m.status]).toEqual([svc.name, 200]);
+    });
+
+    test("every metric name the alerts and the dashboard use, said to be observed, is in the real programs' /metrics", async () => {
+      const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'metric-names.json'), 'utf8')) as { metrics: Record<string, { program: string; checked: string[] }> };
+      const missing: string[] = [];
+      for (const source of await metricsSources(deployed, plan)) {
+        expect([source.program, source.endpoints.length > 0]).toEqual([source.program, true]);
+        const names = new Set<string>();
+        for (const e of source.endpoints) {
+          const r = await httpRequest(e.host, e.port, e.path, { timeoutMs: 5000 });
+          expect([e.pod, source.program, r.status]).toEqual([e.pod, source.program, 200]);
+          declaredNames(r.body).forEach((n) => names.add(n));
+        }
+        const used = Object.entries(fixture.metrics).filter(([, m]) => m.program === source.program);
+        expect([source.program, used.length > 0]).toEqual([source.program, true]);
+        for (const [name, m] of used) {
+          const observed = m.checked.some((c) => c.startsWith('observed:'));
+          if (observed && !names.has(name)) missing.push(`${source.program}: ${name}`);
+          if (!observed) log(`${name}: source only in metric-names.json; ${source.program} here ${names.has(name) ? 'emits it' : 'does not emit it'}`);
+        }
+        log(`${source.program}: ${names.size} metric names from ${source.endpoints.length} pods; ${used.length} used by the alerts and dashboard`);
+      }
+      expect(missing).toEqual([]);
     });
   });
 
@@ -122,6 +181,46 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       const wrong = await etcdctl(deployed, member, [...as(`${user.password}-wrong`), 'get', `${prefix}leader`]);
       expect(wrong.code).not.toBe(0);
       expect(wrong.stderr).toMatch(/authentication failed/);
+    });
+
+    test("from outside the pod, on a member's client port: plain http, no CA, no client certificate, another CA's certificate and no credentials are all refused; the clients' certificate (the PostgreSQL pods' Secret) with Patroni's password logs in", async () => {
+      const member = `${deployed.etcd.metadata.name}-0`;
+      const tls = await etcdClientTls(deployed);
+      const client = { cert: tls.cert, key: tls.key };
+      const range = { key: b64('/'), range_end: b64('\0') };
+      const user = await patroniEtcdUser(deployed);
+      const plain = await etcdGateway(deployed, member, '/v3/kv/range', range, { scheme: 'http' });
+      expect(plain.ok && plain.status === 200).toBe(false);
+      expect(plain.ok ? plain.body : plain.error).not.toContain('"kvs"');
+      const noCa = await etcdGateway(deployed, member, '/v3/kv/range', range, { cert: client });
+      expect(noCa.ok ? noCa.body : noCa.error).toMatch(/certificate|self.signed|UNABLE_TO_VERIFY/i);
+      expect(noCa.ok).toBe(false);
+      const noCert = await etcdGateway(deployed, member, '/v3/auth/authenticate', user, { ca: tls.ca });
+      expect(noCert.ok).toBe(false);
+      const foreign = await etcdGateway(deployed, member, '/v3/auth/authenticate', user, { ca: tls.ca, cert: foreignClientCert() });
+      expect(foreign.ok).toBe(false);
+      log(`etcd gateway refusals: plain http ${plain.ok ? `${plain.status} ${plain.body.trim().slice(0, 60)}` : plain.error}; no CA: ${noCa.ok ? noCa.status : noCa.error}; no client certificate: ${noCert.ok ? noCert.status : noCert.error}; another CA's: ${foreign.ok ? foreign.status : foreign.error}`);
+      const anonymous = await etcdGateway(deployed, member, '/v3/kv/range', range, { ca: tls.ca, cert: client });
+      expect(anonymous.ok).toBe(true);
+      expect(anonymous.ok && anonymous.body).toMatch(/user name is empty|permission denied/);
+      expect(anonymous.ok && anonymous.body).not.toContain('"kvs"');
+      const login = await etcdGateway(deployed, member, '/v3/auth/authenticate', user, { ca: tls.ca, cert: client });
+      expect(login.ok && login.status).toBe(200);
+      const token = JSON.parse(login.ok ? login.body : '{}').token as string;
+      expect(token).toBeTruthy();
+      const leaderKey = await etcdGateway(deployed, member, '/v3/kv/range', { key: b64(`${patroniEtcdPrefix(deployed)}leader`) }, { ca: tls.ca, cert: client, token });
+      const kvs = JSON.parse(leaderKey.ok ? leaderKey.body : '{}').kvs as Array<{ value: string }>;
+      expect(kvs?.map((kv) => Buffer.from(kv.value, 'base64').toString())).toEqual([(await roles()).leader.name]);
+    });
+
+    test('health, readiness and metrics answer on the plain listener of every member, without TLS or credentials', async () => {
+      const endpoints = await etcdPlainEndpoints(deployed);
+      expect(endpoints).toHaveLength(deployed.etcd.spec.replicas ?? 1);
+      for (const e of endpoints) {
+        expect([e.pod, JSON.parse((await httpRequest(e.host, e.port, '/health', { timeoutMs: 2000 })).body).health]).toEqual([e.pod, 'true']);
+        for (const p of ['/readyz', '/livez']) expect([e.pod, p, (await httpRequest(e.host, e.port, p, { timeoutMs: 2000 })).body]).toEqual([e.pod, p, expect.stringMatching(/^ok/)]);
+        expect((await httpRequest(e.host, e.port, '/metrics', { timeoutMs: 2000 })).body).toMatch(/^etcd_server_has_leader 1$/m);
+      }
     });
   });
 

@@ -5,6 +5,8 @@
  * writability, etcd's health and leader (its plain metrics listener) and etcdctl inside an etcd pod,
  * the exporter sidecars' /metrics. Names, ports and counts come from the manifests.
  */
+import * as https from 'https';
+import * as path from 'path';
 import { whoAnswers } from '../app-client';
 import { PgConn, tryQuery } from '../pg';
 import { httpJson, httpRequest } from '../poll';
@@ -40,21 +42,23 @@ export function routerConfig(deployed: DeployedPgHa): string {
   return cfg;
 }
 
-/** The router's write and read ports (haproxy.cfg's health checks) and the Services (cluster IPs) that expose them. */
-export async function liveRouterPlan(deployed: DeployedPgHa): Promise<LiveRouterPlan> {
-  const plan = haproxyPlan(routerConfig(deployed));
+/** The Service of dist/ (with a cluster IP) that exposes one of the router container's ports. */
+export async function routerService(deployed: DeployedPgHa, port: number): Promise<LiveService> {
   const c = containers(deployed.router)[0];
   const routerLabels = deployed.router.spec.template.metadata.labels as Record<string, string>;
   const portOf = (target: string | number): number | undefined => (typeof target === 'number' ? target : c.ports?.find((p) => p.name === target)?.containerPort);
-  const serviceFor = async (port: number): Promise<LiveService> => {
-    for (const s of deployed.all('Service')) {
-      if (!s.spec.selector || !Object.entries(s.spec.selector).every(([k, v]) => routerLabels[k] === v) || s.spec.clusterIP === 'None') continue;
-      const sp = (s.spec.ports as Array<{ port: number; targetPort?: string | number }>).find((x) => portOf(x.targetPort ?? x.port) === port);
-      if (sp) return { name: s.metadata.name, host: await deployed.serviceAddress(s.metadata.name), port: sp.port };
-    }
-    throw new Error(`no Service of dist/ exposes the router's port ${port}`);
-  };
-  return { ...plan, write: await serviceFor(plan.writePort), read: await serviceFor(plan.readPort) };
+  for (const s of deployed.all('Service')) {
+    if (!s.spec.selector || !Object.entries(s.spec.selector).every(([k, v]) => routerLabels[k] === v) || s.spec.clusterIP === 'None') continue;
+    const sp = (s.spec.ports as Array<{ port: number; targetPort?: string | number }>).find((x) => portOf(x.targetPort ?? x.port) === port);
+    if (sp) return { name: s.metadata.name, host: await deployed.serviceAddress(s.metadata.name), port: sp.port };
+  }
+  throw new Error(`no Service of dist/ exposes the router's port ${port}`);
+}
+
+/** The router's write and read ports (haproxy.cfg's health checks) and the Services (cluster IPs) that expose them. */
+export async function liveRouterPlan(deployed: DeployedPgHa): Promise<LiveRouterPlan> {
+  const plan = haproxyPlan(routerConfig(deployed));
+  return { ...plan, write: await routerService(deployed, plan.writePort), read: await routerService(deployed, plan.readPort) };
 }
 
 export interface Answer {
@@ -123,6 +127,12 @@ function etcdMetricsPort(deployed: DeployedPgHa): number {
   return Number(new URL(etcdEnv(deployed, 'ETCD_LISTEN_METRICS_URLS', '').split(',')[0]).port);
 }
 
+/** the plain listener's address of each etcd pod */
+export async function etcdPlainEndpoints(deployed: DeployedPgHa): Promise<Array<{ pod: string; host: string; port: number }>> {
+  const port = etcdMetricsPort(deployed);
+  return (await deployed.pods(deployed.etcd)).map((p) => ({ pod: p.name, host: p.ip, port }));
+}
+
 /** Each etcd member's own answer on GET /health (its pod IP); a pod without an address is not healthy. */
 export async function etcdHealth(deployed: DeployedPgHa): Promise<Array<{ name: string; healthy: boolean }>> {
   const port = etcdMetricsPort(deployed);
@@ -169,6 +179,61 @@ export function etcdctlErrors(stderr: string): string[] {
   });
 }
 
+export interface EtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * The clients' certificate and CA the PostgreSQL pods show etcd: the Secret behind the volume mounted
+ * where ETCD3_CERT points (read through the API as the cluster admin).
+ */
+export async function etcdClientTls(deployed: DeployedPgHa): Promise<EtcdTls> {
+  const c = containers(deployed.postgres)[0];
+  const files = { ca: await deployed.postgresEnv('ETCD3_CACERT'), cert: await deployed.postgresEnv('ETCD3_CERT'), key: await deployed.postgresEnv('ETCD3_KEY') };
+  const mounts = (c as unknown as { volumeMounts: Array<{ name: string; mountPath: string }> }).volumeMounts;
+  const vols = deployed.postgres.spec.template.spec.volumes as Array<{ name: string; secret?: { secretName: string; items?: Array<{ key: string; path: string }> } }>;
+  const read = async (file: string): Promise<string> => {
+    const m = mounts.find((x) => path.dirname(file) === x.mountPath.replace(/\/$/, ''));
+    const v = vols.find((x) => x.name === m?.name)?.secret;
+    if (!v) throw new Error(`${file} is not in a Secret volume of the PostgreSQL pods`);
+    const key = v.items?.find((i) => i.path === path.basename(file))?.key ?? path.basename(file);
+    return (await deployed.secret(v.secretName))[key];
+  };
+  return { ca: await read(files.ca), cert: await read(files.cert), key: await read(files.key) };
+}
+
+export type GatewayResult = { ok: true; status: number; body: string } | { ok: false; error: string };
+
+/**
+ * A request to etcd's JSON gateway on a member's client port, from the host to its pod IP, verifying
+ * the member's certificate against the name it advertises (as clients in the cluster do).
+ * `ca: undefined` trusts only the system's CAs; `scheme: 'http'` tries plain http on the TLS port.
+ */
+export async function etcdGateway(deployed: DeployedPgHa, pod: string, urlPath: string, body: unknown, opts: { scheme?: 'http' | 'https'; ca?: string; cert?: { cert: string; key: string }; token?: string } = {}): Promise<GatewayResult> {
+  const p = (await deployed.pods(deployed.etcd)).find((x) => x.name === pod);
+  if (!p?.ip) throw new Error(`etcd pod ${pod} has no address`);
+  const url = new URL(etcdMemberClient(deployed, pod).url);
+  const data = JSON.stringify(body);
+  const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data), ...(opts.token ? { Authorization: opts.token } : {}) };
+  const mod = opts.scheme === 'http' ? await import('http') : https;
+  return new Promise((resolve) => {
+    const req = mod.request({
+      host: p.ip, port: Number(url.port), path: urlPath, method: 'POST', headers, timeout: 5000, agent: false,
+      ...(opts.scheme === 'http' ? {} : { servername: url.hostname, ca: opts.ca, cert: opts.cert?.cert, key: opts.cert?.key }),
+    } as https.RequestOptions, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (e) => resolve({ ok: false, error: e.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, error: `${e.code ?? ''} ${e.message}`.trim() }));
+    req.end(data);
+  });
+}
+
 /** etcdctl run inside an etcd pod (the image has no shell: the binary itself is the command) */
 export function etcdctl(deployed: DeployedPgHa, pod: string, args: string[]): Promise<KubectlResult> {
   return deployed.cluster.api.kubectl(['exec', '-n', deployed.namespace, pod, '-c', etcdContainer(deployed).name, '--', 'etcdctl', '--dial-timeout=3s', '--command-timeout=5s', ...args], undefined, 30000);
@@ -192,15 +257,40 @@ export function patroniEtcdPrefix(deployed: DeployedPgHa): string {
 
 /* ---- monitoring ---- */
 
-/** Each PostgreSQL pod's exporter sidecar: its /metrics on the pod IP (port and path from the container's args or ports). */
-export async function exporterMetrics(deployed: DeployedPgHa): Promise<Array<{ pod: string; status: number; body: string }>> {
+/** The /metrics endpoints of one program, one per pod. */
+export interface MetricsSource {
+  program: string;
+  endpoints: Array<{ pod: string; host: string; port: number; path: string }>;
+}
+
+/** Where Patroni, the exporter sidecars, etcd and HAProxy serve their metrics on this cluster (pod IPs). */
+export async function metricsSources(deployed: DeployedPgHa, plan: HaproxyPlan): Promise<MetricsSource[]> {
+  const pg = await deployed.pods(deployed.postgres);
+  const exporter = exporterEndpoint(deployed);
+  if (!plan.metrics) throw new Error('haproxy.cfg serves no metrics');
+  return [
+    { program: 'patroni', endpoints: pg.map((p) => ({ pod: p.name, host: p.ip, port: deployed.patroniPort, path: '/metrics' })) },
+    { program: 'postgres-exporter', endpoints: pg.map((p) => ({ pod: p.name, host: p.ip, ...exporter })) },
+    { program: 'etcd', endpoints: (await etcdPlainEndpoints(deployed)).map((e) => ({ ...e, path: '/metrics' })) },
+    { program: 'haproxy', endpoints: (await deployed.pods(deployed.router)).map((p) => ({ pod: p.name, host: p.ip, port: plan.metrics!.port, path: plan.metrics!.path })) },
+  ];
+}
+
+/** The metric names a /metrics page declares (its `# TYPE` lines). */
+export const declaredNames = (body: string): string[] => body.split('\n').flatMap((line) => /^# TYPE (\S+) /.exec(line)?.[1] ?? []);
+
+function exporterEndpoint(deployed: DeployedPgHa): { port: number; path: string } {
   const c = containers(deployed.postgres).find((x) => /postgres-exporter/.test(x.image));
   if (!c) throw new Error('the PostgreSQL pods have no postgres-exporter sidecar');
   const arg = (n: string): string | undefined => c.args?.map((a) => new RegExp(`^--${n}=(.*)$`).exec(a)?.[1]).find((x) => x !== undefined);
-  const port = Number(arg('web.listen-address')?.replace(/^.*:/, '') ?? c.ports?.[0]?.containerPort);
-  const path = arg('web.telemetry-path') ?? '/metrics';
+  return { port: Number(arg('web.listen-address')?.replace(/^.*:/, '') ?? c.ports?.[0]?.containerPort), path: arg('web.telemetry-path') ?? '/metrics' };
+}
+
+/** Each PostgreSQL pod's exporter sidecar: its /metrics on the pod IP (port and path from the container's args or ports). */
+export async function exporterMetrics(deployed: DeployedPgHa): Promise<Array<{ pod: string; status: number; body: string }>> {
+  const { port, path: metricsPath } = exporterEndpoint(deployed);
   return Promise.all((await deployed.pods(deployed.postgres)).map(async (p) => {
-    const r = await httpRequest(p.ip, port, path, { timeoutMs: 5000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+    const r = await httpRequest(p.ip, port, metricsPath, { timeoutMs: 5000 }).catch((e: Error) => ({ status: 0, body: e.message }));
     return { pod: p.name, ...r };
   }));
 }
