@@ -143,6 +143,7 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       log(`etcdctl without a client certificate: exit ${without.code}: ${[...new Set(etcdctlErrors(without.stderr))].join(' | ')}`);
       expect(without.code).not.toBe(0);
       expect(without.stdout.trim()).toBe('');
+      expect(etcdctlErrors(without.stderr).join('\n')).toMatch(/certificate required|bad certificate/);
       // etcd's own log says why
       const logs = await cluster.api.run(['logs', '-n', deployed.namespace, member, '-c', etcdContainerName(deployed), '--since=2m']);
       expect(logs).toMatch(/rejected connection on client endpoint.*client didn't provide a certificate/);
@@ -195,10 +196,13 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       const noCa = await etcdGateway(deployed, member, '/v3/kv/range', range, { cert: client });
       expect(noCa.ok ? noCa.body : noCa.error).toMatch(/certificate|self.signed|UNABLE_TO_VERIFY/i);
       expect(noCa.ok).toBe(false);
+      // TLS alerts from etcd: 116 certificate required, 48 unknown CA (42 bad certificate before TLS 1.3)
       const noCert = await etcdGateway(deployed, member, '/v3/auth/authenticate', user, { ca: tls.ca });
       expect(noCert.ok).toBe(false);
+      expect(noCert.ok || noCert.error).toMatch(/certificate required|CERTIFICATE_REQUIRED|bad certificate/i);
       const foreign = await etcdGateway(deployed, member, '/v3/auth/authenticate', user, { ca: tls.ca, cert: foreignClientCert() });
       expect(foreign.ok).toBe(false);
+      expect(foreign.ok || foreign.error).toMatch(/unknown ca|UNKNOWN_CA|bad certificate/i);
       log(`etcd gateway refusals: plain http ${plain.ok ? `${plain.status} ${plain.body.trim().slice(0, 60)}` : plain.error}; no CA: ${noCa.ok ? noCa.status : noCa.error}; no client certificate: ${noCert.ok ? noCert.status : noCert.error}; another CA's: ${foreign.ok ? foreign.status : foreign.error}`);
       const anonymous = await etcdGateway(deployed, member, '/v3/kv/range', range, { ca: tls.ca, cert: client });
       expect(anonymous.ok).toBe(true);
