@@ -217,6 +217,24 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       expect(kvs?.map((kv) => Buffer.from(kv.value, 'base64').toString())).toEqual([(await roles()).leader.name]);
     });
 
+    test('the etcd access Job run again changes nothing; with a root password etcd does not have, it fails naming the Secret key', async () => {
+      const job = deployed.all('Job').find((j) => (j.spec.template.spec.containers as Array<{ env?: Array<{ name: string }> }>).some((c) => c.env?.some((e) => e.name === 'ETCD_PATRONI_PREFIX')));
+      expect(job).toBeDefined();
+      const again = await deployed.runJobAgain(job!, 'e2e-etcd-access-again');
+      log(`etcd access Job again: ${again.succeeded ? 'complete' : 'failed'}: ${again.output.trim().split('\n').slice(-2).join(' | ')}`);
+      expect(again.succeeded).toBe(true);
+      expect(again.output).toMatch(/etcd access: nothing to change; authentication on/);
+      // GIVEN the Secret's root password replaced by another one (as a hand-edited Secret would)
+      const wrong = await deployed.runJobAgain(job!, 'e2e-etcd-access-wrong-root', (copy) => {
+        const env = copy.spec.template.spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: unknown }>;
+        const i = env.findIndex((e) => e.name === 'ETCD_ROOT_PASSWORD');
+        env[i] = { name: 'ETCD_ROOT_PASSWORD', value: `${Date.now().toString(16)}-not-the-root-password` };
+      });
+      log(`etcd access Job with a wrong root password: ${wrong.succeeded ? 'complete' : 'failed'}: ${wrong.output.trim().split('\n').slice(-2).join(' | ')}`);
+      expect(wrong.succeeded).toBe(false);
+      expect(wrong.output).toMatch(/etcd refused the root user's password .*the credentials Secret's key etcd-root-password/);
+    });
+
     test('health, readiness and metrics answer on the plain listener of every member, without TLS or credentials', async () => {
       const endpoints = await etcdPlainEndpoints(deployed);
       expect(endpoints).toHaveLength(deployed.etcd.spec.replicas ?? 1);
