@@ -233,7 +233,7 @@ describe(`the scenarios on Kubernetes ${KUBERNETES_VERSION} (3 nodes, dist/ sync
       log(`etcd access Job with a wrong root password: ${wrong.succeeded ? 'complete' : 'failed'}: ${wrong.output.trim().split('\n').slice(-2).join(' | ')}`);
       expect(wrong.succeeded).toBe(false);
       expect(wrong.output).toMatch(/etcd refused the root user's password .*the credentials Secret's key etcd-root-password/);
-    });
+    }, 400000);
 
     test('health, readiness and metrics answer on the plain listener of every member, without TLS or credentials', async () => {
       const endpoints = await etcdPlainEndpoints(deployed);
