@@ -21,6 +21,9 @@ export interface RouterPlan {
   statsService?: { name: string; host: string; port: number };
   metricsService?: { name: string; host: string; port: number };
   checkPaths: Record<number, string>;
+  /** the proxies (listen or backend sections) behind the write and read ports, as HAProxy's stats name them */
+  writeProxy: string;
+  readProxy: string;
 }
 
 interface Section {
@@ -58,20 +61,18 @@ function checkPath(s: Section): string | undefined {
 const WRITE_PATHS = /^\/(primary|master|leader|read-write)?(\?|$)/;
 const READ_PATHS = /^\/(replica|read-only|async|asynchronous|sync|synchronous|standby)/;
 
-export function routerPlan(bed: Testbed): RouterPlan {
-  const pod = bed.routerPods[0];
-  if (!pod) throw new Error('no router pods (no HAProxy workload in the manifests)');
-  const c = pod.containerOf('haproxy');
-  const vols = (pod.spec.volumes ?? []) as Array<{ name: string; configMap?: { name: string } }>;
-  const mount = (c.spec as Container).volumeMounts?.find((vm) => vols.find((v) => v.name === vm.name)?.configMap);
-  const cm = bed.manifests.get('ConfigMap', vols.find((v) => v.name === mount?.name)!.configMap!.name);
-  const cfg = Object.values(cm.data as Record<string, string>).find((v) => /\bbind\b/.test(v))!;
+/** What a haproxy.cfg says, without the Services: write and read ports, read fallback, stats, metrics. */
+export type HaproxyPlan = Pick<RouterPlan, 'writePort' | 'readPort' | 'readFallsBackToLeader' | 'stats' | 'metrics' | 'checkPaths' | 'writeProxy' | 'readProxy'>;
+
+export function haproxyPlan(cfg: string): HaproxyPlan {
   const secs = sections(cfg);
   const defaults = secs.filter((s) => s.kind === 'defaults');
   const backends = new Map(secs.filter((s) => s.kind === 'backend' || s.kind === 'listen').map((s) => [s.name, s]));
   const checkPaths: Record<number, string> = {};
   let writePort: number | undefined;
   let readPort: number | undefined;
+  let writeProxy = '';
+  let readProxy = '';
   let readFallsBackToLeader = false;
   let stats: RouterPlan['stats'];
   let metrics: RouterPlan['metrics'];
@@ -91,9 +92,10 @@ export function routerPlan(bed: Testbed): RouterPlan {
     const cp = checkPath(be) ?? defaults.map(checkPath).find(Boolean);
     if (!cp) continue;
     for (const p of ports) checkPaths[p] = cp;
-    if (WRITE_PATHS.test(cp)) writePort ??= ports[0];
-    else if (READ_PATHS.test(cp)) {
-      readPort ??= ports[0];
+    if (WRITE_PATHS.test(cp)) {
+      if (writePort === undefined) [writePort, writeProxy] = [ports[0], be.name];
+    } else if (READ_PATHS.test(cp) && readPort === undefined) {
+      [readPort, readProxy] = [ports[0], be.name];
       // fallback: /read-only admits the leader; `backup` servers; or a use_backend taken when the replicas are gone
       const beName = be.name;
       const viaNbsrv = s.lines.some((l) => new RegExp(`^use_backend\\s+\\S+\\s+(if|unless)\\s.*nbsrv\\(${beName}\\)`).test(l));
@@ -101,6 +103,18 @@ export function routerPlan(bed: Testbed): RouterPlan {
     }
   }
   if (writePort === undefined || readPort === undefined) throw new Error(`router config: cannot tell the write and read ports apart (health checks: ${JSON.stringify(checkPaths)})`);
+  return { writePort, readPort, readFallsBackToLeader, stats, metrics, checkPaths, writeProxy, readProxy };
+}
+
+export function routerPlan(bed: Testbed): RouterPlan {
+  const pod = bed.routerPods[0];
+  if (!pod) throw new Error('no router pods (no HAProxy workload in the manifests)');
+  const c = pod.containerOf('haproxy');
+  const vols = (pod.spec.volumes ?? []) as Array<{ name: string; configMap?: { name: string } }>;
+  const mount = (c.spec as Container).volumeMounts?.find((vm) => vols.find((v) => v.name === vm.name)?.configMap);
+  const cm = bed.manifests.get('ConfigMap', vols.find((v) => v.name === mount?.name)!.configMap!.name);
+  const cfg = Object.values(cm.data as Record<string, string>).find((v) => /\bbind\b/.test(v))!;
+  const { writePort, readPort, readFallsBackToLeader, stats, metrics, checkPaths, writeProxy, readProxy } = haproxyPlan(cfg);
   const svcFor = (port: number): { name: string; host: string; port: number } | undefined => {
     for (const s of bed.cluster.services as LocalService[]) {
       if (!s.clusterIP || !bed.cluster.selects(s.obj, pod)) continue;
@@ -124,5 +138,7 @@ export function routerPlan(bed: Testbed): RouterPlan {
     statsService: stats && svcFor(stats.port),
     metricsService: metrics && svcFor(metrics.port),
     checkPaths,
+    writeProxy,
+    readProxy,
   };
 }

@@ -102,6 +102,10 @@ class Etcd:
         return self.token
 
 
+# etcd's answers to a request without credentials when its authentication is on
+AUTH_REFUSALS = ('user name not found', 'user name is empty', 'permission denied', 'invalid auth token')
+
+
 def wait_for_etcd(etcd, seconds):
     deadline = time.time() + seconds
     while True:
@@ -110,6 +114,10 @@ def wait_for_etcd(etcd, seconds):
         except ssl.SSLCertVerificationError as error:
             sys.exit(f'etcd\'s certificate is not signed by the CA in ETCD_CACERT ({error.verify_message}): check ca.crt of the etcd TLS Secret.')
         except (ConnectionError, EtcdError) as error:
+            # etcd 3.6 with authentication on refuses the status to a client without a token (the clients'
+            # certificate has no common name: "user name not found"): etcd answered, the Job can log in.
+            if isinstance(error, EtcdError) and any(m in error.error for m in AUTH_REFUSALS):
+                return None
             if isinstance(error, ConnectionError) and 'CERTIFICATE_VERIFY_FAILED' in str(error):
                 sys.exit(f'etcd\'s certificate does not verify with ca.crt of the etcd TLS Secret ({error}).')
             if time.time() > deadline:

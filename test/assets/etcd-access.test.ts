@@ -63,7 +63,7 @@ describe("the clients' TLS Secret, as the etcd access Job mounts it", () => {
  * etcd's JSON gateway as the script meets it with auth off: no users or roles yet, one member on
  * https, `patroniKeys` keys under Patroni's prefix. Records every method called.
  */
-async function gatewayStandIn(patroniKeys: number, dir: string) {
+async function gatewayStandIn(patroniKeys: number, dir: string, overrides: Record<string, (body: any) => [number, unknown]> = {}) {
   execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { stdio: 'ignore' });
   writeFileSync(join(dir, 'ca.crt'), readFileSync(join(dir, 'tls.crt')));
@@ -75,6 +75,7 @@ async function gatewayStandIn(patroniKeys: number, dir: string) {
     'auth/user/get': () => [400, { error: 'etcdserver: user name not found', code: 9 }],
     'cluster/member/list': () => [200, { members: [{ ID: '1', name: 'pg-ha-etcd-0', peerURLs: ['https://127.0.0.1:2380'], clientURLs: ['https://127.0.0.1:2379'] }] }],
     'kv/range': (body) => [200, body.count_only ? { count: String(patroniKeys) } : { kvs: [] }],
+    ...overrides,
   };
   const server = createServer({ key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'tls.crt')) }, (req, res) => {
     let text = '';
@@ -92,9 +93,9 @@ async function gatewayStandIn(patroniKeys: number, dir: string) {
 
 describe('turning etcd\'s authentication on (ETCD_AUTH=true)', () => {
   /** Runs the script (asynchronously: the stand-in answers from this process) against the stand-in. */
-  async function runAgainst(patroniKeys: number) {
+  async function runAgainst(patroniKeys: number, overrides: Record<string, (body: any) => [number, unknown]> = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'pg-ha-etcd-gateway-'));
-    const gateway = await gatewayStandIn(patroniKeys, dir);
+    const gateway = await gatewayStandIn(patroniKeys, dir, overrides);
     try {
       const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
         const child = spawn('python3', [script], {
@@ -132,5 +133,20 @@ describe('turning etcd\'s authentication on (ETCD_AUTH=true)', () => {
     expect(calls).not.toContain('auth/enable');
     expect(out).toContain("authentication left off: Patroni already keeps 4 keys under '/service/pg-ha/' without an etcd password");
     expect(out).toContain('Add the line ETCD_AUTH=false to pg-ha.env, synth, commit and apply (docs/security.md#moving-a-cluster-made-with-plain-etcd)');
+  });
+
+  test('run again once auth is on (etcd 3.6 refuses the status without a token: "user name not found"): etcd counts as up, the Job logs in as root', async () => {
+    // GIVEN etcd 3.6 with authentication on, as the real-Kubernetes bed found it on the Job's second run
+    // (it waited ETCD_WAIT_SECONDS for an etcd that was answering), and a root password etcd refuses
+    const { code, out, calls } = await runAgainst(4, {
+      'maintenance/status': () => [400, { error: 'etcdserver: user name not found', code: 3 }],
+      'auth/authenticate': () => [400, { error: 'etcdserver: authentication failed, invalid user ID or password', code: 3 }],
+    });
+    // THEN it goes straight on to the login, whose refusal it names
+    expect(out).not.toContain('waiting for etcd');
+    expect(out).not.toContain('etcd did not answer');
+    expect(calls).toContain('auth/authenticate');
+    expect(out).toContain("etcd refused the root user's password");
+    expect(code).toBe(1);
   });
 });

@@ -9,18 +9,21 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import { PgConn } from '../pg';
 import { httpJson, waitFor } from '../poll';
-import { SyncResult, syncLikeArgoCd } from './argocd-sync';
+import { healthOf, SyncResult, syncLikeArgoCd } from './argocd-sync';
 import type { KubernetesCluster } from './cluster';
 import { KubeObject, resourcePath } from './kube-client';
 
 export interface LivePod {
   name: string;
+  uid: string;
   ip: string;
   node: string;
   ready: boolean;
   labels: Record<string, string>;
   phase: string;
   deleting: boolean;
+  /** each container's restart count (the kubelet's) */
+  restarts: Record<string, number>;
 }
 
 export interface PatroniMember {
@@ -94,11 +97,13 @@ export class DeployedPgHa {
     const list = await this.cluster.api.list(`${resourcePath('pods', workload.metadata.namespace)}?labelSelector=${encodeURIComponent(selector)}`);
     return list.map((p) => ({
       name: p.metadata.name,
+      uid: p.metadata.uid ?? '',
       ip: p.status?.podIP ?? '',
       node: p.spec.nodeName ?? '',
       phase: p.status?.phase ?? '',
       labels: p.metadata.labels ?? {},
       deleting: Boolean(p.metadata.deletionTimestamp),
+      restarts: Object.fromEntries(((p.status?.containerStatuses ?? []) as Array<{ name: string; restartCount: number }>).map((c) => [c.name, c.restartCount])),
       ready: (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'),
     })).sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -180,6 +185,31 @@ export class DeployedPgHa {
     const m = await this.waitHealthy();
     const name = m.find((x) => x.role === 'leader')!.name;
     return (await this.pods(this.postgres)).find((p) => p.name === name)!;
+  }
+
+  /**
+   * A Job of dist/ run again under another name (once: no retries), optionally edited first, as an
+   * operator re-runs a hook; resolves when it completed or failed, with its pod's log. The copy is
+   * deleted afterwards.
+   */
+  async runJobAgain(job: KubeObject, name: string, edit: (copy: KubeObject) => void = () => undefined, timeoutMs = 180000): Promise<{ succeeded: boolean; output: string }> {
+    const copy = structuredClone(job);
+    copy.metadata = { name, namespace: job.metadata.namespace, labels: job.metadata.labels };
+    copy.spec.backoffLimit = 0;
+    copy.spec.template.spec.restartPolicy = 'Never';
+    delete copy.spec.ttlSecondsAfterFinished;
+    edit(copy);
+    await this.cluster.api.run(['create', '-f', '-'], JSON.stringify(copy));
+    try {
+      const health = await waitFor(`Job ${name} done`, async () => {
+        const h = await healthOf(this.cluster.api, copy);
+        return h === 'Progressing' ? undefined : h;
+      }, { timeoutMs, intervalMs: 500 });
+      const output = (await this.cluster.api.kubectl(['logs', '-n', this.namespace, `job/${name}`, '--all-containers', '--tail=200'])).stdout;
+      return { succeeded: health === 'Healthy', output };
+    } finally {
+      await this.cluster.api.kubectl(['delete', 'job', '-n', this.namespace, name, '--cascade=foreground', '--wait=false']);
+    }
   }
 
   async superuser(pod: LivePod, database = 'postgres'): Promise<PgConn> {

@@ -11,6 +11,7 @@ import { sleep, waitFor } from '../poll';
 import { writeUnavailability } from '../write-availability';
 import type { KubernetesCluster } from './cluster';
 import type { DeployedPgHa, LivePod, PatroniMember } from './deployed-pg-ha';
+import type { KubeObject } from './kube-client';
 
 export interface FaultResult {
   kind: 'pod-deleted' | 'node-lost';
@@ -44,7 +45,7 @@ async function queryThroughService<R extends Record<string, unknown>>(conn: PgCo
   return waitFor(`\`${sql}\` through ${conn.host}:${conn.port}`, () => tryQuery<R>(conn, sql, [], 5000), { timeoutMs, intervalMs: 500 });
 }
 
-async function lostWrites(conn: PgConn, load: WriteLoad): Promise<number> {
+export async function lostWrites(conn: PgConn, load: WriteLoad): Promise<number> {
   const ids = new Set((await queryThroughService<{ id: string }>(conn, `SELECT id FROM ${FAULT_TABLE}`)).map((r) => Number(r.id)));
   return load.acks.filter((a) => !ids.has(a.id)).length;
 }
@@ -54,6 +55,18 @@ export async function ensureFaultTable(conn: PgConn): Promise<void> {
 }
 
 let nextId = 1;
+
+/** A write load through `conn` into the fault table, its ids following the earlier loads' (one load at a time). */
+export function startWrites(conn: PgConn, maxMs = 10 * 60 * 1000): WriteLoad {
+  const load = new WriteLoad(conn, FAULT_TABLE, { firstId: nextId, maxMs });
+  load.start();
+  return load;
+}
+
+export async function stopWrites(load: WriteLoad): Promise<void> {
+  await load.stop();
+  nextId = Math.max(nextId, load.lastId + 1);
+}
 
 /** the first acknowledgement after t, or an error naming what the load saw */
 async function firstAck(load: WriteLoad, t: number, timeoutMs = 180000, pred: (a: { server: string }) => boolean = () => true): Promise<{ ackAt: number }> {
@@ -146,4 +159,68 @@ export async function loseLeaderNode(cluster: KubernetesCluster, deployed: Deplo
       log(`node ${node.name} back: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}`);
     }
   }
+}
+
+export interface HeldDown {
+  pods: string[];
+  nodes: string[];
+  /** uncordon the nodes; resolves once every held pod is scheduled again and ready */
+  release(): Promise<void>;
+}
+
+/**
+ * Keep pods down for as long as the test wants, the way a node under maintenance does: their nodes
+ * cordoned, then the pods deleted (graceful, or after `gracePeriodS`). The StatefulSet recreates
+ * each at once, but its local volume pins it to its cordoned node, so the new pod stays Pending.
+ * Resolves once every old pod is gone and its successor is unscheduled.
+ */
+export async function holdDown(cluster: KubernetesCluster, deployed: DeployedPgHa, workload: KubeObject, names: string[], gracePeriodS?: number): Promise<HeldDown> {
+  const before = (await deployed.pods(workload)).filter((p) => names.includes(p.name));
+  const nodes = [...new Set(before.map((p) => p.node))];
+  const uncordon = async () => {
+    for (const n of nodes) await cluster.api.run(['uncordon', n]);
+  };
+  for (const n of nodes) await cluster.api.run(['cordon', n]);
+  try {
+    await cluster.api.run(['delete', 'pod', '-n', deployed.namespace, '--wait=false', ...(gracePeriodS !== undefined ? [`--grace-period=${gracePeriodS}`] : []), ...names]);
+    await waitFor(`${names.join(', ')} deleted and left Pending`, async () => {
+      const now = await deployed.pods(workload);
+      return before.every((old) => {
+        const p = now.find((x) => x.name === old.name);
+        return !p || (p.uid !== old.uid && !p.node);
+      });
+    }, { timeoutMs: 90000, intervalMs: 250 });
+  } catch (e) {
+    await uncordon();
+    throw e;
+  }
+  return {
+    pods: names,
+    nodes,
+    release: async () => {
+      await uncordon();
+      await waitFor(`${names.join(', ')} ready again`, async () => {
+        const now = await deployed.pods(workload);
+        return names.every((n) => now.find((x) => x.name === n)?.ready);
+      }, { timeoutMs: 180000, intervalMs: 500 });
+    },
+  };
+}
+
+/**
+ * SIGTERM to PID 1 of one container of a pod (`kubectl exec ... kill 1`): the program stops, the
+ * container exits and the kubelet restarts it in the same pod. Resolves once the kubelet counted
+ * the restart; returns the time of the signal.
+ */
+export async function killContainer(cluster: KubernetesCluster, deployed: DeployedPgHa, workload: KubeObject, pod: LivePod, container: string): Promise<{ t0: number; restarts: number }> {
+  const before = pod.restarts[container] ?? 0;
+  const t0 = Date.now();
+  // the exec session may end with the container: its exit code says nothing; the restart count does
+  await cluster.api.kubectl(['exec', '-n', deployed.namespace, pod.name, '-c', container, '--', 'sh', '-c', 'kill -TERM 1'], undefined, 30000);
+  const after = await waitFor(`${pod.name}/${container} restarted by the kubelet`, async () => {
+    const p = (await deployed.pods(workload)).find((x) => x.name === pod.name);
+    if (p && p.uid !== pod.uid) throw new Error(`${pod.name} was replaced, not restarted`);
+    return p && (p.restarts[container] ?? 0) > before ? p.restarts[container] : undefined;
+  }, { timeoutMs: 120000, intervalMs: 250 });
+  return { t0, restarts: after };
 }
