@@ -17,7 +17,7 @@ import { log } from '../log';
 import { sleep, waitFor } from '../poll';
 import { onExitAfterKill, Supervisor } from '../process-supervisor';
 import { BedAddresses, networkDown, networkUp } from './bed-network';
-import { checkComponents, E2E_CACHE, KUBERNETES_VERSION } from './components';
+import { checkComponents, KUBERNETES_VERSION } from './components';
 import { ControlPlane } from './control-plane';
 import { clusterDnsManifest } from './cluster-dns';
 import { importImages } from './images';
@@ -196,4 +196,3 @@ export function unmountUnder(dirs: string[]): void {
   }
 }
 
-export { E2E_CACHE };

@@ -3,7 +3,7 @@
  *   - kubectl, the client users run (the same build as the components), for applies, exec, logs;
  *   - a small REST client for the bed's own polling (pods, PVCs, Jobs) without a process per call.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
 import { KUBERNETES_BINARY } from './components';
@@ -41,11 +41,6 @@ export class KubeClient {
       });
       child.stdin.end(input ?? '');
     });
-  }
-
-  kubectlSync(args: string[]): KubectlResult {
-    const r = spawnSync(KUBERNETES_BINARY, ['kubectl', `--kubeconfig=${this.kubeconfig}`, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
   /** kubectl that must succeed: its stdout. */
