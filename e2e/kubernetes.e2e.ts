@@ -13,6 +13,7 @@ import { DeployedPgHa } from './lib/kubernetes/deployed-pg-ha';
 import { deleteLeaderPod, ensureFaultTable, loseLeaderNode } from './lib/kubernetes/faults';
 import { KUBERNETES_VERSION } from './lib/kubernetes/components';
 import { resourcePath } from './lib/kubernetes/kube-client';
+import { Access, describeAccess, serviceAccountMay } from './lib/kubernetes/access-review';
 import { bedBlock, distUnderTest } from './lib/kubernetes/bed-options';
 
 const cluster = new KubernetesCluster({ block: bedBlock(0), nodes: 3 });
@@ -32,6 +33,73 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster.down();
 }, 120000);
+
+/**
+ * What each ServiceAccount of dist/ must be allowed, and a sample of what it must not: [account, access, allowed].
+ * Names come from dist/ (scope, member counts, Secret names), so the table holds for any settings.
+ */
+function accessTable(): Array<[string, Access, boolean]> {
+  const scope = deployed.postgres.metadata.name;
+  const etcd = deployed.etcd.metadata.name;
+  const spiloEnv = deployed.postgres.spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string } } }>;
+  const credentials = spiloEnv.find((e) => e.name === 'PGPASSWORD_SUPERUSER')!.valueFrom!.secretKeyRef!.name;
+  const members = (sts: typeof etcd, n: number) => Array.from({ length: n }, (_, i) => `${sts}-${i}`);
+  const postgresPods = members(scope, deployed.postgres.spec.replicas);
+  const claims = [...postgresPods.map((p) => `pgdata-${p}`), ...members(etcd, deployed.etcd.spec.replicas).map((p) => `data-${p}`)];
+  const lease: Access = { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', name: `${scope}-day2` };
+  const secret = (verb: string, name?: string): Access => ({ verb, resource: 'secrets', name });
+  const sa = (component: string) => `${scope}-${component}`;
+  return [
+    // the secrets Job creates the credentials Secret, reads it (and the etcd TLS and app Secrets) and adds keys with a merge patch
+    [sa('secrets'), secret('create'), true],
+    [sa('secrets'), secret('get', credentials), true],
+    [sa('secrets'), secret('patch', credentials), true],
+    [sa('secrets'), secret('get', 'another-secret'), false],
+    [sa('secrets'), secret('patch', 'another-secret'), false],
+    [sa('secrets'), secret('list'), false],
+    [sa('secrets'), secret('update', credentials), false],
+    [sa('secrets'), secret('delete', credentials), false],
+    [sa('secrets'), { verb: 'list', resource: 'pods' }, false],
+    [sa('secrets'), { ...secret('create'), namespace: 'default' }, false],
+    // Spilo's role callback gets and patches its own pod, and nothing else
+    ...postgresPods.flatMap((pod): Array<[string, Access, boolean]> => [[sa('postgres'), { verb: 'patch', resource: 'pods', name: pod }, true], [sa('postgres'), { verb: 'get', resource: 'pods', name: pod }, true]]),
+    [sa('postgres'), { verb: 'patch', resource: 'pods', name: `${etcd}-0` }, false],
+    [sa('postgres'), { verb: 'patch', resource: 'pods', name: `${scope}-${postgresPods.length}` }, false],
+    [sa('postgres'), { verb: 'list', resource: 'pods' }, false],
+    [sa('postgres'), { verb: 'delete', resource: 'pods', name: postgresPods[0] }, false],
+    [sa('postgres'), { verb: 'create', resource: 'pods', subresource: 'eviction', name: postgresPods[0] }, false],
+    [sa('postgres'), secret('get', credentials), false],
+    // etcd and the router never call the API
+    [sa('etcd'), secret('get', credentials), false],
+    [sa('etcd'), { verb: 'get', resource: 'pods', name: `${etcd}-0` }, false],
+    [sa('router'), secret('get', credentials), false],
+    [sa('router'), { verb: 'list', resource: 'pods' }, false],
+    // the init Job keeps the application's connection Secret up to date
+    [sa('init'), secret('get', `${scope}-app`), true],
+    [sa('init'), secret('patch', `${scope}-app`), true],
+    [sa('init'), secret('get', credentials), false],
+    [sa('init'), secret('create'), false],
+    [sa('init'), secret('delete', `${scope}-app`), false],
+    // the rollout Job reads the StatefulSets, lists and evicts pods (never deletes them), grows the claims, takes turns through the Lease
+    [sa('rollout'), { verb: 'get', group: 'apps', resource: 'statefulsets', name: scope }, true],
+    [sa('rollout'), { verb: 'get', group: 'apps', resource: 'statefulsets', name: etcd }, true],
+    [sa('rollout'), { verb: 'list', resource: 'pods' }, true],
+    [sa('rollout'), { verb: 'create', resource: 'pods', subresource: 'eviction', name: postgresPods[0] }, true],
+    ...claims.map((claim): [string, Access, boolean] => [sa('rollout'), { verb: 'patch', resource: 'persistentvolumeclaims', name: claim }, true]),
+    [sa('rollout'), lease, true],
+    [sa('rollout'), { verb: 'delete', resource: 'pods', name: postgresPods[0] }, false],
+    [sa('rollout'), { verb: 'patch', group: 'apps', resource: 'statefulsets', name: scope }, false],
+    [sa('rollout'), secret('get', credentials), false],
+    [sa('rollout'), { verb: 'create', group: 'coordination.k8s.io', resource: 'leases' }, false],
+    [sa('rollout'), { ...lease, name: 'another-lease' }, false],
+    // the converge Job talks to Patroni, and takes turns with the rollout Job through the Lease
+    [sa('converge'), lease, true],
+    [sa('converge'), { verb: 'list', resource: 'pods' }, false],
+    [sa('converge'), secret('get', credentials), false],
+    // the etcd access Job gets its passwords from env (the kubelet reads the Secret), not from the API
+    [sa('etcd-access'), secret('get', credentials), false],
+  ];
+}
 
 describe(`dist/ on Kubernetes ${KUBERNETES_VERSION} (3 nodes, containerd, kube-proxy, CoreDNS)`, () => {
   test("kubectl applies every object of dist/ in Argo CD's order; every wave becomes healthy and every hook Job completes", () => {
@@ -62,6 +130,12 @@ describe(`dist/ on Kubernetes ${KUBERNETES_VERSION} (3 nodes, containerd, kube-p
     const refused = await cluster.api.request('POST', `${resourcePath('pods', deployed.namespace)}?dryRun=All`, probe);
     expect(refused.status).toBe(403);
     expect(refused.body.message).toMatch(/violates PodSecurity "restricted:/);
+  });
+
+  test("every ServiceAccount may do what its component needs and nothing else, as the real RBAC authorizer decides (SubjectAccessReview, what `kubectl auth can-i --as` asks)", async () => {
+    const expected = accessTable();
+    const decided = await Promise.all(expected.map(async ([account, access]) => `${account}: ${describeAccess(access)} -> ${await serviceAccountMay(cluster.api, { namespace: deployed.namespace, name: account }, access) ? 'allowed' : 'denied'}`));
+    expect(decided).toEqual(expected.map(([account, access, allowed]) => `${account}: ${describeAccess(access)} -> ${allowed ? 'allowed' : 'denied'}`));
   });
 
   test('one member per node: the scheduler spreads etcd and PostgreSQL members over the three nodes', async () => {

@@ -1,20 +1,21 @@
 /*
- * `npx tsx e2e/up.ts --hold` keeps the cluster until ^C: started exactly so, in a process
- * group of its own as a terminal would, on a small configuration (1 etcd member, 1 Postgres
- * member, 1 router; its own address block), it reports READY, is still alive and serving SQL
- * through the write Service seconds later, and on SIGINT to the whole group (what ^C does)
- * tears down: it ends, none of its processes are left, its run directory is gone.
+ * `npx tsx e2e/up.ts --hold` holds a real cluster for a person at a terminal: started exactly so, in a
+ * process group of its own as a terminal would, on a small configuration (1 etcd member, 1 Postgres
+ * member, 1 router) and its own address block (offset 7), it prints READY with a kubeconfig against
+ * which `kubectl get pods -A`, `kubectl logs` and `kubectl exec` work; on SIGINT to the whole group
+ * (what ^C does) it tears down: it ends, and nothing of the bed is left on the machine (processes,
+ * containers' cgroups, network namespaces, mounts, directories).
  */
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { addressBlock } from './lib/address-plan';
-import { query } from './lib/pg';
-import { sleep } from './lib/poll';
-import { listProcs } from './lib/process-supervisor';
+import { sleep, waitFor } from './lib/poll';
+import { bedBlock } from './lib/kubernetes/bed-options';
+import { KubernetesCluster } from './lib/kubernetes/cluster';
 
 const repo = path.join(__dirname, '..');
+const block = bedBlock(7);
 let dist: string;
 let child: ChildProcess | undefined;
 let output = '';
@@ -32,7 +33,7 @@ afterAll(() => {
 
 function readyLine(): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no READY line within 150 s; output:\n${output.slice(-3000)}`)), 150000);
+    const timer = setTimeout(() => reject(new Error(`no READY line within 600 s; output:\n${output.slice(-3000)}`)), 600000);
     const onData = (b: Buffer): void => {
       output += b.toString();
       const m = /^READY (\{.*\})$/m.exec(output);
@@ -47,32 +48,38 @@ function readyLine(): Promise<Record<string, any>> { // eslint-disable-line @typ
   });
 }
 
-test('up.ts --hold keeps the cluster serving until SIGINT, then tears everything down', async () => {
+test('up.ts --hold: kubectl get, logs and exec work with the kubeconfig it prints; on ^C (SIGINT to its group) nothing of the bed is left', async () => {
   child = spawn('npx', ['tsx', 'e2e/up.ts', '--hold'], {
     cwd: repo,
-    env: { ...process.env, E2E_DIST: dist, E2E_ADDRESS_BLOCK: String(addressBlock(200)) },
+    env: { ...process.env, E2E_DIST: dist, E2E_KUBERNETES_BLOCK: String(block) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   const ready = await readyLine();
   const exited = new Promise<string>((r) => child!.once('exit', (code, signal) => r(`exit ${code ?? signal}`)));
-  await sleep(8000);
+  const kubectl = (...args: string[]) => spawnSync(ready.kubectl, ['--kubeconfig', ready.kubeconfig, ...args], { encoding: 'utf8', timeout: 60000 });
+
+  const pods = kubectl('get', 'pods', '-A', '--no-headers');
+  expect(pods.status).toBe(0);
+  expect(pods.stdout).toMatch(new RegExp(`^${ready.namespace}\\s+\\S+-0\\s+2/2\\s+Running`, 'm')); // the Postgres member with its exporter
+  expect(pods.stdout).toMatch(/^kube-system\s+coredns-\S+\s+1\/1\s+Running/m);
+  const member = /^(\S+) leader running/.exec((ready.members as string[]).join('\n'))![1];
+  const patronictl = kubectl('-n', ready.namespace, 'exec', member, '-c', 'postgres', '--', 'patronictl', 'list');
+  expect(patronictl.status).toBe(0);
+  expect(patronictl.stdout).toMatch(new RegExp(`${member}.*Leader.*running`));
+  const logs = kubectl('-n', ready.namespace, 'logs', member, '-c', 'postgres', '--tail=200');
+  expect(logs.status).toBe(0);
+  expect(logs.stdout).toMatch(/no action\. I am \(\S+\), the leader with the lock/);
   expect(child.exitCode).toBeNull();
-  // still serving: SQL through the write Service with the app user's generated credentials
-  const env = Object.fromEntries(fs.readFileSync(ready.envFile, 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
-  const rows = await query<{ r: boolean }>(
-    { host: env.PGHOST, port: Number(env.PGPORT), user: env.PGUSER, password: env.PGPASSWORD, database: env.PGDATABASE, sslmode: 'require' },
-    'SELECT pg_is_in_recovery() AS r',
-  );
-  expect(rows[0].r).toBe(false);
-  const mark = `pgha-e2e:${ready.pid}:`;
-  expect(listProcs().filter((p) => p.mark?.startsWith(mark)).length).toBeGreaterThan(3);
+  expect(KubernetesCluster.leftovers(block, ready.pid).length).toBeGreaterThan(0);
 
   process.kill(-child.pid!, 'SIGINT');
-  const end = await Promise.race([exited, sleep(60000).then(() => 'timeout')]);
+  const end = await Promise.race([exited, sleep(120000).then(() => 'timeout')]);
   expect(end).toMatch(/^exit (0|SIGINT)$/); // npm and tsx end by the SIGINT they re-raise, as after a ^C
   expect(output).toMatch(/SIGINT: tearing down/);
-  expect(output).toMatch(/teardown done/);
-  expect(listProcs().filter((p) => p.mark?.startsWith(mark) && p.state !== 'Z')).toEqual([]);
-  expect(fs.existsSync(ready.runDir)).toBe(false);
-}, 240000);
+  expect(output).toMatch(/Kubernetes bed \d+ down/);
+  // the kernel may take a moment to free a killed container's cgroup
+  await waitFor('nothing of the bed left', async () => KubernetesCluster.leftovers(block, ready.pid).length === 0, {
+    timeoutMs: 20000, intervalMs: 500, describe: async () => KubernetesCluster.leftovers(block, ready.pid).join('\n'),
+  });
+}, 900000);

@@ -15,7 +15,7 @@ import * as path from 'path';
 import { DebianRoot } from '../debian-root';
 import { log } from '../log';
 import { sleep, waitFor } from '../poll';
-import { onExitAfterKill, Supervisor } from '../process-supervisor';
+import { listProcs, onExitAfterKill, Supervisor } from '../process-supervisor';
 import { BedAddresses, networkDown, networkUp } from './bed-network';
 import { checkComponents, KUBERNETES_VERSION } from './components';
 import { ControlPlane } from './control-plane';
@@ -167,6 +167,27 @@ export class KubernetesCluster {
     if (!left) return;
     log(`removing what an earlier bed of block ${block} left`);
     KubernetesCluster.removeState(block, 7);
+  }
+
+  /**
+   * What a bed of this block still holds on the machine: its directories, mounts under them, network
+   * namespaces, cgroups (a container left would be in one) and the processes its owner `ownerPid`
+   * started. Empty once the bed is down.
+   */
+  static leftovers(block: number, ownerPid: number): string[] {
+    const dirs = [path.join(RUN_ROOT, String(block)), path.join(STATE_ROOT, String(block))];
+    const a = new BedAddresses(block);
+    const netns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n === a.lanNetns || new RegExp(`^${a.nodeNetns(0).replace(/0$/, '')}\\d+$`).test(n)) : [];
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && dirs.some((d) => m === d || m.startsWith(d + '/')));
+    const mark = new Supervisor(`bed${block}`).runMark.replace(`:${process.pid}:`, `:${ownerPid}:`);
+    const procs = listProcs().filter((p) => p.mark?.startsWith(mark) && p.state !== 'Z');
+    return [
+      ...dirs.filter((d) => fs.existsSync(d)).map((d) => `directory ${d}`),
+      ...mounts.map((m) => `mount ${m}`),
+      ...netns.map((n) => `network namespace ${n}`),
+      ...bedCgroups(block).map((c) => `cgroup ${c}`),
+      ...procs.map((p) => `process ${p.pid} (${p.mark})`),
+    ];
   }
 
   private static removeState(block: number, nodes: number): void {
