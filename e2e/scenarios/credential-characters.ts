@@ -15,11 +15,11 @@
  * The passwords are made up at test time; none is printed.
  */
 import { spawn } from 'child_process';
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { directConn, initJobName, serviceConn } from '../lib/app-client';
+import { HARD, hardCredential } from '../lib/kubernetes/credentials';
 import type { ApiObject } from '../lib/kube/object-store';
 import type { K8sObject } from '../lib/manifests';
 import type { LocalPod } from '../lib/pod';
@@ -30,20 +30,7 @@ import { exporterAddress } from '../lib/programs/exporter';
 import type { Testbed } from '../lib/testbed';
 import type { SuiteContext } from './suite';
 
-/**
- * Characters that break naive quoting somewhere: YAML, SQL, URIs, .pgpass, PgBouncer's auth file,
- * JSON, shells, `$(VAR)`. Not `$$`: Patroni cannot take it in the superuser's and replication
- * passwords (the secrets Job refuses it there, CREDENTIAL_LIMITS).
- */
-const HARD = ' "\'\\:@%#$&{}[]()<>|!?*+=;,~^`/ $(HOME) $ $x %41 ';
-
-/**
- * A made-up credential: a space first and last, randomness (each key its own), and every hard
- * character; 54 bytes, within etcd's 72 (bcrypt).
- */
-export function hardCredential(): string {
-  return ` ${randomBytes(4).toString('hex')}${HARD}`;
-}
+export { hardCredential };
 
 /** The Secret a user creates before the first apply (EXISTING_SECRET), as the API stand-in stores it. */
 export function existingSecret(namespace: string, name: string, keys: readonly string[]): ApiObject {
