@@ -76,7 +76,16 @@ export interface SpiloConfigurationRefs {
    * Patroni would set and use another password than the Secret's.
    */
   readonly passwordVars: { readonly superuser: string; readonly replication: string };
+  /**
+   * The command Patroni's callbacks run instead of Spilo's `python3 /scripts/callback_role.py`
+   * (on_role_change still through Spilo's on_role_change.sh, which also ANALYZEs after a promotion).
+   * @default - Spilo's own callbacks
+   */
+  readonly roleCallback?: string;
 }
+
+/** Spilo's wrapper of the on_role_change callback, and the HUMAN_ROLE it passes (Spilo's default). */
+const SPILO_ON_ROLE_CHANGE = '/scripts/on_role_change.sh zalandos';
 
 /** One `key: value` line of YAML, indented. */
 const yamlLine = (indent: string, key: string, value: ParameterValue) => `${indent}${stringify({ [key]: value }).trimEnd()}`;
@@ -108,7 +117,11 @@ restapi:
     username: ${refs.restApi.username}
 ${yamlEnvBlockScalar('    ', 'password', refs.restApi.passwordVar)}
 postgresql:
-  authentication:
+${refs.roleCallback ? `  callbacks:
+    on_start: ${refs.roleCallback}
+    on_stop: ${refs.roleCallback}
+    on_role_change: ${SPILO_ON_ROLE_CHANGE} ${refs.roleCallback}
+` : ''}  authentication:
     superuser:
 ${yamlEnvBlockScalar('      ', 'password', refs.passwordVars.superuser)}
     replication:

@@ -12,6 +12,7 @@ import { schedulingSpec } from '../../k8s/scheduling';
 import { patroniDynamicConfig, renderSpiloConfiguration } from './patroni-config';
 import { ParameterValue, routeParameters } from './postgres-parameters';
 import { resolvePostgresTls } from './postgres-tls';
+import { readAsset } from '../../assets/read-asset';
 import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from '../../k8s/labels';
 import { checkImage, checkInt, checkQuantity, checkRoleName, checkUnprivilegedPort, ConfigError } from '../../validation';
 import { ClusterContext, postgresPodNames, statefulPodFqdns } from '../../settings/cluster-names';
@@ -34,6 +35,14 @@ export const DYNAMIC_CONFIG_KEY = 'dynamic-config.json';
 const PGDATA_MOUNT = '/home/postgres/pgdata';
 /** Where the etcd clients' certificate, key and CA are mounted in the postgres container (Patroni shows the certificate and verifies etcd with the CA). */
 const ETCD_CLIENT_TLS_MOUNT = '/etc/etcd-client-tls';
+/**
+ * The cluster domain of the API server's name in Spilo's role callback
+ * (https://kubernetes.default.svc.cluster.local, fixed in Spilo's callback_role.py).
+ */
+const SPILO_CALLBACK_DOMAIN = 'cluster.local';
+/** Where the role-label callback for other cluster domains is mounted (role_label_callback.py). */
+const ROLE_CALLBACK_MOUNT = '/etc/role-label-callback';
+const ROLE_CALLBACK_SCRIPT = 'role_label_callback.py';
 /** The port Spilo gives PostgreSQL without PGPORT. */
 const SPILO_DEFAULT_PORT = 5432;
 
@@ -145,12 +154,20 @@ export class PostgresCluster extends Construct {
       memoryLimit: { setting: 'postgres.resources.limits.memory', text: memoryLimit, bytes: quantityValue(memoryLimit) },
     });
     this.dynamicConfig = patroniDynamicConfig(patroni, parameters.dcs);
+    // Spilo's role callback finds the API server at kubernetes.default.svc.cluster.local only; in a
+    // cluster with another domain, Patroni runs Spilo's callback through role_label_callback.py, which
+    // finds it by KUBERNETES_SERVICE_HOST like every in-cluster client.
+    const roleCallback = cluster.clusterDomain === SPILO_CALLBACK_DOMAIN ? undefined : new k8s.KubeConfigMap(this, 'RoleLabelCallback', {
+      metadata: { name: `${name}-role-label-callback`, labels: standardLabels(identity) },
+      data: { [ROLE_CALLBACK_SCRIPT]: readAsset(ROLE_CALLBACK_SCRIPT) },
+    });
     this.localParameters = parameters.local;
     this.spiloConfiguration = renderSpiloConfiguration(
       {
         dynamicConfigVar: DYNAMIC_CONFIG_VAR,
         restApi: { username: REST_API_USER, passwordVar: REST_API_PASSWORD_VAR },
         passwordVars: { superuser: SUPERUSER_PASSWORD_VAR, replication: REPLICATION_PASSWORD_VAR },
+        roleCallback: roleCallback && `python3 ${ROLE_CALLBACK_MOUNT}/${ROLE_CALLBACK_SCRIPT}`,
       },
       parameters.local,
     );
@@ -249,6 +266,7 @@ export class PostgresCluster extends Construct {
                   { name: 'dshm', mountPath: '/dev/shm' },
                   { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_TOKEN_MOUNT, readOnly: true },
                   ...(dcs.tls ? [{ name: 'etcd-client-tls', mountPath: ETCD_CLIENT_TLS_MOUNT, readOnly: true }] : []),
+                  ...(roleCallback ? [{ name: 'role-label-callback', mountPath: ROLE_CALLBACK_MOUNT, readOnly: true }] : []),
                 ],
               },
               {
@@ -278,6 +296,7 @@ export class PostgresCluster extends Construct {
               serviceAccountTokenVolume('kube-api-access'),
               // The clients' certificate and the CA (the key readable by the pod's fsGroup only): never etcd's key.
               ...(dcs.tls ? [etcdTlsVolume('etcd-client-tls', dcs.tls.clientSecretName, Object.values(ETCD_TLS_KEYS), 0o440)] : []),
+              ...(roleCallback ? [{ name: 'role-label-callback', configMap: { name: roleCallback.name } }] : []),
             ],
           },
         },
