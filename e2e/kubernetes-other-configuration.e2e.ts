@@ -16,7 +16,6 @@
  *     labels following.
  * Its own bed: block offset 5.
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
@@ -27,7 +26,7 @@ import { httpRequest, waitFor } from './lib/poll';
 import { bedBlock } from './lib/kubernetes/bed-options';
 import { KubernetesCluster } from './lib/kubernetes/cluster';
 import { KUBERNETES_VERSION } from './lib/kubernetes/components';
-import { HARD, hardCredential } from './lib/kubernetes/credentials';
+import { HARD, hardCredential, libpqLogin as rootLibpqLogin } from './lib/kubernetes/credentials';
 import type { LivePod } from './lib/kubernetes/deployed-pg-ha';
 import { deleteLeaderPod, FaultResult, loseLeaderNode } from './lib/kubernetes/faults';
 import type { KubeObject } from './lib/kubernetes/kube-client';
@@ -76,23 +75,7 @@ async function serviceAt(fqdn: string, port: string): Promise<{ host: string; po
   return { host: await deployed.serviceAddress(fqdn.split('.')[0]), port: Number(port) };
 }
 
-/**
- * The root's psql (libpq 17) with `conninfo`, reaching a Service's cluster IP (PGHOSTADDR: the host
- * has no cluster DNS) under the name the string gives; the password only from the string or the
- * pgpass file. Returns `current_user|ssl`, or the error text (never a password).
- */
-function libpqLogin(conninfo: string, hostaddr: string, passfile?: string): Promise<string> {
-  const root = cluster.root;
-  const argv = [root.path, '/usr/bin/env', '-i', 'PATH=/usr/bin:/bin', 'LC_ALL=C.UTF-8', `PGHOSTADDR=${hostaddr}`, `PGPASSFILE=${passfile ?? '/dev/null'}`, 'PGCONNECT_TIMEOUT=5',
-    `/usr/lib/postgresql/${root.pgVersion()}/bin/psql`, '--no-psqlrc', '-w', '-Atc', 'SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())', conninfo];
-  return new Promise((resolve) => {
-    const child = spawn('/usr/sbin/chroot', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('close', (code) => resolve(code === 0 ? out.trim() : `psql exit ${code}: ${out.split('\n').filter((l) => !l.includes('password')).join(' ').slice(0, 300)}`));
-  });
-}
+const libpqLogin = (conninfo: string, hostaddr: string, passfile?: string): Promise<string> => rootLibpqLogin(cluster.root, conninfo, hostaddr, passfile);
 
 /** POST /reload (an unsafe endpoint: Patroni asks for its REST API credentials) on a member's pod IP. */
 function patroniReload(pod: LivePod, user: string, password: string): Promise<number> {

@@ -13,20 +13,11 @@ import type { Testbed } from './testbed';
 
 export { haproxyPlan, HaproxyPlan };
 
-export interface RouterPlan {
-  writePort: number;
-  readPort: number;
-  readFallsBackToLeader: boolean;
-  stats?: { port: number; uri: string };
-  metrics?: { port: number; path: string };
+export interface RouterPlan extends HaproxyPlan {
   writeService: { name: string; host: string; port: number };
   readService: { name: string; host: string; port: number };
   statsService?: { name: string; host: string; port: number };
   metricsService?: { name: string; host: string; port: number };
-  checkPaths: Record<number, string>;
-  /** the proxies (listen or backend sections) behind the write and read ports, as HAProxy's stats name them */
-  writeProxy: string;
-  readProxy: string;
 }
 
 
