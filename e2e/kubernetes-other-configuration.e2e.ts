@@ -254,8 +254,10 @@ describe(`the other configuration (${Object.entries(VARIABLES).map(([k, v]) => `
       const s = secretsJob();
       const old = bed.app.password;
       const next = hardCredential();
-      // as a user edits the Secret
-      await cluster.api.run(['patch', 'secret', s.env('SECRET_NAME'), '-n', deployed.namespace, '--type=merge', '--patch-file=/dev/stdin'], JSON.stringify({ data: { 'app-password': Buffer.from(next).toString('base64') } }));
+      // as a user edits the Secret (kubectl edit: the object read, changed, replaced)
+      const secret = await cluster.api.get(`/api/v1/namespaces/${deployed.namespace}/secrets/${s.env('SECRET_NAME')}`);
+      secret!.data['app-password'] = Buffer.from(next).toString('base64');
+      await cluster.api.run(['replace', '-f', '-'], JSON.stringify(secret));
       written['app-password'] = next;
       const init = deployed.one('Job', (j) => (j.spec.template.spec.containers as Array<{ env?: Env }>).concat(j.spec.template.spec.initContainers ?? []).some((c) => c.env?.some((e) => e.name === 'APP_SECRET_NAME')) && j !== s.job, 'init Job');
       const run = await deployed.runJobAgain(init, 'e2e-init-again');
