@@ -25,6 +25,8 @@ export class ReadLoad {
     readonly conn: PgConn,
     readonly pauseMs = 50,
     readonly maxMs = 120000,
+    /** how long one read (connecting included) may take before it counts as failed */
+    readonly readTimeoutMs = 2000,
   ) {}
 
   start(): void {
@@ -33,7 +35,7 @@ export class ReadLoad {
       const until = Date.now() + this.maxMs;
       while (this.running && Date.now() < until) {
         try {
-          const r = await whoAnswers(this.conn, 2000);
+          const r = await whoAnswers({ connectTimeoutMs: this.readTimeoutMs, ...this.conn }, this.readTimeoutMs);
           this.samples.push({ at: Date.now(), ok: true, server: r.ip, recovery: r.r });
         } catch (e) {
           this.samples.push({ at: Date.now(), ok: false, err: (e as Error).message });
