@@ -13,30 +13,9 @@ import * as path from 'path';
 import { log } from './lib/log';
 import { addressBlock } from './lib/address-plan';
 import { scenarioSuite } from './scenarios/suite';
+import { OTHER_CONFIGURATION } from './lib/kubernetes/other-configuration';
 
-export const OTHER_CONFIGURATION: Record<string, string> = {
-  SCOPE: 'orders',
-  NAMESPACE: 'db',
-  CLUSTER_DOMAIN: 'corp.internal',
-  POSTGRES_USER: 'orders_app',
-  POSTGRES_DB: 'orders',
-  ETCD_REPLICAS: '5',
-  POSTGRES_REPLICAS: '4',
-  ROUTER_REPLICAS: '3',
-  POSTGRES_WRITE_PORT: '6432',
-  POSTGRES_READ_PORT: '6433',
-  POSTGRES_EXPORTER_PORT: '9188',
-  POSTGRES_PORT: '6543',
-  ETCD_CLIENT_PORT: '12379',
-  ROUTER_STATS_PORT: '7001',
-  ROUTER_METRICS_PORT: '8405',
-  PATRONI_TTL: '20',
-  PATRONI_LOOP_WAIT: '4',
-  PATRONI_RETRY_TIMEOUT: '8',
-  POOLER: 'true',
-  // a new cluster: etcd on TLS only with authentication (pg-ha.env holds the first step of the move from plain etcd)
-  ETCD_TLS_MIGRATION: 'false',
-};
+export { OTHER_CONFIGURATION };
 
 let out: string | undefined;
 

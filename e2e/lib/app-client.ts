@@ -6,9 +6,12 @@
 import { log } from './log';
 import { Ack, PgConn, query, tryQuery } from './pg';
 import { LocalPod, programOfImage } from './pod';
-import { sleep, waitFor } from './poll';
+import { waitFor } from './poll';
 import type { K8sObject } from './manifests';
 import type { Testbed } from './testbed';
+import { ReadLoad, serviceConn, whoAnswers } from './kubernetes/service-clients';
+
+export { ReadLoad, serviceConn, whoAnswers };
 
 export const WRITE_TABLE = 'e2e_writes';
 
@@ -52,10 +55,6 @@ export function appCreds(bed: Testbed, jobName = initJobName(bed)): AppCreds {
   return { user: env[userVar], password: env[passVar], database: env[dbVar], source: `${jobName}: ${userVar} / ${passVar} / ${dbVar}` };
 }
 
-export function serviceConn(svc: { host: string; port: number }, creds: { user: string; password: string; database: string }): PgConn {
-  return { host: svc.host, port: svc.port, user: creds.user, password: creds.password, database: creds.database, sslmode: 'require' };
-}
-
 /** The superuser, straight to one member (not through a Service). */
 export function directConn(bed: Testbed, p: LocalPod, database: string): PgConn {
   const su = bed.patroni.superuser();
@@ -93,48 +92,4 @@ export async function lostOn(bed: Testbed, p: LocalPod, database: string, acks: 
   const ids = acks.map((a) => a.id);
   const r = await query<{ n: string }>(directConn(bed, p, database), `SELECT count(*)::text AS n FROM ${WRITE_TABLE} WHERE id = ANY($1::bigint[])`, [ids], 10000);
   return ids.length - Number(r[0].n);
-}
-
-/** Which server answers a query through a Service, and whether it is in recovery. */
-export async function whoAnswers(conn: PgConn, timeoutMs = 5000): Promise<{ ip: string; r: boolean }> {
-  const rows = await query<{ ip: string; r: boolean }>(conn, 'SELECT host(inet_server_addr()) AS ip, pg_is_in_recovery() AS r', [], timeoutMs);
-  return rows[0];
-}
-
-/** Reads through a Service, one connection per read, bounded in time. */
-export class ReadLoad {
-  samples: Array<{ at: number; ok: boolean; server?: string; recovery?: boolean; err?: string }> = [];
-  private running = false;
-  private done?: Promise<void>;
-
-  constructor(
-    readonly conn: PgConn,
-    readonly pauseMs = 50,
-    readonly maxMs = 120000,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.done = (async () => {
-      const until = Date.now() + this.maxMs;
-      while (this.running && Date.now() < until) {
-        try {
-          const r = await whoAnswers(this.conn, 2000);
-          this.samples.push({ at: Date.now(), ok: true, server: r.ip, recovery: r.r });
-        } catch (e) {
-          this.samples.push({ at: Date.now(), ok: false, err: (e as Error).message });
-        }
-        await sleep(this.pauseMs);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-
-  between(a: number, b: number): ReadLoad['samples'] {
-    return this.samples.filter((s) => s.at >= a && s.at <= b);
-  }
 }

@@ -16,6 +16,8 @@ export interface PgConn {
   database: string;
   /** like libpq sslmode: 'require' encrypts without verifying, 'disable' plain */
   sslmode?: 'require' | 'disable';
+  /** how long connecting (TCP, TLS, authentication) may take; default 1000 ms */
+  connectTimeoutMs?: number;
 }
 
 export function clientConfig(c: PgConn, queryTimeoutMs = 5000): ClientConfig {
@@ -26,7 +28,7 @@ export function clientConfig(c: PgConn, queryTimeoutMs = 5000): ClientConfig {
     password: c.password,
     database: c.database,
     ssl: c.sslmode === 'disable' ? false : { rejectUnauthorized: false },
-    connectionTimeoutMillis: 1000,
+    connectionTimeoutMillis: c.connectTimeoutMs ?? 1000,
     query_timeout: queryTimeoutMs,
     keepAlive: true,
     application_name: 'pgha-e2e',

@@ -14,12 +14,11 @@
  * - a changed app-password: the init Job run again sets it and brings `<scope>-app` up to date.
  * The passwords are made up at test time; none is printed.
  */
-import { spawn } from 'child_process';
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { directConn, initJobName, serviceConn } from '../lib/app-client';
+import { HARD, hardCredential, libpqLogin as rootLibpqLogin } from '../lib/kubernetes/credentials';
 import type { ApiObject } from '../lib/kube/object-store';
 import type { K8sObject } from '../lib/manifests';
 import type { LocalPod } from '../lib/pod';
@@ -30,20 +29,7 @@ import { exporterAddress } from '../lib/programs/exporter';
 import type { Testbed } from '../lib/testbed';
 import type { SuiteContext } from './suite';
 
-/**
- * Characters that break naive quoting somewhere: YAML, SQL, URIs, .pgpass, PgBouncer's auth file,
- * JSON, shells, `$(VAR)`. Not `$$`: Patroni cannot take it in the superuser's and replication
- * passwords (the secrets Job refuses it there, CREDENTIAL_LIMITS).
- */
-const HARD = ' "\'\\:@%#$&{}[]()<>|!?*+=;,~^`/ $(HOME) $ $x %41 ';
-
-/**
- * A made-up credential: a space first and last, randomness (each key its own), and every hard
- * character; 54 bytes, within etcd's 72 (bcrypt).
- */
-export function hardCredential(): string {
-  return ` ${randomBytes(4).toString('hex')}${HARD}`;
-}
+export { hardCredential };
 
 /** The Secret a user creates before the first apply (EXISTING_SECRET), as the API stand-in stores it. */
 export function existingSecret(namespace: string, name: string, keys: readonly string[]): ApiObject {
@@ -102,24 +88,8 @@ function serviceAt(bed: Testbed, host: string, port: string): { host: string; po
   return { host: svc.clusterIP, port: Number(port) };
 }
 
-/**
- * The root's psql (libpq 17) with `conninfo`, reaching the Service's cluster IP (PGHOSTADDR: the
- * bed has no cluster DNS for libc) under the name the string gives; the password only from the
- * string or the pgpass file. Returns `current_user|ssl`, or the error text (never a password).
- * Asynchronous: the bed's Service forwarders run in this process.
- */
 function libpqLogin(bed: Testbed, conninfo: string, hostaddr: string, passfile?: string): Promise<string> {
-  const psql = `/usr/lib/postgresql/${bed.root.pgVersion()}/bin/psql`;
-  const env = [`PGHOSTADDR=${hostaddr}`, `PGPASSFILE=${passfile ?? '/dev/null'}`, 'PGCONNECT_TIMEOUT=5'];
-  const argv = [bed.root.path, '/usr/bin/env', '-i', 'PATH=/usr/bin:/bin', 'LC_ALL=C.UTF-8', ...env,
-    psql, '--no-psqlrc', '-w', '-Atc', 'SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())', conninfo];
-  return new Promise((resolve) => {
-    const child = spawn('/usr/sbin/chroot', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('close', (code) => resolve(code === 0 ? out.trim() : `psql exit ${code}: ${out.split('\n').filter((l) => !l.includes('password')).join(' ').slice(0, 300)}`));
-  });
+  return rootLibpqLogin(bed.root, conninfo, hostaddr, passfile);
 }
 
 function patroniReload(bed: Testbed, pod: LocalPod, user: string, password: string): Promise<number> {

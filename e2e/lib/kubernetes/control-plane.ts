@@ -37,6 +37,29 @@ export class ControlPlane {
     return path.join(this.stateDir, 'control-plane', 'log');
   }
 
+  /**
+   * The API server's audit log (JSON lines): who did what to Secrets (metadata only: user, verb,
+   * object, response code; never a Secret's data), as a cluster's audit trail would show it.
+   */
+  get auditLog(): string {
+    return path.join(this.logDir, 'audit.log');
+  }
+
+  private writeAuditPolicy(): string {
+    const file = path.join(this.stateDir, 'control-plane', 'audit-policy.yaml');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, [
+      'apiVersion: audit.k8s.io/v1',
+      'kind: Policy',
+      'omitStages: [RequestReceived]',
+      'rules:',
+      '- {level: Metadata, resources: [{group: "", resources: [secrets]}]}',
+      '- {level: None}',
+      '',
+    ].join('\n'));
+    return file;
+  }
+
   private start(name: string, cmd: string, args: string[], root?: string): void {
     this.supervisor.start(name, GROUP, cmd, args, {
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' },
@@ -87,6 +110,8 @@ export class ControlPlane {
       '--enable-admission-plugins=NodeRestriction',
       `--service-cluster-ip-range=${this.addresses.serviceCidr}`,
       '--allow-privileged=false',
+      `--audit-policy-file=${this.writeAuditPolicy()}`,
+      `--audit-log-path=${this.auditLog}`,
       '--profiling=false',
       '--v=1',
     ]);

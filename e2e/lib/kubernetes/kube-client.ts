@@ -20,9 +20,11 @@ export interface KubectlResult {
 export class KubeClient {
   private readonly agent: https.Agent;
   private readonly url: URL;
+  private readonly ca: Buffer;
 
   constructor(readonly server: string, readonly kubeconfig: string, tls: { ca: string; cert: string; key: string }) {
     this.url = new URL(server);
+    this.ca = fs.readFileSync(tls.ca);
     this.agent = new https.Agent({ ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key), keepAlive: true, maxSockets: 4 });
   }
 
@@ -51,10 +53,20 @@ export class KubeClient {
   }
 
   request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
+    return this.send<T>(method, path, body, contentType);
+  }
+
+  /** A request as a pod makes it: with a ServiceAccount's bearer token instead of the admin's certificate (the API server's CA verified). */
+  requestAs<T = any>(token: string, method: string, path: string): Promise<{ status: number; body: T }> {
+    return this.send<T>(method, path, undefined, 'application/json', token);
+  }
+
+  private send<T>(method: string, path: string, body: unknown, contentType: string, token?: string): Promise<{ status: number; body: T }> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
+      const auth = token ? { agent: false as const, ca: this.ca, headers: { Authorization: `Bearer ${token}` } } : { agent: this.agent, ca: undefined, headers: {} };
       const req = https.request(
-        { host: this.url.hostname, port: this.url.port, path, method, agent: this.agent, timeout: 10000, headers: { Accept: 'application/json', ...(data ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data) } : {}) } },
+        { host: this.url.hostname, port: this.url.port, path, method, agent: auth.agent, ca: auth.ca, timeout: 10000, headers: { Accept: 'application/json', ...auth.headers, ...(data ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data) } : {}) } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -7,10 +7,10 @@
  */
 import * as https from 'https';
 import * as path from 'path';
-import { whoAnswers } from '../app-client';
+import { whoAnswers } from './service-clients';
 import { PgConn, tryQuery } from '../pg';
 import { httpJson, httpRequest } from '../poll';
-import { haproxyPlan, HaproxyPlan } from '../router';
+import { haproxyPlan, HaproxyPlan } from './haproxy-plan';
 import type { DeployedPgHa, LivePod } from './deployed-pg-ha';
 import type { KubectlResult, KubeObject } from './kube-client';
 
