@@ -19,12 +19,13 @@ import { bedBlock, distUnderTest } from './lib/kubernetes/bed-options';
 import { KubernetesCluster } from './lib/kubernetes/cluster';
 import { KUBERNETES_VERSION } from './lib/kubernetes/components';
 import { DeployedPgHa, LivePod } from './lib/kubernetes/deployed-pg-ha';
-import { ensureFaultTable, FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './lib/kubernetes/faults';
+import { FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './lib/kubernetes/faults';
 import {
   declaredNames, etcdClientTls, etcdContainerName, etcdctl, etcdctlErrors, etcdGateway, etcdHealth, etcdLeader, etcdMemberClient, etcdPlainEndpoints,
-  exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable, metricsSources, patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerService,
+  exporterMetrics, LiveRouterPlan, memberWritable, metricsSources, patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerService,
   routerServerStates, sampleServers,
 } from './lib/kubernetes/observations';
+import { upAndSynced } from './lib/kubernetes/synced-bed';
 
 const FIXTURES = path.join(__dirname, '..', 'test', 'fixtures');
 const b64 = (x: string): string => Buffer.from(x).toString('base64');
@@ -66,14 +67,7 @@ async function etcdFullyHealthy(): Promise<void> {
 }
 
 beforeAll(async () => {
-  await cluster.up();
-  const r = await deployed.sync();
-  if (!r.ok) throw new Error(`dist/ did not sync: ${r.failure}`);
-  await deployed.waitHealthy(240000);
-  app = await deployed.appCredentials();
-  plan = await liveRouterPlan(deployed);
-  log(`router: writes on ${plan.write.name} ${plan.write.host}:${plan.write.port} (${plan.writeProxy}), reads on ${plan.read.name} ${plan.read.host}:${plan.read.port} (${plan.readProxy}), read fallback to the leader: ${plan.readFallsBackToLeader}`);
-  await waitFor('the write Service takes writes', async () => ensureFaultTable(writeConn()).then(() => true, () => false), { timeoutMs: 60000, intervalMs: 1000 });
+  ({ app, plan } = await upAndSynced(cluster, deployed));
 }, 900000);
 
 afterAll(async () => {
