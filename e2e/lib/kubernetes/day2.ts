@@ -29,6 +29,15 @@ export interface PostmasterStart {
   podUid: string;
 }
 
+/** A member seen to leave recovery without a restart (a promotion), between two polls. */
+export interface PromotionSeen {
+  member: string;
+  /** the last poll that saw it a replica, epoch ms */
+  after: number;
+  /** the first poll that saw it a primary, epoch ms */
+  by: number;
+}
+
 /** Patroni's /history: [timeline, lsn, reason, timestamp, new leader] per promotion. */
 export type HistoryEntry = [number, number, string, string, string?];
 
@@ -57,7 +66,9 @@ async function postmaster(deployed: DeployedPgHa, pod: LivePod): Promise<{ at: n
  */
 export class PostmasterWatch {
   readonly starts: PostmasterStart[] = [];
+  readonly promotions: PromotionSeen[] = [];
   private readonly latest = new Map<string, number>();
+  private readonly seen = new Map<string, { at: number; inRecovery: boolean; polledAt: number }>();
   private running = true;
   private readonly done: Promise<void>;
 
@@ -77,6 +88,13 @@ export class PostmasterWatch {
       for (const pod of await this.deployed.pods(this.deployed.postgres).catch(() => [] as LivePod[])) {
         const pm = await postmaster(this.deployed, pod).catch(() => undefined);
         if (!pm) continue;
+        const polledAt = Date.now();
+        const last = this.seen.get(pod.name);
+        if (last && last.at === pm.at && last.inRecovery && !pm.inRecovery) {
+          this.promotions.push({ member: pod.name, after: last.polledAt, by: polledAt });
+          log(`${pod.name} promoted (same postmaster) between ${new Date(last.polledAt).toISOString()} and ${new Date(polledAt).toISOString()}`);
+        }
+        this.seen.set(pod.name, { at: pm.at, inRecovery: pm.inRecovery, polledAt });
         const before = this.latest.get(pod.name);
         if (before === pm.at) continue;
         this.latest.set(pod.name, pm.at);
@@ -158,6 +176,8 @@ export interface Day2Result {
   changed: string[];
   /** the postmaster starts seen while the change ran, in PostgreSQL's order */
   starts: PostmasterStart[];
+  /** the promotions seen while the change ran (a member leaving recovery without a restart) */
+  promotionsSeen: PromotionSeen[];
   leaderBefore: string;
   leaderAfter: string;
   /** promotions in Patroni's /history since the change began */
@@ -222,6 +242,7 @@ export class Day2 {
       await stopWrites(load);
     }
     const starts = await watch.stop();
+    const promotionsSeen = watch.promotions;
     const history = await patroniHistory(this.deployed);
     const leaderAfter = (await this.deployed.leader()).name;
     const lost = await lostWrites(conn, load);
@@ -230,7 +251,7 @@ export class Day2 {
     this.deployedDir = dir;
     if (this.pending) this.settings = this.pending;
     this.pending = undefined;
-    const r: Day2Result = { ...outcome, changed, starts, leaderBefore, leaderAfter, promotions: history.slice(historyBefore), acknowledged: load.acks.length, lost, unavailableS: writeUnavailability(load.acks, load.errors).unavailableS, applyS };
+    const r: Day2Result = { ...outcome, changed, starts, promotionsSeen, leaderBefore, leaderAfter, promotions: history.slice(historyBefore), acknowledged: load.acks.length, lost, unavailableS: writeUnavailability(load.acks, load.errors).unavailableS, applyS };
     log(`DAY2 ${what}: changed ${changed.join(', ')}; restarts ${starts.map((s) => `${s.member}(${s.inRecovery ? 'replica' : 'primary'})`).join(' ') || 'none'}; `
       + `leader ${leaderBefore} -> ${leaderAfter}, promotions ${history.length - historyBefore}; writes acknowledged ${load.acks.length}, errors ${load.errors.length}, lost ${lost}, ${r.unavailableS.toFixed(2)} s without an acknowledged write`);
     return r;
