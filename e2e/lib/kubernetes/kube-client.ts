@@ -89,6 +89,49 @@ export class KubeClient {
     });
   }
 
+  /**
+   * A watch on a collection (`?watch=1`), every event as the API server sends it, from the list's
+   * resourceVersion on (so no change between the list and the watch is missed). Returns a stop
+   * function. The bed uses it where polling could miss a short-lived state (a Lease's holder).
+   */
+  async watch(collection: string, onEvent: (type: string, o: KubeObject) => void, fieldSelector?: string): Promise<() => void> {
+    const sel = fieldSelector ? `fieldSelector=${encodeURIComponent(fieldSelector)}` : '';
+    const listed = await this.get<{ items: KubeObject[]; metadata: { resourceVersion: string } }>(`${collection}${sel ? `?${sel}` : ''}`);
+    for (const o of listed?.items ?? []) onEvent('LISTED', o);
+    let resourceVersion = listed?.metadata.resourceVersion ?? '0';
+    let stopped = false;
+    let current: ReturnType<typeof https.request> | undefined;
+    const connect = (): void => {
+      if (stopped) return;
+      const path = `${collection}?watch=1&allowWatchBookmarks=false&timeoutSeconds=300&resourceVersion=${resourceVersion}${sel ? `&${sel}` : ''}`;
+      let buffered = '';
+      current = https.request({ host: this.url.hostname, port: this.url.port, path, method: 'GET', agent: this.agent, headers: { Accept: 'application/json' } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          buffered += c.toString('utf8');
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as { type: string; object: KubeObject };
+            // an ERROR event (e.g. 410 Gone) is passed on: the caller's record then has a gap it can see
+            if (ev.type !== 'ERROR') resourceVersion = ev.object.metadata?.resourceVersion ?? resourceVersion;
+            onEvent(ev.type, ev.object);
+          }
+        });
+        res.on('end', () => setTimeout(connect, 100));
+        res.on('error', () => setTimeout(connect, 500));
+      });
+      current.on('error', () => setTimeout(connect, 500));
+      current.end();
+    };
+    connect();
+    return () => {
+      stopped = true;
+      current?.destroy();
+    };
+  }
+
   async get<T = KubeObject>(path: string): Promise<T | undefined> {
     const r = await this.request<T>('GET', path);
     if (r.status === 404) return undefined;

@@ -8,9 +8,7 @@
  * the claim. A pod whose node is lost cannot move: its data is on that node, as with local disks.
  * `local` volumes get the pod's fsGroup from the kubelet (hostPath volumes would not).
  * Released volumes are deleted with their directory (reclaimPolicy Delete).
- * Growth: the kubelet cannot grow a `local` volume, so a larger request is granted as an external
- * resizer without a node step does: the PV's capacity and the claim's status.capacity are raised
- * (a directory has no size of its own).
+ * Growth (allowVolumeExpansion): what a CSI driver's external-resizer does, see grow().
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -59,9 +57,10 @@ export class LocalVolumeProvisioner {
     try {
       const claims = await this.client.list(resourcePath('persistentvolumeclaims'));
       const volumes = await this.client.list(resourcePath('persistentvolumes'));
+      const classes = await this.client.list(resourcePath('storageclasses', undefined, 'storage.k8s.io/v1'));
       for (const claim of claims) {
         if (claim.status?.phase === 'Pending' && claim.metadata.annotations?.[SELECTED_NODE] && this.ours(claim)) await this.provision(claim);
-        if (claim.status?.phase === 'Bound' && this.ours(claim)) await this.grow(claim, volumes);
+        if (claim.status?.phase === 'Bound' && this.ours(claim)) await this.grow(claim, volumes, classes);
       }
       for (const v of volumes) if (v.status?.phase === 'Released' && v.metadata.annotations?.[PROVISIONED_BY] === PROVISIONER) await this.remove(v);
     } catch (e) {
@@ -100,16 +99,46 @@ export class LocalVolumeProvisioner {
     else if (r.status !== 409) log(`local volumes: creating ${name} failed: ${r.status} ${JSON.stringify(r.body)}`);
   }
 
-  private async grow(claim: KubeObject, volumes: KubeObject[]): Promise<void> {
-    const wanted = claim.spec.resources.requests.storage;
-    if (claim.status?.capacity?.storage === wanted) return;
+  /**
+   * What a CSI driver's external-resizer does for a volume without a node step (the controller
+   * expands it, NodeExpansionRequired false): a bound claim whose request is above its
+   * status.capacity, of a StorageClass with allowVolumeExpansion, is marked Resizing
+   * (allocatedResourceStatuses ControllerResizeInProgress, allocatedResources the new size), its
+   * PV's capacity is raised, then the claim's status.capacity; the condition and the in-progress
+   * status are cleared, and events say so (`kubectl describe pvc`). A smaller request is left alone
+   * (the API server refuses it anyway). Emulated: a `local` volume is a directory of the node's
+   * file system, with no size of its own, so nothing grows underneath and `df` in the pod shows the
+   * node's file system before and after.
+   */
+  private async grow(claim: KubeObject, volumes: KubeObject[], classes: KubeObject[]): Promise<void> {
+    const wanted = claim.spec.resources.requests.storage as string;
+    const have = claim.status?.capacity?.storage as string | undefined;
+    if (!have || have === wanted || quantityBytes(wanted) <= quantityBytes(have)) return;
     const pv = volumes.find((v) => v.metadata.name === claim.spec.volumeName);
     if (!pv || pv.metadata.annotations?.[PROVISIONED_BY] !== PROVISIONER) return;
+    if (!classes.find((c) => c.metadata.name === STORAGE_CLASS)?.allowVolumeExpansion) return;
+    const claimPath = `${resourcePath('persistentvolumeclaims', claim.metadata.namespace)}/${claim.metadata.name}`;
+    const status = (s: Record<string, unknown>) => this.client.request('PATCH', `${claimPath}/status`, { status: s }, 'application/merge-patch+json');
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await status({ conditions: [{ type: 'Resizing', status: 'True', lastTransitionTime: now }], allocatedResources: { storage: wanted }, allocatedResourceStatuses: { storage: 'ControllerResizeInProgress' } });
+    await this.event(claim, 'Resizing', `External resizer is resizing volume ${pv.metadata.name}`);
     if (pv.spec.capacity.storage !== wanted) {
-      await this.client.request('PATCH', `${resourcePath('persistentvolumes')}/${pv.metadata.name}`, { spec: { capacity: { storage: wanted } } }, 'application/merge-patch+json');
+      const r = await this.client.request('PATCH', `${resourcePath('persistentvolumes')}/${pv.metadata.name}`, { spec: { capacity: { storage: wanted } } }, 'application/merge-patch+json');
+      if (r.status !== 200) throw new Error(`raising ${pv.metadata.name}'s capacity to ${wanted}: ${r.status} ${JSON.stringify(r.body)}`);
     }
-    const r = await this.client.request('PATCH', `${resourcePath('persistentvolumeclaims', claim.metadata.namespace)}/${claim.metadata.name}/status`, { status: { capacity: { storage: wanted }, allocatedResources: { storage: wanted }, conditions: null } }, 'application/merge-patch+json');
-    log(`local volumes: ${claim.metadata.namespace}/${claim.metadata.name} grown to ${wanted} (${r.status})`);
+    const r = await status({ capacity: { storage: wanted }, allocatedResources: { storage: wanted }, allocatedResourceStatuses: null, conditions: null });
+    if (r.status !== 200) throw new Error(`status of ${claim.metadata.namespace}/${claim.metadata.name}: ${r.status} ${JSON.stringify(r.body)}`);
+    await this.event(claim, 'VolumeResizeSuccessful', 'Resize volume succeeded');
+    log(`local volumes: ${claim.metadata.namespace}/${claim.metadata.name} grown ${have} -> ${wanted} (PV ${pv.metadata.name})`);
+  }
+
+  private async event(claim: KubeObject, reason: string, message: string): Promise<void> {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await this.client.request('POST', resourcePath('events', claim.metadata.namespace), {
+      apiVersion: 'v1', kind: 'Event', metadata: { generateName: `${claim.metadata.name}.` },
+      involvedObject: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid },
+      reason, message, type: 'Normal', source: { component: PROVISIONER }, firstTimestamp: now, lastTimestamp: now, count: 1,
+    });
   }
 
   private async remove(v: KubeObject): Promise<void> {
@@ -118,4 +147,13 @@ export class LocalVolumeProvisioner {
     await this.client.request('DELETE', `${resourcePath('persistentvolumes')}/${v.metadata.name}`);
     log(`local volumes: ${v.metadata.name} released and deleted`);
   }
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
+
+/** A storage quantity (`10Gi`, `500M`, `1073741824`) in bytes. */
+export function quantityBytes(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kMGTP]i?|)$/.exec(q.trim());
+  if (!m || !(m[2] in UNITS)) throw new Error(`not a storage quantity: ${q}`);
+  return Number(m[1]) * UNITS[m[2]];
 }

@@ -16,11 +16,12 @@ import { log } from '../log';
 import { PgConn, query } from '../pg';
 import { httpRequest, sleep, waitFor } from '../poll';
 import type { KubernetesCluster } from './cluster';
+import { upAndSynced } from './synced-bed';
 import { DeployedPgHa, LivePod } from './deployed-pg-ha';
-import { ensureFaultTable, FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './faults';
+import { FAULT_TABLE, holdDown, killContainer, lostWrites, startWrites, stopWrites } from './faults';
 import {
   declaredNames, etcdClientTls, etcdContainerName, etcdctl, etcdctlErrors, etcdGateway, etcdHealth, etcdLeader, etcdMemberClient, etcdPlainEndpoints,
-  exporterMetrics, LiveRouterPlan, liveRouterPlan, memberWritable, metricsSources, patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerService,
+  exporterMetrics, LiveRouterPlan, memberWritable, metricsSources, patroniConfig, patroniEtcdPrefix, patroniEtcdUser, routerService,
   routerServerStates, sampleServers,
 } from './observations';
 import { ReadLoad, serviceConn } from './service-clients';
@@ -89,16 +90,7 @@ export class ScenarioBed {
 export function scenarioBed(cluster: KubernetesCluster, distDir: string, opts: { beforeSync?: (bed: ScenarioBed) => Promise<void>; afterDown?: () => void } = {}): ScenarioBed {
   const bed = new ScenarioBed(cluster, new DeployedPgHa(cluster, distDir));
   beforeAll(async () => {
-    await cluster.up();
-    await opts.beforeSync?.(bed);
-    const r = await bed.deployed.sync();
-    if (!r.ok) throw new Error(`${distDir} did not sync: ${r.failure}`);
-    await bed.deployed.waitHealthy(300000);
-    bed.app = await bed.deployed.appCredentials();
-    bed.plan = await liveRouterPlan(bed.deployed);
-    const plan = bed.plan;
-    log(`router: writes on ${plan.write.name} ${plan.write.host}:${plan.write.port} (${plan.writeProxy}), reads on ${plan.read.name} ${plan.read.host}:${plan.read.port} (${plan.readProxy}), read fallback to the leader: ${plan.readFallsBackToLeader}`);
-    await waitFor('the write Service takes writes', async () => ensureFaultTable(bed.writeConn()).then(() => true, () => false), { timeoutMs: 60000, intervalMs: 1000 });
+    ({ app: bed.app, plan: bed.plan } = await upAndSynced(cluster, bed.deployed, () => opts.beforeSync?.(bed) ?? Promise.resolve()));
   }, 900000);
   afterAll(async () => {
     await cluster.down();
