@@ -143,8 +143,8 @@ export class EtcdAccess extends Construct {
         // password) fails the Job, and so the sync, at once with the script's message; only what may
         // pass (etcd not answering yet) is retried. Found on the real-Kubernetes bed: with retries
         // the refusal took about 10 minutes of back-off to fail the sync.
-        // (onPodConditions, required by the 1.28 schema of cdk8s-plus-28, is optional since 1.31 and
-        // left out: an empty list would be stored as absent and patched again by every apply.)
+        // (onPodConditions, required by the 1.28 schema of cdk8s-plus-28, is left out: a rule takes
+        // one of onExitCodes and onPodConditions, and the API server refuses both.)
         podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: CONTAINER, operator: 'In', values: [ETCD_ACCESS_REFUSED_EXIT_CODE] } } as k8s.PodFailurePolicyRule] },
         template,
       },
