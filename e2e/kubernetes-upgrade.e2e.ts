@@ -71,7 +71,7 @@ afterAll(async () => {
   for (const d of Object.values(dists)) fs.rmSync(d, { recursive: true, force: true });
 }, 120000);
 
-describe(`the move from plain etcd: a cluster made from ${BEFORE_0_1_0}, then 0.1.0 (step 1), 0.2.0 as committed, step 2`, () => {
+describe(`the move from plain etcd: a cluster made from ${BEFORE_0_1_0}, then 0.1.0 (step 1), the committed dist/ without the line, step 2`, () => {
   /** The dist/ of step 2, the synth with ETCD_AUTH=false over 0.1.0's. */
   let movedDist: string | undefined;
 
