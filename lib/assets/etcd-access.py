@@ -29,6 +29,11 @@ ETCD_PATRONI_USER, ETCD_PATRONI_PASSWORD, ETCD_PATRONI_ROLE, ETCD_PATRONI_PREFIX
 ETCD_ROOT_CREDENTIAL_KEY and ETCD_PATRONI_CREDENTIAL_KEY (the Secret keys, for messages),
 ETCD_TLS_MIGRATION, ETCD_PEER_PORT, ETCD_MIGRATION_PEER_PORT, ETCD_WAIT_SECONDS (how long to wait for
 etcd and for its members' rolling update, default 600).
+
+Exit status: 0 done; REFUSED (3) when the configuration itself is wrong (a file missing from the
+Secret, an empty password, a root password etcd refuses, authentication under Patroni pods without
+an etcd password): running again cannot help, and the Job's podFailurePolicy fails the Job at once, so
+the sync stops with this message instead of after every retry; 1 for what may pass (etcd not answering).
 """
 import base64
 import json
@@ -212,16 +217,25 @@ def ensure_peer_urls(etcd, migration, peer_port, migration_port, deadline):
     return changes
 
 
+REFUSED = 3
+
+
+def refuse(message):
+    """Stops on a configuration a retry cannot fix (exit REFUSED: the Job fails without retrying)."""
+    print(message, file=sys.stderr, flush=True)
+    sys.exit(REFUSED)
+
+
 def refuse_auth_under_running_patroni(etcd, prefix, changes):
     """Stops the Job when Patroni's keys exist while auth is off (pods without an etcd password run)."""
     found = int(etcd.call('kv/range', {'key': b64(prefix), 'range_end': prefix_end(prefix), 'count_only': True}).get('count', 0))
     if not found:
         return
     done = f' (done before stopping: {"; ".join(changes)})' if changes else ''
-    sys.exit(f'authentication left off: Patroni already keeps {found} keys under {prefix!r} without an etcd password '
-             '(a cluster moved from plain etcd, such as one made from release 0.1.0\'s dist/), and turning authentication '
-             'on would cut its pods off from etcd. Add the line ETCD_AUTH=false to pg-ha.env, synth, commit and apply '
-             f'(docs/security.md#moving-a-cluster-made-with-plain-etcd){done}.')
+    refuse(f'authentication left off: Patroni already keeps {found} keys under {prefix!r} without an etcd password '
+           '(a cluster moved from plain etcd, such as one made from release 0.1.0\'s dist/), and turning authentication '
+           'on would cut its pods off from etcd. Add the line ETCD_AUTH=false to pg-ha.env, synth, commit and apply '
+           f'(docs/security.md#moving-a-cluster-made-with-plain-etcd){done}.')
 
 
 def main():
@@ -231,18 +245,18 @@ def main():
     for var, path, what in (('ETCD_CACERT', cafile, 'the CA that signed etcd\'s certificate'),
                             ('ETCD_CERT', certfile, 'the certificate etcd\'s clients show'), ('ETCD_KEY', keyfile, 'its key')):
         if not os.path.isfile(path):
-            sys.exit(f'{var}={path!r}: no such file; the Secret {secret} needs the key {os.path.basename(path)} ({what}).')
+            refuse(f'{var}={path!r}: no such file; the Secret {secret} needs the key {os.path.basename(path)} ({what}).')
     try:
         Etcd([], cafile, certfile, keyfile)
     except (ssl.SSLError, ValueError) as error:
-        sys.exit(f'the Secret {secret}: tls.crt and tls.key do not load as a certificate and its key ({error}).')
+        refuse(f'the Secret {secret}: tls.crt and tls.key do not load as a certificate and its key ({error}).')
     auth = env.get('ETCD_AUTH', 'true') == 'true'
     keys = {'ETCD_ROOT_PASSWORD': env.get('ETCD_ROOT_CREDENTIAL_KEY', 'etcd-root-password'),
             'ETCD_PATRONI_PASSWORD': env.get('ETCD_PATRONI_CREDENTIAL_KEY', 'etcd-patroni-password')}
     if auth:
         for var, key in keys.items():
             if not env.get(var):
-                sys.exit(f'{var} is empty: the credentials Secret needs the key {key}.')
+                refuse(f'{var} is empty: the credentials Secret needs the key {key}.')
     migration = env.get('ETCD_TLS_MIGRATION', 'false') == 'true'
     wait_seconds = int(env.get('ETCD_WAIT_SECONDS', '600'))
     deadline = time.time() + wait_seconds
@@ -254,8 +268,8 @@ def main():
         try:
             auth_on = etcd.login(ROOT, env['ETCD_ROOT_PASSWORD']) is not None
         except EtcdError as error:
-            sys.exit(f'etcd refused the root user\'s password ({error.error}): the credentials Secret\'s key {keys["ETCD_ROOT_PASSWORD"]} '
-                     'is not the password etcd has for root. Set it back, or reset root with etcdctl (docs/security.md).')
+            refuse(f'etcd refused the root user\'s password ({error.error}): the credentials Secret\'s key {keys["ETCD_ROOT_PASSWORD"]} '
+                   'is not the password etcd has for root. Set it back, or reset root with etcdctl (docs/security.md).')
     changes = []
     if auth:
         user, role, prefix = env['ETCD_PATRONI_USER'], env['ETCD_PATRONI_ROLE'], env['ETCD_PATRONI_PREFIX']

@@ -52,6 +52,12 @@ export class KubernetesSchemas {
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: goRegExp } });
     const k8s = JSON.parse(readFileSync(join(ROOT, 'schemas', 'k8s-v1.28.0-definitions.json'), 'utf8'));
     const definitions = strict(k8s.definitions);
+    // The 1.28 OpenAPI marks a PodFailurePolicyRule's onPodConditions required, but a rule takes
+    // onExitCodes or onPodConditions, not both: the API server refuses both ("Specifying both
+    // OnExitCodes and OnPodConditions is not supported"; 1.28 counts an empty list as given), and
+    // later releases' definitions make it optional. Validate as the API server does.
+    const rule = definitions['io.k8s.api.batch.v1.PodFailurePolicyRule'];
+    rule.required = rule.required.filter((f: string) => f !== 'onPodConditions');
     this.ajv.addSchema({ $id: K8S_ID, definitions });
     for (const [name, def] of Object.entries<any>(definitions)) {
       for (const gvk of def['x-kubernetes-group-version-kind'] ?? []) {

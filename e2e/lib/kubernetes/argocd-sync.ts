@@ -4,7 +4,10 @@
  *   - within a phase, by sync wave (argocd.argoproj.io/sync-wave, default 0), then by kind in
  *     Argo CD's kind order; a wave's objects must be healthy (workloads rolled out and ready,
  *     hook Jobs complete) before the next wave, and a failed hook Job fails the sync there;
- *   - hooks with hook-delete-policy BeforeHookCreation replace an earlier object of their name.
+ *   - hooks with hook-delete-policy BeforeHookCreation replace an earlier object of their name;
+ *   - with prune (`prunable`), the objects the previous revision had and this one has not are
+ *     deleted once every wave is healthy (as Argo CD's PruneLast=true); hooks are never pruned
+ *     (Argo CD leaves them to their delete policy and ttlSecondsAfterFinished).
  * Everything goes through `kubectl apply` (client-side, as Argo CD does by default) with the
  * cluster's admin identity; what the Jobs and pods then do, they do through their own
  * ServiceAccounts.
@@ -38,6 +41,8 @@ export interface SyncResult {
   jobs: HookJobResult[];
   /** the first failure (kubectl's message or a hook Job's) */
   failure?: string;
+  /** the objects deleted by prune (kind namespace/name) */
+  pruned?: string[];
 }
 
 export interface SyncOptions {
@@ -52,6 +57,23 @@ const phaseOf = (o: KubeObject): (typeof PHASES)[number] => {
 const waveOf = (o: KubeObject): number => Number(o.metadata.annotations?.[WAVE] ?? 0);
 const kindRank = (k: string): number => (KIND_ORDER.includes(k) ? KIND_ORDER.indexOf(k) : KIND_ORDER.length);
 const describe = (o: KubeObject): string => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+
+const identity = (o: KubeObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+/** What Argo CD's prune deletes when `next` replaces `previous`: the objects `previous` had and `next` has not, hooks excepted. */
+export function prunable(previous: KubeObject[], next: KubeObject[]): KubeObject[] {
+  const kept = new Set(next.map(identity));
+  return previous.filter((o) => !o.metadata.annotations?.[HOOK] && !kept.has(identity(o)));
+}
+
+/** Delete the objects prune removes, after a sync that succeeded; what it deleted. */
+export async function prune(client: KubeClient, objects: KubeObject[]): Promise<string[]> {
+  for (const o of objects) {
+    await client.run(['delete', o.kind.toLowerCase(), ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []), o.metadata.name, '--ignore-not-found', '--wait=true']);
+    log(`SYNC pruned ${describe(o)}`);
+  }
+  return objects.map(describe);
+}
 
 export async function syncLikeArgoCd(client: KubeClient, objects: KubeObject[], opts: SyncOptions = {}): Promise<SyncResult> {
   const result: SyncResult = { ok: true, applied: [], jobs: [] };

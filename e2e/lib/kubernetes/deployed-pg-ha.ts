@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import { PgConn } from '../pg';
 import { httpJson, waitFor } from '../poll';
-import { healthOf, SyncResult, syncLikeArgoCd } from './argocd-sync';
+import { healthOf, prune, prunable, SyncResult, syncLikeArgoCd } from './argocd-sync';
 import type { KubernetesCluster } from './cluster';
 import { KubeObject, resourcePath } from './kube-client';
 
@@ -86,9 +86,15 @@ export class DeployedPgHa {
     return { name: svc.metadata.name, port: svc.spec.ports[0].port };
   }
 
-  async sync(objects = this.objects): Promise<SyncResult> {
+  /**
+   * Sync `objects` (another dist/'s, for an upgrade) like Argo CD; with `prune`, the objects of the
+   * previous dist/ that these lack are deleted once the sync succeeded (hooks excepted).
+   */
+  async sync(objects = this.objects, opts: { prune?: boolean } = {}): Promise<SyncResult> {
+    const gone = opts.prune ? prunable(this.objects, objects) : [];
     this.objects = objects;
     this.lastSync = await syncLikeArgoCd(this.cluster.api, objects);
+    if (opts.prune && this.lastSync.ok) this.lastSync.pruned = await prune(this.cluster.api, gone);
     return this.lastSync;
   }
 
@@ -138,11 +144,15 @@ export class DeployedPgHa {
 
   /**
    * The application's connection as applications take it: from the `<SCOPE>-app` Secret the Jobs
-   * keep current (its name is the init Job's APP_SECRET_NAME).
+   * keep current (its name is the init Job's APP_SECRET_NAME). A dist/ older than 0.2.0 has no such
+   * Secret: there, the init Job's APP_USER, APP_PASSWORD and APP_DB.
    */
   async appCredentials(): Promise<{ user: string; password: string; database: string }> {
     const containers = this.all('Job').flatMap((j) => [...(j.spec.template.spec.initContainers ?? []), ...j.spec.template.spec.containers]);
-    const writer = containers.find((c) => (c.env ?? []).some((e: { name: string }) => e.name === 'APP_SECRET_NAME'));
+    const has = (c: { env?: Array<{ name: string }> }, name: string): boolean => (c.env ?? []).some((e) => e.name === name);
+    const writer = containers.find((c) => has(c, 'APP_SECRET_NAME'));
+    const init = containers.find((c) => has(c, 'APP_USER') && has(c, 'APP_PASSWORD') && has(c, 'APP_DB'));
+    if (!writer && init) return { user: await this.envValue(init, 'APP_USER'), password: await this.envValue(init, 'APP_PASSWORD'), database: await this.envValue(init, 'APP_DB') };
     if (!writer) throw new Error('no Job of dist/ writes the application\'s Secret (APP_SECRET_NAME)');
     const name = await this.envValue(writer, 'APP_SECRET_NAME');
     const s = await waitFor(`Secret ${name}`, async () => this.secret(name).catch(() => undefined), { timeoutMs: 60000, intervalMs: 1000 });

@@ -157,11 +157,15 @@ export async function etcdLeader(deployed: DeployedPgHa): Promise<LivePod | unde
   return undefined;
 }
 
-/** the client URL a member advertises, and its own TLS files (ETCD_*_FILE), as seen inside its pod */
+/**
+ * the client URL a member advertises, and its own TLS files (ETCD_*_FILE), as seen inside its pod;
+ * the CA is the peers' where etcd asks clients for none (step 1 of the move from plain etcd)
+ */
 export function etcdMemberClient(deployed: DeployedPgHa, pod: string): { url: string; ca: string; cert: string; key: string } {
+  const asksClients = etcdContainer(deployed).env?.some((e) => e.name === 'ETCD_TRUSTED_CA_FILE');
   return {
     url: etcdEnv(deployed, 'ETCD_ADVERTISE_CLIENT_URLS', pod).split(',')[0],
-    ca: etcdEnv(deployed, 'ETCD_TRUSTED_CA_FILE', pod),
+    ca: etcdEnv(deployed, asksClients ? 'ETCD_TRUSTED_CA_FILE' : 'ETCD_PEER_TRUSTED_CA_FILE', pod),
     cert: etcdEnv(deployed, 'ETCD_CERT_FILE', pod),
     key: etcdEnv(deployed, 'ETCD_KEY_FILE', pod),
   };

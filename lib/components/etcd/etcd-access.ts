@@ -26,6 +26,12 @@ const SCRIPT = 'etcd-access.py';
 const SCRIPT_DIR = '/scripts';
 /** Where the clients' certificate, key and CA are mounted. */
 const CLIENT_TLS_DIR = '/etc/etcd-client-tls';
+const CONTAINER = 'etcd-access';
+/**
+ * The script's exit status for a configuration a retry cannot fix (REFUSED in etcd-access.py): the
+ * Job's podFailurePolicy fails the Job at once on it.
+ */
+export const ETCD_ACCESS_REFUSED_EXIT_CODE = 3;
 
 export interface EtcdAccessProps {
   readonly cluster: ClusterContext;
@@ -77,12 +83,13 @@ export class EtcdAccess extends Construct {
         serviceAccountName,
         automountServiceAccountToken: false,
         enableServiceLinks: false,
-        restartPolicy: 'OnFailure',
+        // Never: a podFailurePolicy needs it; a retry is a new pod.
+        restartPolicy: 'Never',
         ...jobSchedulingSpec('scheduling', props.scheduling),
         // fsGroup: the Secret's files (0440, the key among them) belong to the pod's group.
         securityContext: restrictedPodSecurityContext(SPILO_POSTGRES_UID, SPILO_POSTGRES_GID, { fsGroup: SPILO_POSTGRES_GID }),
         containers: [{
-          name: 'etcd-access',
+          name: CONTAINER,
           image,
           command: ['python3', `${SCRIPT_DIR}/${SCRIPT}`],
           env: [
@@ -128,7 +135,19 @@ export class EtcdAccess extends Construct {
     };
     this.job = new k8s.KubeJob(this, 'Job', {
       metadata: { name: `${name}-${contentHash(script, JSON.stringify(template))}`, labels },
-      spec: { backoffLimit: 6, activeDeadlineSeconds: 900, ttlSecondsAfterFinished: 86400, template },
+      spec: {
+        backoffLimit: 6,
+        activeDeadlineSeconds: 900,
+        ttlSecondsAfterFinished: 86400,
+        // A refusal (a wrong configuration, e.g. authentication under Patroni pods without an etcd
+        // password) fails the Job, and so the sync, at once with the script's message; only what may
+        // pass (etcd not answering yet) is retried. Found on the real-Kubernetes bed: with retries
+        // the refusal took about 10 minutes of back-off to fail the sync.
+        // (onPodConditions, required by the 1.28 schema of cdk8s-plus-28, is left out: a rule takes
+        // one of onExitCodes and onPodConditions, and the API server refuses both.)
+        podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: CONTAINER, operator: 'In', values: [ETCD_ACCESS_REFUSED_EXIT_CODE] } } as k8s.PodFailurePolicyRule] },
+        template,
+      },
     });
   }
 }
