@@ -1,7 +1,9 @@
 /*
- * e2e tests: real programs with long timeouts. Each suite file brings up its own test bed on its
- * own address block (127.B.x.y), so three files run side by side (they mostly wait on timers): the
- * whole run stays short.
+ * e2e tests: dist/ on a real Kubernetes built here (e2e/lib/kubernetes/), with long timeouts. Each
+ * suite file brings up its own bed on its own address block (bedBlock(offset) in
+ * e2e/lib/kubernetes/bed-options.ts), so three files run side by side: most of a bed's time is spent
+ * waiting for Kubernetes, Patroni and the Jobs, so the 2 cores are shared without the run's
+ * outcome depending on it (the tests wait for conditions, never for fixed times).
  */
 module.exports = {
   rootDir: __dirname,

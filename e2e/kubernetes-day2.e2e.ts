@@ -11,8 +11,7 @@
  * Patroni's /config, revisions from the StatefulSet's status and the pods' labels, the day-2
  * Lease's holders from a watch on the API server, claims and volumes from their status.
  *
- * Proves on the real cluster what e2e/scenarios/converge-parameters.ts and the day-2 tests of
- * e2e/upgrade.e2e.ts proved on the model bed. Its own bed: block offset 3.
+ * Its own bed: block offset 3.
  */
 import * as path from 'path';
 import { log } from './lib/log';

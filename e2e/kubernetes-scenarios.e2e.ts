@@ -1,6 +1,6 @@
 /*
- * The model bed's scenarios (e2e/scenarios/: routing, one replica down, etcd member down, etcd
- * quorum loss, etcd security, monitoring) on the real Kubernetes bed, with the committed dist/
+ * The scenarios (routing, one replica down, etcd member down, etcd quorum loss, etcd security,
+ * monitoring) on the real Kubernetes bed, with the committed dist/
  * (e2e/lib/kubernetes/scenario-suite.ts has the tests; e2e/kubernetes-other-configuration.e2e.ts
  * runs them on the other configuration).
  * Its own bed: block offset 1 (e2e/kubernetes.e2e.ts uses 0), so the two files can run side by side.

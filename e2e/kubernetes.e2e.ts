@@ -185,14 +185,17 @@ describe(`dist/ on Kubernetes ${KUBERNETES_VERSION} (3 nodes, containerd, kube-p
     expect(r.lost).toBe(0);
     // a local volume pins the member to its node: Kubernetes neither deletes nor moves the pod
     expect(r.strandedPod).toMatchObject({ name: r.oldLeader, ready: false });
-    const back = (await deployed.pods(deployed.postgres)).find((p) => p.name === r.oldLeader)!;
+    // the member is back once its pod is Ready again (its readiness probe: Patroni running), a moment after Patroni lists it
+    const back = await waitFor(`${r.oldLeader} Ready again`, async () => (await deployed.pods(deployed.postgres)).find((p) => p.name === r.oldLeader && p.ready), { timeoutMs: 180000, intervalMs: 1000 });
     expect(back.ready).toBe(true);
   }, 900000);
 
   test('kubectl drain of a node without the leader: its members are evicted through the PodDisruptionBudgets, the node empties, writes go on; uncordoned, every member is back', async () => {
+    const ours = async () => (await Promise.all([deployed.etcd, deployed.postgres, deployed.router].map((w) => deployed.pods(w)))).flat();
+    // a drain evicts through the PodDisruptionBudgets: start from every member Ready, as an operator would check first
+    await waitFor('every pod Ready before the drain', async () => (await ours()).every((p) => p.ready), { timeoutMs: 180000, intervalMs: 1000 });
     const leader = await deployed.leader();
     const target = cluster.nodes.find((n) => n.name !== leader.node)!;
-    const ours = async () => (await Promise.all([deployed.etcd, deployed.postgres, deployed.router].map((w) => deployed.pods(w)))).flat();
     const before = (await ours()).filter((p) => p.node === target.name).map((p) => p.name);
     expect(before.length).toBeGreaterThan(0);
     const r = await cluster.api.kubectl(['drain', target.name, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s', '--pod-selector', 'app.kubernetes.io/instance'], undefined, 300000);

@@ -255,7 +255,7 @@ else
   fail "$S: no spilo-role=primary PATCH: $(cat "$D/api/requests.log" 2>/dev/null | first 400) $(grep -i callback "$D/spilo.log" | tail -2 | first 800)"
 fi
 
-# the entrypoint's configuration = the TypeScript model's (e2e/lib/programs/spilo-config.ts, of which
+# the entrypoint's configuration = the TypeScript model's (e2e/images/test/spilo-config.ts, of which
 # it is a port), for dist/'s Spilo container and for one with more of Spilo's variables set
 REPO=$(cd "$HERE/../.." && pwd)
 if [ -x "$REPO/node_modules/.bin/tsx" ]; then

@@ -3,7 +3,7 @@
  * answers as the API server does (a PUT with an old resourceVersion gets 409) and a clock the test
  * moves: the converge and rollout Jobs may never both hold it, a crashed holder is taken over only
  * after its record stayed unchanged for leaseDurationSeconds, a holder that cannot renew stops.
- * The real API stand-in and both Jobs are exercised on the e2e bed (e2e/upgrade.e2e.ts).
+ * Both Jobs taking turns through the real API server's Lease: e2e/kubernetes-day2.e2e.ts.
  */
 import { spawnSync } from 'child_process';
 import { join } from 'path';

@@ -4,7 +4,7 @@
  * Without them, `kubectl drain` on a node upgrade may evict several members of a quorum, the leader
  * and its sync standby at once, or every router pod.
  */
-import { selects } from '../../e2e/lib/kube/label-selector';
+import { selects } from '../support/label-selector';
 import { LONG_RUNNING_KINDS, Manifest, Manifests } from '../support/manifests';
 import { synth, synthesizedConfigurations } from '../support/synth';
 

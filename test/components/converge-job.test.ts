@@ -1,6 +1,6 @@
 /**
  * The converge Job (lib/components/jobs/converge-job.ts): what it runs, with what, and when it runs
- * again. Its behaviour against a real cluster is proven on the e2e test bed (e2e/scenarios).
+ * again. Its behaviour against a real cluster is proven on the real-Kubernetes bed (e2e/kubernetes-day2.e2e.ts).
  */
 import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';

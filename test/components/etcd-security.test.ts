@@ -1,7 +1,7 @@
 /**
  * etcd's TLS, client certificates and authentication: what the manifests make etcd, Patroni and the Jobs do, the
  * migration step for clusters made with plain etcd, and the bad input refused at synth time.
- * That it works is proven on the real programs (e2e/scenarios/etcd-security.ts, e2e/upgrade.e2e.ts).
+ * That it works is proven on the real programs (e2e/lib/kubernetes/scenario-suite.ts, e2e/kubernetes-upgrade.e2e.ts).
  */
 import { DeployedManifests } from '../../lib/k8s/claim-templates';
 import { ETCD_TLS_MOVE_PAGE } from '../../lib/components/etcd/etcd-cluster';

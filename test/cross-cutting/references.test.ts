@@ -6,7 +6,7 @@
 import { parse } from 'yaml';
 import { CREDENTIAL_KEYS, PgHaSettings } from '../../lib';
 import { container, containersOf, envOf, Manifest } from '../support/manifests';
-import { serviceSelects } from '../../e2e/lib/kube/label-selector';
+import { serviceSelects } from '../support/label-selector';
 import { synth } from '../support/synth';
 
 const settingsUnderTest: PgHaSettings[] = [{}, { scope: 'orders', namespace: 'shop', clusterDomain: 'k8s.internal', etcd: { replicas: 5 }, postgres: { replicas: 2 } }];

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { serviceSelects, selects, LabelSelector } from '../../e2e/lib/kube/label-selector';
+import { serviceSelects, selects, LabelSelector } from './label-selector';
 
 /** A Kubernetes object as `kubectl apply` reads it. */
 export type Manifest = {

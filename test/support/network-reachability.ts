@@ -9,7 +9,7 @@
  *   TCP) and numeric or named target port (+ endPort); no ports = every port.
  * Addresses that are not pods (the API server) match only rules without peers or with ipBlocks.
  */
-import { selects } from '../../e2e/lib/kube/label-selector';
+import { selects } from './label-selector';
 import { Manifest } from './manifests';
 
 export interface Endpoint {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Compares the Spilo image's configuration (configure_spilo.py --print --json --as-spilo) with
-e2e/lib/programs/spilo-config.ts's (test/spilo-parity.ts), for e2e/images/check.sh.
+e2e/images/test/spilo-config.ts's (test/spilo-parity.ts), for e2e/images/check.sh.
 
   compare-config.py EXPECTED.json ACTUAL.json
 

@@ -1,6 +1,6 @@
 /*
  * The Spilo image's entrypoint (spilo/rootfs/scripts/configure_spilo.py) is a port of
- * e2e/lib/programs/spilo-config.ts; this prints what the TypeScript model makes of the Spilo
+ * e2e/images/test/spilo-config.ts; this prints what the TypeScript model makes of the Spilo
  * container of a dist/ file, for e2e/images/check.sh to compare with what the image writes.
  *
  *   npx tsx e2e/images/test/spilo-parity.ts <dist.yaml> <out-dir> [NAME=VALUE ...]
@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
-import { spiloConfig } from '../../lib/programs/spilo-config';
+import { spiloConfig } from './spilo-config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const [distFile, outDir, ...extra] = process.argv.slice(2);

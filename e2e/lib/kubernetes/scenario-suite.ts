@@ -1,10 +1,10 @@
 /*
- * The model bed's scenarios (e2e/scenarios/: routing, one replica down, etcd member down, etcd
- * quorum loss, etcd security, monitoring) on a real Kubernetes bed: a dist/ synced with kubectl in
+ * The scenarios (routing, one replica down, etcd member down, etcd quorum loss, etcd security,
+ * monitoring) on a real Kubernetes bed: a dist/ synced with kubectl in
  * Argo CD's order on three real nodes (e2e/lib/kubernetes/), and each failure made the way it
  * happens there: a container's PID 1 killed and restarted by its kubelet, pods kept down by
  * cordoning their nodes and deleting them (their local volumes pin them to those nodes). Each test
- * proves what its model-based scenario proves; names, ports, member counts and timings come from
+ * reads ports, member counts and timings from
  * the dist/ under test and the live cluster, so one suite serves every configuration:
  * e2e/kubernetes-scenarios.e2e.ts (the committed dist/) and e2e/kubernetes-other-configuration.e2e.ts.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Spilo's configure step for the e2e stand-in of ghcr.io/zalando/spilo-17:4.0-p3.
 
-Our own code, ported from e2e/lib/programs/spilo-config.ts (checked against Spilo 4.0-p3's
+Our own code, ported from e2e/images/test/spilo-config.ts (checked against Spilo 4.0-p3's
 scripts/configure_spilo.py), for what a Kubernetes pod of this project uses:
 
   - placeholders: the image's ENV and the container's environment, with Spilo's defaults;

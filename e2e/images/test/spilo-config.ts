@@ -9,9 +9,8 @@
  *     wrapped in [...] and parsed as YAML);
  *   - SPILO_CONFIGURATION (or PATRONI_CONFIGURATION) deep-merged over it,
  *     the user's values winning and user lists replacing generated ones.
- * What the Debian 13 root cannot run the same way is then translated by
- * patroni.ts, each change printed: addresses, paths, Spilo-only scripts and
- * libraries.
+ * The Spilo stand-in image's entrypoint (spilo/rootfs/scripts/configure_spilo.py)
+ * is a port of it; spilo-parity.ts and check.sh compare the two on dist/.
  */
 import * as fs from 'fs';
 import { parse as parseYaml } from 'yaml';

@@ -1,9 +1,9 @@
 /**
- * The project's one label-selector matcher (e2e/lib/kube, shared with the API stand-in) decides which pods a PodDisruptionBudget, NetworkPolicy,
+ * The unit tests' label-selector matcher (test/support/label-selector.ts) decides which pods a PodDisruptionBudget, NetworkPolicy,
  * anti-affinity term, PodMonitor or Service covers; if it matched too much or too little, those
  * tests would pass on broken selectors. Here it is held to the API server's semantics.
  */
-import { parseLabelSelector, selects, serviceSelects } from '../../e2e/lib/kube/label-selector';
+import { selects, serviceSelects } from '../support/label-selector';
 
 const pod = { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'pg-ha' };
 
@@ -32,12 +32,4 @@ test('a Service selector is a plain map; a Service without one selects no pod', 
   expect(serviceSelects({ 'app.kubernetes.io/name': 'etcd' }, pod)).toBe(true);
   expect(serviceSelects({ 'app.kubernetes.io/name': 'postgres' }, pod)).toBe(false);
   expect(serviceSelects(undefined, pod)).toBe(false);
-});
-
-test('the labelSelector of a list call means the same as the object form; a malformed one is the API server\'s 400', () => {
-  const q = (s: string) => parseLabelSelector(s)(pod);
-  expect([q('app.kubernetes.io/name=etcd'), q('app.kubernetes.io/name==etcd'), q('app.kubernetes.io/name!=etcd')]).toEqual([true, true, false]);
-  expect([q('app.kubernetes.io/name in (etcd,postgres)'), q('app.kubernetes.io/name notin (etcd)'), q('spilo-role'), q('!spilo-role')]).toEqual([true, false, false, true]);
-  expect([q('app.kubernetes.io/name=etcd,app.kubernetes.io/instance=other'), q('')]).toEqual([false, true]);
-  expect(() => parseLabelSelector('a=(b')).toThrow(expect.objectContaining({ code: 400 }));
 });
