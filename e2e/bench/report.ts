@@ -1,4 +1,4 @@
-/* Writing a benchmark's results section into docs/BENCHMARKS.md, between its own markers. */
+/* What the benchmarks share for their reports: the section of docs/BENCHMARKS.md between a benchmark's markers, statistics, the load average, the machine. */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
