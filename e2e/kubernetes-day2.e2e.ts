@@ -120,7 +120,8 @@ describe(`day 2 on Kubernetes ${KUBERNETES_VERSION} (3 nodes; pg-ha.env changed,
       const outcome = await jobOutcome(deployed, converge.metadata.name);
       log(`converge Job as Argo CD shows it: ${outcome.health}, ${JSON.stringify(outcome.condition)}`);
       expect(outcome.health).toBe('Degraded');
-      expect(outcome.condition).toMatchObject({ type: 'Failed', reason: 'BackoffLimitExceeded' });
+      // at once, by the Job's podFailurePolicy on the script's refusal status (not after backoffLimit retries)
+      expect(outcome.condition).toMatchObject({ type: 'Failed', reason: 'PodFailurePolicy' });
       expect(outcome.log).toContain('invalid value for parameter "log_timezone": "Mars/Olympus_Mons"');
       expect(outcome.log).toContain('nothing further was changed');
       expect(await patroniConfig()).toEqual(configBefore);

@@ -23,7 +23,7 @@ import { log } from './lib/log';
 import { PgConn } from './lib/pg';
 import { waitFor } from './lib/poll';
 import { removeVariant, synthVariant } from './lib/synth-variant';
-import { ETCD_ACCESS_REFUSED_EXIT_CODE } from '../lib/components/etcd/etcd-access';
+import { REFUSED_EXIT_CODE } from '../lib/k8s/workload';
 import { bedBlock, distUnderTest } from './lib/kubernetes/bed-options';
 import { KubernetesCluster } from './lib/kubernetes/cluster';
 import { DeployedPgHa, loadManifests } from './lib/kubernetes/deployed-pg-ha';
@@ -117,7 +117,7 @@ describe(`the move from plain etcd: a cluster made from ${BEFORE_0_1_0}, then 0.
     expect(failed[0].output).toContain('Add the line ETCD_AUTH=false to pg-ha.env');
     // at once: one pod, not retried (the Job's podFailurePolicy on the refusal's exit status)
     const accessPods = await cluster.api.list(`/api/v1/namespaces/${deployed.namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${failed[0].name}`)}`);
-    expect(accessPods.map((p) => p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode)).toEqual([ETCD_ACCESS_REFUSED_EXIT_CODE]);
+    expect(accessPods.map((p) => p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode)).toEqual([REFUSED_EXIT_CODE]);
     // the sync stopped at etcd's wave: the Postgres StatefulSet was not applied, its pods not replaced
     expect(r.sync.applied).not.toContain(`StatefulSet ${deployed.namespace}/${deployed.postgres.metadata.name}`);
     expect((await deployed.pods(deployed.postgres)).map((p) => p.uid)).toEqual(postgresPods);

@@ -35,6 +35,10 @@ MUST_MATCH = ('max_connections', 'max_locks_per_transaction', 'max_prepared_tran
 HEALTHY_TIMEOUT = int(os.environ.get('HEALTHY_TIMEOUT', '600'))
 
 
+# The exit status of a refusal no retry can fix (REFUSED_EXIT_CODE in lib/k8s/workload.ts).
+REFUSED = 3
+
+
 class ConvergeError(Exception):
     pass
 
@@ -279,10 +283,15 @@ def main():
     pgbin = os.environ.get('PGBIN', '/usr/lib/postgresql/17/bin')
     patroni = Patroni.from_env()
     started = time.monotonic()
+    parameters = desired['postgresql']['parameters']
     try:
-        parameters = desired['postgresql']['parameters']
         expected = expected_settings(pgbin, parameters)
-        log(f'{len(expected)} declared parameters are valid for {pgbin}/postgres')
+    except ConvergeError as error:
+        # A value PostgreSQL refuses: running again cannot help (the Job's podFailurePolicy fails it at once).
+        print(f'converge refused, nothing further was changed: {error}', file=sys.stderr, flush=True)
+        sys.exit(REFUSED)
+    log(f'{len(expected)} declared parameters are valid for {pgbin}/postgres')
+    try:
         # The rollout Job restarts members and switches over too: never at the same time (kube_lease.py).
         lease = Day2Lease.from_env()
         lease.acquire()

@@ -93,3 +93,19 @@ export class StatefulSetWithTypedClaims extends k8s.KubeStatefulSet {
     return json;
   }
 }
+
+/**
+ * The exit status of a Job's script for a refusal no retry can fix (a wrong configuration: REFUSED in
+ * etcd-access.py and converge_patroni.py).
+ */
+export const REFUSED_EXIT_CODE = 3;
+
+/**
+ * A Job's podFailurePolicy that fails the Job, and so the sync, at once when `container` exits with
+ * REFUSED_EXIT_CODE; any other failure is retried up to the Job's backoffLimit. Needs the pod's
+ * restartPolicy Never (the API server refuses it otherwise). onPodConditions, required by the 1.28
+ * schema of cdk8s-plus-28, is left out: a rule takes one of onExitCodes and onPodConditions.
+ */
+export function failAtOnceOnRefusal(container: string): k8s.PodFailurePolicy {
+  return { rules: [{ action: 'FailJob', onExitCodes: { containerName: container, operator: 'In', values: [REFUSED_EXIT_CODE] } } as k8s.PodFailurePolicyRule] };
+}

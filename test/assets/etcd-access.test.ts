@@ -3,7 +3,7 @@
  * a clients' TLS Secret without one of its keys (the Job mounts the whole Secret, so a missing key is a
  * missing file) stops it with a message naming the Secret and the key. Then against a stand-in of
  * etcd's JSON gateway: it never turns authentication on under Patroni pods without an etcd password.
- * A refusal (a configuration a retry cannot fix) exits with ETCD_ACCESS_REFUSED_EXIT_CODE, on which
+ * A refusal (a configuration a retry cannot fix) exits with REFUSED_EXIT_CODE, on which
  * the Job's podFailurePolicy fails the Job at once; etcd not answering exits 1 (retried).
  * Against the real etcd: e2e.
  */
@@ -14,7 +14,7 @@ import { AddressInfo } from 'net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ETCD_ACCESS_REFUSED_EXIT_CODE } from '../../lib/components/etcd/etcd-access';
+import { REFUSED_EXIT_CODE } from '../../lib/k8s/workload';
 import { ROOT } from '../support/synth';
 
 const script = join(ROOT, 'lib', 'assets', 'etcd-access.py');
@@ -43,7 +43,7 @@ describe("the clients' TLS Secret, as the etcd access Job mounts it", () => {
     const files: Record<string, string> = { ...complete };
     delete files[missing];
     const { code, out } = run(files);
-    expect(code).toBe(ETCD_ACCESS_REFUSED_EXIT_CODE);
+    expect(code).toBe(REFUSED_EXIT_CODE);
     expect(out).toMatch(new RegExp(`no such file; the Secret pg-ha-etcd-client-tls needs the key ${missing.replace('.', '\\.')} `));
   });
 
@@ -51,7 +51,7 @@ describe("the clients' TLS Secret, as the etcd access Job mounts it", () => {
     const other = mkdtempSync(join(tmpdir(), 'pg-ha-etcd-other-'));
     execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(other, 'k')], { stdio: 'ignore' });
     const { code, out } = run({ ...complete, 'tls.key': readFileSync(join(other, 'k'), 'utf8') });
-    expect(code).toBe(ETCD_ACCESS_REFUSED_EXIT_CODE);
+    expect(code).toBe(REFUSED_EXIT_CODE);
     expect(out).toContain('the Secret pg-ha-etcd-client-tls: tls.crt and tls.key do not load as a certificate and its key');
   });
 
@@ -134,7 +134,7 @@ describe('turning etcd\'s authentication on (ETCD_AUTH=true)', () => {
     const { code, out, calls } = await runAgainst(4);
     // THEN it stops before auth/enable, saying why and what to add to pg-ha.env, with the exit status
     // the Job fails on at once (the real-Kubernetes bed found the sync waiting ~10 minutes of retries)
-    expect(code).toBe(ETCD_ACCESS_REFUSED_EXIT_CODE);
+    expect(code).toBe(REFUSED_EXIT_CODE);
     expect(calls).not.toContain('auth/enable');
     expect(out).toContain("authentication left off: Patroni already keeps 4 keys under '/service/pg-ha/' without an etcd password");
     expect(out).toContain('Add the line ETCD_AUTH=false to pg-ha.env, synth, commit and apply (docs/security.md#moving-a-cluster-made-with-plain-etcd)');
@@ -152,6 +152,6 @@ describe('turning etcd\'s authentication on (ETCD_AUTH=true)', () => {
     expect(out).not.toContain('etcd did not answer');
     expect(calls).toContain('auth/authenticate');
     expect(out).toContain("etcd refused the root user's password");
-    expect(code).toBe(ETCD_ACCESS_REFUSED_EXIT_CODE);
+    expect(code).toBe(REFUSED_EXIT_CODE);
   });
 });

@@ -3,8 +3,10 @@
  * again. Its behaviour against a real cluster is proven on the real-Kubernetes bed (e2e/kubernetes-day2.e2e.ts).
  */
 import { spawnSync } from 'child_process';
-import { readFileSync } from 'fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
+import { REFUSED_EXIT_CODE } from '../../lib/k8s/workload';
 import { ARGOCD, CONVERGE_SCRIPTS } from '../../lib';
 import { container, envOf, Manifest } from '../support/manifests';
 import { ROOT, synth } from '../support/synth';
@@ -52,6 +54,13 @@ describe('the converge Job', () => {
     const tlsEnv = envOf(container(tls, 'converge'));
     expect([tlsEnv.PGSSLMODE.value, tlsEnv.PGSSLROOTCERT.value]).toEqual(['verify-ca', '/etc/pg-ha-ca/ca.crt']);
     expect((tls.spec.template.spec.volumes as Manifest[]).find((v) => v.name === 'ca')?.secret).toEqual({ secretName: 'pg-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+  });
+
+  test("a value PostgreSQL refuses fails the Job at once (podFailurePolicy on the script's refusal status), anything else is retried", () => {
+    expect(job.spec.podFailurePolicy).toEqual({ rules: [{ action: 'FailJob', onExitCodes: { containerName: 'converge', operator: 'In', values: [REFUSED_EXIT_CODE] } }] });
+    expect(job.spec.template.spec.restartPolicy).toBe('Never'); // the API server refuses a podFailurePolicy otherwise
+    expect(job.spec.backoffLimit).toBeGreaterThan(0);
+    expect(REFUSED_EXIT_CODE).not.toBe(1); // Python's sys.exit(message) and an uncaught error exit 1: retried
   });
 
   test('is an Argo CD PostSync hook, replaced before it is created again', () => {
@@ -159,5 +168,26 @@ describe('the plan (converge_patroni.plan, run with python3)', () => {
       .toEqual([[{ postgresql: { parameters: { work_mem: '16MB' } } }, false], [{ postgresql: { parameters: { max_connections: 200 } } }, true]]);
     expect(plan(declared({ max_connections: 300 }), declared({ max_connections: 200 })))
       .toEqual([[{ postgresql: { parameters: { max_connections: 200 } } }, true]]);
+  });
+});
+
+describe("converge_patroni.py on a value PostgreSQL refuses (found on the real cluster: retried, the sync took 4 minutes to fail)", () => {
+  test("exits with the refusal status and PostgreSQL's message before it touches anything (no Lease, no Patroni call)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-converge-refused-'));
+    try {
+      // `postgres -C` as PostgreSQL answers an unknown time zone
+      writeFileSync(join(dir, 'postgres'), '#!/bin/sh\necho \'FATAL:  invalid value for parameter "log_timezone": "Mars/Olympus_Mons"\' >&2\nexit 1\n');
+      chmodSync(join(dir, 'postgres'), 0o755);
+      writeFileSync(join(dir, 'desired.json'), JSON.stringify({ ttl: 30, postgresql: { parameters: { log_timezone: 'Mars/Olympus_Mons' } } }));
+      // Patroni's URL is a closed loopback port and there is no Lease: any call would fail differently (exit 1)
+      const r = spawnSync('python3', [join(ROOT, 'lib', 'assets', 'converge_patroni.py')], {
+        env: { PATH: process.env.PATH!, DESIRED_CONFIG: join(dir, 'desired.json'), PGBIN: dir, PATRONI_URLS: 'http://127.0.0.1:9', REST_API_USERNAME: 'patroni', REST_API_PASSWORD: 'x', HOME: dir },
+        encoding: 'utf8', timeout: 30000,
+      });
+      expect(r.stderr).toContain('converge refused, nothing further was changed: log_timezone=Mars/Olympus_Mons: invalid value for parameter "log_timezone": "Mars/Olympus_Mons"');
+      expect(r.status).toBe(REFUSED_EXIT_CODE);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,7 @@
  */
 import { DeployedManifests } from '../../lib/k8s/claim-templates';
 import { ETCD_TLS_MOVE_PAGE } from '../../lib/components/etcd/etcd-cluster';
-import { ETCD_ACCESS_REFUSED_EXIT_CODE } from '../../lib/components/etcd/etcd-access';
+import { REFUSED_EXIT_CODE } from '../../lib/k8s/workload';
 import { PgHaChart, PgHaSettings } from '../../lib';
 import { Testing } from 'cdk8s';
 import { container, envOf, Manifest } from '../support/manifests';
@@ -95,11 +95,11 @@ describe('etcd with TLS and authentication (the default)', () => {
     // bed, where the retries (backoffLimit 6) kept the sync waiting about 10 minutes before it failed
     const job = accessJob(s);
     // THEN the script's refusal exit status fails the Job without a retry; other failures are retried
-    expect(job.spec.podFailurePolicy).toEqual({ rules: [{ action: 'FailJob', onExitCodes: { containerName: 'etcd-access', operator: 'In', values: [ETCD_ACCESS_REFUSED_EXIT_CODE] } }] });
+    expect(job.spec.podFailurePolicy).toEqual({ rules: [{ action: 'FailJob', onExitCodes: { containerName: 'etcd-access', operator: 'In', values: [REFUSED_EXIT_CODE] } }] });
     expect(job.spec.backoffLimit).toBeGreaterThan(0);
     // a podFailurePolicy needs restartPolicy Never (the API server refuses it with OnFailure)
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
-    expect(ETCD_ACCESS_REFUSED_EXIT_CODE).not.toBe(1);
+    expect(REFUSED_EXIT_CODE).not.toBe(1);
   });
 
   test('another scope gets its own prefix, Secret names and certificate names', () => {

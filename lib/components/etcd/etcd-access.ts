@@ -9,7 +9,7 @@ import { ComponentIdentity, imageVersion, selectorLabels, standardLabels } from 
 import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
-import { contentHash, plainEnv } from '../../k8s/workload';
+import { contentHash, failAtOnceOnRefusal, plainEnv } from '../../k8s/workload';
 import { readAsset } from '../../assets/read-asset';
 import { ETCD_PORTS, ETCD_TLS_KEYS, EtcdCluster } from './etcd-cluster';
 
@@ -27,11 +27,6 @@ const SCRIPT_DIR = '/scripts';
 /** Where the clients' certificate, key and CA are mounted. */
 const CLIENT_TLS_DIR = '/etc/etcd-client-tls';
 const CONTAINER = 'etcd-access';
-/**
- * The script's exit status for a configuration a retry cannot fix (REFUSED in etcd-access.py): the
- * Job's podFailurePolicy fails the Job at once on it.
- */
-export const ETCD_ACCESS_REFUSED_EXIT_CODE = 3;
 
 export interface EtcdAccessProps {
   readonly cluster: ClusterContext;
@@ -143,9 +138,7 @@ export class EtcdAccess extends Construct {
         // password) fails the Job, and so the sync, at once with the script's message; only what may
         // pass (etcd not answering yet) is retried. Found on the real-Kubernetes bed: with retries
         // the refusal took about 10 minutes of back-off to fail the sync.
-        // (onPodConditions, required by the 1.28 schema of cdk8s-plus-28, is left out: a rule takes
-        // one of onExitCodes and onPodConditions, and the API server refuses both.)
-        podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: CONTAINER, operator: 'In', values: [ETCD_ACCESS_REFUSED_EXIT_CODE] } } as k8s.PodFailurePolicyRule] },
+        podFailurePolicy: failAtOnceOnRefusal(CONTAINER),
         template,
       },
     });

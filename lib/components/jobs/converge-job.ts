@@ -10,7 +10,7 @@ import { REST_API_USER, SUPERUSER } from '../../settings/credentials';
 import { SchedulingSettings } from '../../settings/component-settings';
 import { jobSchedulingSpec } from '../../k8s/scheduling';
 import { ClusterContext } from '../../settings/cluster-names';
-import { contentHash, fieldEnv, plainEnv } from '../../k8s/workload';
+import { contentHash, failAtOnceOnRefusal, fieldEnv, plainEnv } from '../../k8s/workload';
 import { KUBE_API_MODULE, readAsset } from '../../assets/read-asset';
 
 /** The Spilo image's `postgres` user (uid 101, gid 103): `postgres -C` refuses to run as root. */
@@ -130,6 +130,9 @@ export class ConvergeJob extends Construct {
       spec: {
         // Each attempt is a new pod (its log stays); a fresh cluster may still be starting.
         backoffLimit: 4,
+        // A value PostgreSQL refuses fails the Job, and so the sync, at once with PostgreSQL's message
+        // (found on the real-Kubernetes bed: retried, it took about 4 minutes of back-off to fail).
+        podFailurePolicy: failAtOnceOnRefusal('converge'),
         activeDeadlineSeconds: 1800,
         ttlSecondsAfterFinished: 86400,
         template,
