@@ -130,7 +130,12 @@ export class Supervisor {
   private handlersInstalled = false;
 
   constructor(readonly runId: string) {
-    this.runMark = `${MARK_PREFIX}${process.pid}:${runId}`;
+    this.runMark = Supervisor.runMarkOf(process.pid, runId);
+  }
+
+  /** The mark of every process a supervisor of `runId` in the process `ownerPid` starts (and its prefix for its pods). */
+  static runMarkOf(ownerPid: number, runId: string): string {
+    return `${MARK_PREFIX}${ownerPid}:${runId}`;
   }
 
   markFor(pod: string): string {

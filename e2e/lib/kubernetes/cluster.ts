@@ -179,7 +179,7 @@ export class KubernetesCluster {
     const a = new BedAddresses(block);
     const netns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n === a.lanNetns || new RegExp(`^${a.nodeNetns(0).replace(/0$/, '')}\\d+$`).test(n)) : [];
     const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && dirs.some((d) => m === d || m.startsWith(d + '/')));
-    const mark = new Supervisor(`bed${block}`).runMark.replace(`:${process.pid}:`, `:${ownerPid}:`);
+    const mark = Supervisor.runMarkOf(ownerPid, `bed${block}`);
     const procs = listProcs().filter((p) => p.mark?.startsWith(mark) && p.state !== 'Z');
     return [
       ...dirs.filter((d) => fs.existsSync(d)).map((d) => `directory ${d}`),
