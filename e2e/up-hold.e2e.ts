@@ -10,7 +10,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sleep, waitFor } from './lib/poll';
+import { waitFor } from './lib/poll';
 import { bedBlock } from './lib/kubernetes/bed-options';
 import { KubernetesCluster } from './lib/kubernetes/cluster';
 
@@ -56,7 +56,9 @@ test('up.ts --hold: kubectl get, logs and exec work with the kubeconfig it print
     detached: true,
   });
   const ready = await readyLine();
-  const exited = new Promise<string>((r) => child!.once('exit', (code, signal) => r(`exit ${code ?? signal}`)));
+  // 'close', not 'exit': npx ends at the SIGINT at once, while up.ts (its child, holding the same pipes) tears down;
+  // the streams close when the last of them has ended
+  const exited = new Promise<string>((r) => child!.once('close', (code, signal) => r(`exit ${code ?? signal}`)));
   const kubectl = (...args: string[]) => spawnSync(ready.kubectl, ['--kubeconfig', ready.kubeconfig, ...args], { encoding: 'utf8', timeout: 60000 });
 
   const pods = kubectl('get', 'pods', '-A', '--no-headers');
@@ -74,7 +76,10 @@ test('up.ts --hold: kubectl get, logs and exec work with the kubeconfig it print
   expect(KubernetesCluster.leftovers(block, ready.pid).length).toBeGreaterThan(0);
 
   process.kill(-child.pid!, 'SIGINT');
-  const end = await Promise.race([exited, sleep(120000).then(() => 'timeout')]);
+  const end = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), 120000); // cleared, or jest would wait for it
+    void exited.then((e) => { clearTimeout(timer); resolve(e); });
+  });
   expect(end).toMatch(/^exit (0|SIGINT)$/); // npm and tsx end by the SIGINT they re-raise, as after a ^C
   expect(output).toMatch(/SIGINT: tearing down/);
   expect(output).toMatch(/Kubernetes bed \d+ down/);
