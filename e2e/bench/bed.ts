@@ -7,6 +7,7 @@ import { log } from '../lib/log';
 import { KubernetesCluster } from '../lib/kubernetes/cluster';
 import { distUnderTest } from '../lib/kubernetes/bed-options';
 import { DeployedPgHa } from '../lib/kubernetes/deployed-pg-ha';
+import { upAndSynced } from '../lib/kubernetes/synced-bed';
 import { removeVariant, synthVariant } from '../lib/synth-variant';
 
 export interface BenchBed {
@@ -21,11 +22,8 @@ export async function withBenchBed<T>(block: number, settings: Record<string, st
   const dist = Object.keys(settings).length ? synthVariant(distUnderTest(), settings) : undefined;
   const cluster = new KubernetesCluster({ block });
   try {
-    await cluster.up();
     const deployed = new DeployedPgHa(cluster, dist ?? distUnderTest());
-    const sync = await deployed.sync();
-    if (!sync.ok) throw new Error(`dist/ (${JSON.stringify(settings)}) did not sync: ${sync.failure}`);
-    await deployed.waitHealthy(300000);
+    await upAndSynced(cluster, deployed);
     const bringUpS = (Date.now() - t0) / 1000;
     log(`BENCH bed ${block} up, synced and healthy in ${bringUpS.toFixed(0)} s (${JSON.stringify(settings)})`);
     return await use({ cluster, deployed, bringUpS });
